@@ -1,0 +1,246 @@
+package config
+
+import (
+	"time"
+
+	"golang.org/x/crypto/ssh"
+)
+
+// Config is a loaded and validated repos.yaml.
+type Config struct {
+	Server   Server              `yaml:"server"`
+	Users    map[string]User     `yaml:"users"`
+	Clusters map[string]Cluster  `yaml:"clusters"`
+	Repos    map[string]Repo     `yaml:"repos"`
+	Webhooks []Webhook           `yaml:"webhooks"`
+	Policies map[string]Policy   `yaml:"policies"`
+	Tests    map[string]TestSpec `yaml:"tests"`
+
+	// File is the path the configuration was read from ("" when parsed from bytes).
+	File string `yaml:"-"`
+}
+
+// Server holds the daemon's own settings.
+type Server struct {
+	// Listen is the SSH listen address.
+	Listen string `yaml:"listen"`
+	// DataDir holds the bare repositories, the host key, the hook socket and status.
+	DataDir string `yaml:"data_dir"`
+	// HostKey is the SSH host key; generated (ed25519, mode 0600) on first start.
+	HostKey string `yaml:"host_key"`
+	// HTTPListen serves /healthz, /readyz and /metrics.
+	HTTPListen string `yaml:"http_listen"`
+	// Git is the git binary that serves upload-pack and receive-pack.
+	Git    string `yaml:"git"`
+	Limits Limits `yaml:"limits"`
+}
+
+// Limits bound what one client can take from the server.
+type Limits struct {
+	// MaxSessions is the number of SSH sessions served at once; more are refused.
+	MaxSessions int `yaml:"max_sessions"`
+	// IdleTimeout closes a connection with no traffic for this long.
+	IdleTimeout time.Duration `yaml:"idle_timeout"`
+	// MaxTimeout closes any connection after this long, busy or not.
+	MaxTimeout time.Duration `yaml:"max_timeout"`
+	// MaxPackSize is receive.maxInputSize: the largest pack a push may send, in bytes.
+	MaxPackSize int64 `yaml:"max_pack_size"`
+}
+
+// User is a person or robot identified by SSH keys.
+type User struct {
+	// Keys are authorized_keys lines as written in the file.
+	Keys []string
+	// PublicKeys are Keys parsed, in the same order.
+	PublicKeys []ssh.PublicKey
+}
+
+// Cluster is a Kubernetes cluster reached through a kubeconfig.
+type Cluster struct {
+	Kubeconfig string `yaml:"kubeconfig"`
+	Context    string `yaml:"context"`
+}
+
+// Repo is a bare Git repository served by gitopsd.
+type Repo struct {
+	// Description is shown in the help listing.
+	Description string `yaml:"description"`
+	// Read names who may clone and fetch. Writers may always read.
+	Read []string `yaml:"read"`
+	// Write names who may push. Environments may narrow it per branch.
+	Write []string `yaml:"write"`
+	// Tags names who may create, move or delete tags; defaults to Write.
+	Tags *TagRules `yaml:"tags"`
+	// Environments map branches to clusters. A repo with none is a plain Git repo.
+	Environments map[string]Environment `yaml:"environments"`
+}
+
+// TagRules control pushes to refs/tags/.
+type TagRules struct {
+	Write []string `yaml:"write"`
+	// AllowMove lets an existing tag be moved or deleted.
+	AllowMove bool `yaml:"allow_move"`
+}
+
+// Environment maps a branch of a repo to a cluster.
+type Environment struct {
+	Branch    string `yaml:"branch"`
+	Cluster   string `yaml:"cluster"`
+	Path      string `yaml:"path"`
+	Namespace string `yaml:"namespace"`
+	// Push names who may push to Branch; defaults to the repo's writers.
+	Push []string `yaml:"push"`
+	// AllowForcePush permits non-fast-forward updates of Branch.
+	AllowForcePush bool `yaml:"allow_force_push"`
+	// AllowDelete permits deleting Branch.
+	AllowDelete bool   `yaml:"allow_delete"`
+	Render      Render `yaml:"render"`
+	Checks      Checks `yaml:"checks"`
+	Apply       Apply  `yaml:"apply"`
+	Drift       Drift  `yaml:"drift"`
+}
+
+// Render types.
+const (
+	RenderAuto      = "auto"
+	RenderPlain     = "plain"
+	RenderKustomize = "kustomize"
+	RenderHelm      = "helm"
+)
+
+// Render says how the manifests under the environment's path are produced.
+type Render struct {
+	// Type is auto (the default: a kustomization or Chart.yaml at Path decides), plain,
+	// kustomize or helm.
+	Type string `yaml:"type"`
+	// Values are Helm values files, relative to the repo root.
+	Values []string `yaml:"values"`
+	// Release is the Helm release name; defaults to the environment's name.
+	Release string `yaml:"release"`
+	// Timeout bounds rendering.
+	Timeout time.Duration `yaml:"timeout"`
+	// MaxBytes bounds the size of the manifests read and produced.
+	MaxBytes int64 `yaml:"max_bytes"`
+}
+
+// Checks run before a push to the environment is accepted.
+type Checks struct {
+	// DryRun runs a server-side dry-run apply against the cluster (default true).
+	DryRun *bool `yaml:"dry_run"`
+	// Policies names policies (built in, or defined under the top-level policies key).
+	Policies []string `yaml:"policies"`
+	// RepoPolicies also loads .gitopsd/policies/*.yaml from the pushed commit.
+	RepoPolicies bool `yaml:"repo_policies"`
+	// Tests names commands defined under the top-level tests key.
+	Tests []string `yaml:"tests"`
+	// MaxPrune is the number of objects a push may delete without -o gitopsd.allow-prune.
+	MaxPrune int `yaml:"max_prune"`
+}
+
+// Apply controls post-receive.
+type Apply struct {
+	// Force takes ownership of fields other managers own (server-side apply force).
+	Force bool `yaml:"force"`
+	// Wait is how long post-receive keeps the push open for the outcome.
+	Wait time.Duration `yaml:"wait"`
+	// HealthTimeout bounds the wait for applied objects to become ready.
+	HealthTimeout time.Duration `yaml:"health_timeout"`
+	// OnFailure is none (default) or rollback.
+	OnFailure string `yaml:"on_failure"`
+}
+
+// Drift modes.
+const (
+	DriftReport  = "report"
+	DriftCorrect = "correct"
+)
+
+// Drift schedules a comparison of the cluster with the branch.
+type Drift struct {
+	// Schedule is a cron expression (5 fields, or descriptors such as @every 10m).
+	Schedule string `yaml:"schedule"`
+	// Mode is report or correct.
+	Mode string `yaml:"mode"`
+	// Ignore lists field paths that never count as drift (for example spec.replicas).
+	Ignore []string `yaml:"ignore"`
+}
+
+// Policy is a CEL rule evaluated over every rendered object.
+type Policy struct {
+	// Match limits the policy to these kinds (empty: all).
+	Kinds []string `yaml:"kinds"`
+	// Expression must be true for the object to pass; it sees the object as `object`.
+	Expression string `yaml:"expression"`
+	Message    string `yaml:"message"`
+	Hint       string `yaml:"hint"`
+}
+
+// TestSpec is a command run on the rendered manifests.
+type TestSpec struct {
+	Command []string      `yaml:"command"`
+	Timeout time.Duration `yaml:"timeout"`
+}
+
+// Webhook receives notifications.
+type Webhook struct {
+	URL string `yaml:"url"`
+	// SecretFile holds the HMAC-SHA256 key; the key itself never sits in repos.yaml.
+	SecretFile string   `yaml:"secret_file"`
+	Events     []string `yaml:"events"`
+}
+
+// CanRead reports whether user may fetch from the repo.
+func (r Repo) CanRead(user string) bool {
+	return contains(r.Read, user) || r.CanWrite(user)
+}
+
+// CanWrite reports whether user may push to the repo at all.
+func (r Repo) CanWrite(user string) bool {
+	if contains(r.Write, user) {
+		return true
+	}
+	for _, env := range r.Environments {
+		if contains(env.Push, user) {
+			return true
+		}
+	}
+	return false
+}
+
+// EnvironmentForBranch returns the environment deployed from branch, if any.
+func (r Repo) EnvironmentForBranch(branch string) (string, Environment, bool) {
+	for name, env := range r.Environments {
+		if env.Branch == branch {
+			return name, env, true
+		}
+	}
+	return "", Environment{}, false
+}
+
+// CanPushBranch reports whether user may update branch.
+func (r Repo) CanPushBranch(user, branch string) bool {
+	if _, env, ok := r.EnvironmentForBranch(branch); ok && len(env.Push) > 0 {
+		return contains(env.Push, user)
+	}
+	return contains(r.Write, user)
+}
+
+// CanPushTag reports whether user may create, move or delete tags.
+func (r Repo) CanPushTag(user string) bool {
+	if r.Tags != nil && len(r.Tags.Write) > 0 {
+		return contains(r.Tags.Write, user)
+	}
+	return contains(r.Write, user)
+}
+
+// DryRunEnabled reports whether the server-side dry-run check runs.
+func (c Checks) DryRunEnabled() bool { return c.DryRun == nil || *c.DryRun }
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,337 @@
+package config
+
+import (
+	"fmt"
+	"net"
+	"path"
+	"regexp"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/robfig/cron/v3"
+)
+
+// Defaults, applied where repos.yaml is silent.
+const (
+	DefaultListen        = "0.0.0.0:2222"
+	DefaultDataDir       = "/var/lib/gitopsd"
+	DefaultHTTPListen    = "127.0.0.1:9090"
+	DefaultHostKeyName   = "ssh_host_ed25519_key"
+	DefaultMaxSessions   = 64
+	DefaultIdleTimeout   = 2 * time.Minute
+	DefaultMaxTimeout    = time.Hour
+	DefaultMaxPackSize   = 1 << 30
+	DefaultRenderTimeout = 30 * time.Second
+	DefaultRenderBytes   = 64 << 20
+	DefaultMaxPrune      = 20
+	DefaultApplyWait     = 2 * time.Minute
+	DefaultHealthTimeout = 2 * time.Minute
+	DefaultTestTimeout   = time.Minute
+)
+
+// BuiltinPolicies are the policies gitopsd ships; environments turn them on by name.
+var BuiltinPolicies = []string{"no-latest-tag", "require-resources", "no-privileged", "require-labels"}
+
+// WebhookEvents are the events a webhook may subscribe to.
+var WebhookEvents = []string{"push.rejected", "apply.succeeded", "apply.failed", "rollback", "drift.found"}
+
+var (
+	nameRe     = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
+	repoNameRe = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$`)
+	nsRe       = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
+	// refNameBad covers what git check-ref-format refuses in a branch name.
+	refNameBad = regexp.MustCompile(`(^[-/.])|(\.\.)|([\x00-\x20\x7f~^:?*\[\\])|(@\{)|(/$)|(\.$)|(\.lock$)|(//)|(/\.)`)
+)
+
+func (p *parser) defaults(c *Config) {
+	s := &c.Server
+	if s.Listen == "" {
+		s.Listen = DefaultListen
+	}
+	if s.DataDir == "" {
+		s.DataDir = DefaultDataDir
+	}
+	s.DataDir = p.resolve(s.DataDir)
+	if s.HostKey == "" {
+		s.HostKey = path.Join(s.DataDir, DefaultHostKeyName)
+	}
+	s.HostKey = p.resolve(s.HostKey)
+	if s.HTTPListen == "" {
+		s.HTTPListen = DefaultHTTPListen
+	}
+	if s.Git == "" {
+		s.Git = "git"
+	}
+	l := &s.Limits
+	if l.MaxSessions == 0 {
+		l.MaxSessions = DefaultMaxSessions
+	}
+	if l.IdleTimeout == 0 {
+		l.IdleTimeout = DefaultIdleTimeout
+	}
+	if l.MaxTimeout == 0 {
+		l.MaxTimeout = DefaultMaxTimeout
+	}
+	if l.MaxPackSize == 0 {
+		l.MaxPackSize = DefaultMaxPackSize
+	}
+	for name, cl := range c.Clusters {
+		cl.Kubeconfig = p.resolve(cl.Kubeconfig)
+		c.Clusters[name] = cl
+	}
+	for i := range c.Webhooks {
+		c.Webhooks[i].SecretFile = p.resolve(c.Webhooks[i].SecretFile)
+	}
+	for name, t := range c.Tests {
+		if t.Timeout == 0 {
+			t.Timeout = DefaultTestTimeout
+		}
+		c.Tests[name] = t
+	}
+	for rname, r := range c.Repos {
+		for ename, e := range r.Environments {
+			if e.Path == "" {
+				e.Path = "."
+			}
+			e.Path = path.Clean(e.Path)
+			if e.Render.Type == "" {
+				e.Render.Type = RenderAuto
+			}
+			if e.Render.Release == "" {
+				e.Render.Release = ename
+			}
+			if e.Render.Timeout == 0 {
+				e.Render.Timeout = DefaultRenderTimeout
+			}
+			if e.Render.MaxBytes == 0 {
+				e.Render.MaxBytes = DefaultRenderBytes
+			}
+			if e.Checks.MaxPrune == 0 {
+				e.Checks.MaxPrune = DefaultMaxPrune
+			}
+			if e.Apply.Wait == 0 {
+				e.Apply.Wait = DefaultApplyWait
+			}
+			if e.Apply.HealthTimeout == 0 {
+				e.Apply.HealthTimeout = DefaultHealthTimeout
+			}
+			if e.Apply.OnFailure == "" {
+				e.Apply.OnFailure = "none"
+			}
+			if e.Drift.Schedule != "" && e.Drift.Mode == "" {
+				e.Drift.Mode = DriftReport
+			}
+			r.Environments[ename] = e
+		}
+		c.Repos[rname] = r
+	}
+}
+
+func (p *parser) validate(c *Config) {
+	p.checkAddr("server.listen", c.Server.Listen)
+	p.checkAddr("server.http_listen", c.Server.HTTPListen)
+	l := c.Server.Limits
+	if l.MaxSessions < 0 {
+		p.errorf("server.limits.max_sessions", "expected a positive number, got %d", l.MaxSessions)
+	}
+	if l.MaxPackSize < 0 {
+		p.errorf("server.limits.max_pack_size", "expected a positive number of bytes, got %d", l.MaxPackSize)
+	}
+	if l.IdleTimeout < 0 || l.MaxTimeout < 0 {
+		p.errorf("server.limits", "timeouts must be positive")
+	}
+
+	for _, name := range sortedKeys(c.Users) {
+		u := c.Users[name]
+		key := "users." + name
+		if !nameRe.MatchString(name) {
+			p.errorf(key, "user name %q may hold only letters, digits, '.', '_' and '-'", name)
+		}
+		if len(u.Keys) == 0 {
+			p.errorf(key, "expected at least one SSH public key (an authorized_keys line)")
+		}
+		u.PublicKeys = nil
+		for i, line := range u.Keys {
+			k, err := parseKey(line)
+			if err != nil {
+				p.errorf(fmt.Sprintf("%s[%d]", key, i), "not an SSH public key (%v): expected an authorized_keys line such as \"ssh-ed25519 AAAA... alice@laptop\"", err)
+				continue
+			}
+			u.PublicKeys = append(u.PublicKeys, k)
+		}
+		c.Users[name] = u
+	}
+	p.checkDuplicateKeys(c)
+
+	for _, name := range sortedKeys(c.Clusters) {
+		cl := c.Clusters[name]
+		key := "clusters." + name
+		if !nameRe.MatchString(name) {
+			p.errorf(key, "cluster name %q may hold only letters, digits, '.', '_' and '-'", name)
+		}
+		if cl.Kubeconfig == "" {
+			p.errorf(key+".kubeconfig", "missing: expected the path of a kubeconfig file")
+		}
+	}
+
+	for _, name := range sortedKeys(c.Policies) {
+		pol := c.Policies[name]
+		key := "policies." + name
+		if pol.Expression == "" {
+			p.errorf(key+".expression", "missing: expected a CEL expression over `object` that is true when the object passes")
+		}
+		if pol.Message == "" {
+			p.errorf(key+".message", "missing: expected the message shown when the policy fails")
+		}
+		if contains(BuiltinPolicies, name) {
+			p.errorf(key, "%q is the name of a built-in policy; pick another name", name)
+		}
+	}
+	for _, name := range sortedKeys(c.Tests) {
+		t := c.Tests[name]
+		if len(t.Command) == 0 {
+			p.errorf("tests."+name+".command", "missing: expected a command as a list, such as [\"conftest\", \"test\", \".\"]")
+		}
+	}
+	for i, w := range c.Webhooks {
+		key := fmt.Sprintf("webhooks[%d]", i)
+		if !strings.HasPrefix(w.URL, "http://") && !strings.HasPrefix(w.URL, "https://") {
+			p.errorf(key+".url", "expected an http:// or https:// URL, got %q", w.URL)
+		}
+		for j, ev := range w.Events {
+			if !contains(WebhookEvents, ev) {
+				p.errorf(fmt.Sprintf("%s.events[%d]", key, j), "unknown event %q (expected one of: %s)", ev, strings.Join(WebhookEvents, ", "))
+			}
+		}
+	}
+
+	if len(c.Repos) == 0 {
+		p.errorf("repos", "no repos defined: expected at least one under repos:")
+	}
+	for _, name := range sortedKeys(c.Repos) {
+		p.validateRepo(c, name, c.Repos[name])
+	}
+}
+
+func (p *parser) checkAddr(key, addr string) {
+	if _, port, err := net.SplitHostPort(addr); err != nil || port == "" {
+		p.errorf(key, "expected host:port, such as 127.0.0.1:2222, got %q", addr)
+	}
+}
+
+func (p *parser) checkDuplicateKeys(c *Config) {
+	owner := map[string]string{}
+	for _, name := range sortedKeys(c.Users) {
+		for i, k := range c.Users[name].PublicKeys {
+			fp := string(k.Marshal())
+			if other, ok := owner[fp]; ok && other != name {
+				p.errorf(fmt.Sprintf("users.%s[%d]", name, i), "this key also belongs to user %q: a key identifies exactly one user", other)
+			}
+			owner[fp] = name
+		}
+	}
+}
+
+func (p *parser) checkUsers(c *Config, key string, names []string) {
+	for i, u := range names {
+		if _, ok := c.Users[u]; !ok {
+			p.errorf(fmt.Sprintf("%s[%d]", key, i), "user %q is not defined under users (defined: %s)", u, strings.Join(sortedKeys(c.Users), ", "))
+		}
+	}
+}
+
+func (p *parser) validateRepo(c *Config, name string, r Repo) {
+	key := "repos." + name
+	if !repoNameRe.MatchString(name) || strings.HasSuffix(name, ".git") || strings.Contains(name, "..") {
+		p.errorf(key, "repo name %q may hold only letters, digits, '.', '_', '-' and '/' between parts, and must not end in .git", name)
+	}
+	p.checkUsers(c, key+".read", r.Read)
+	p.checkUsers(c, key+".write", r.Write)
+	if r.Tags != nil {
+		p.checkUsers(c, key+".tags.write", r.Tags.Write)
+	}
+	branches := map[string]string{}
+	for _, ename := range sortedKeys(r.Environments) {
+		e := r.Environments[ename]
+		ekey := key + ".environments." + ename
+		if !nameRe.MatchString(ename) {
+			p.errorf(ekey, "environment name %q may hold only letters, digits, '.', '_' and '-'", ename)
+		}
+		switch {
+		case e.Branch == "":
+			p.errorf(ekey+".branch", "missing: expected the branch this environment deploys, such as main")
+		case refNameBad.MatchString(e.Branch) || strings.HasPrefix(e.Branch, "refs/"):
+			p.errorf(ekey+".branch", "%q is not a valid branch name (write it without refs/heads/)", e.Branch)
+		case branches[e.Branch] != "":
+			p.errorf(ekey+".branch", "branch %q is already deployed by environment %q: one branch, one environment", e.Branch, branches[e.Branch])
+		default:
+			branches[e.Branch] = ename
+		}
+		if e.Cluster == "" {
+			p.errorf(ekey+".cluster", "missing: expected one of the clusters (%s)", strings.Join(sortedKeys(c.Clusters), ", "))
+		} else if _, ok := c.Clusters[e.Cluster]; !ok {
+			p.errorf(ekey+".cluster", "cluster %q is not defined under clusters (defined: %s)", e.Cluster, strings.Join(sortedKeys(c.Clusters), ", "))
+		}
+		if path.IsAbs(e.Path) || e.Path == ".." || strings.HasPrefix(e.Path, "../") {
+			p.errorf(ekey+".path", "%q must be a path inside the repo, relative to its root", e.Path)
+		}
+		if e.Namespace != "" && (!nsRe.MatchString(e.Namespace) || len(e.Namespace) > 63) {
+			p.errorf(ekey+".namespace", "%q is not a valid namespace name (lower case letters, digits and '-')", e.Namespace)
+		}
+		p.checkUsers(c, ekey+".push", e.Push)
+		switch e.Render.Type {
+		case RenderAuto, RenderPlain, RenderKustomize, RenderHelm:
+		default:
+			p.errorf(ekey+".render.type", "unknown render type %q (expected auto, plain, kustomize or helm)", e.Render.Type)
+		}
+		if len(e.Render.Values) > 0 && e.Render.Type != RenderHelm && e.Render.Type != RenderAuto {
+			p.errorf(ekey+".render.values", "values files apply only to render type helm")
+		}
+		for i, v := range e.Render.Values {
+			if path.IsAbs(v) || strings.HasPrefix(path.Clean(v), "..") {
+				p.errorf(fmt.Sprintf("%s.render.values[%d]", ekey, i), "%q must be a path inside the repo", v)
+			}
+		}
+		for i, pol := range e.Checks.Policies {
+			if _, ok := c.Policies[pol]; !ok && !contains(BuiltinPolicies, pol) {
+				p.errorf(fmt.Sprintf("%s.checks.policies[%d]", ekey, i), "policy %q is neither built in (%s) nor defined under policies", pol, strings.Join(BuiltinPolicies, ", "))
+			}
+		}
+		for i, t := range e.Checks.Tests {
+			if _, ok := c.Tests[t]; !ok {
+				p.errorf(fmt.Sprintf("%s.checks.tests[%d]", ekey, i), "test %q is not defined under tests", t)
+			}
+		}
+		if e.Checks.MaxPrune < 0 {
+			p.errorf(ekey+".checks.max_prune", "expected a positive number")
+		}
+		switch e.Apply.OnFailure {
+		case "none", "rollback":
+		default:
+			p.errorf(ekey+".apply.on_failure", "expected none or rollback, got %q", e.Apply.OnFailure)
+		}
+		if e.Drift.Schedule != "" {
+			if _, err := cron.ParseStandard(e.Drift.Schedule); err != nil {
+				p.errorf(ekey+".drift.schedule", "not a cron schedule (%v): expected 5 fields such as \"*/5 * * * *\" or @every 10m", err)
+			}
+		}
+		switch e.Drift.Mode {
+		case "", DriftReport, DriftCorrect:
+		default:
+			p.errorf(ekey+".drift.mode", "expected report or correct, got %q", e.Drift.Mode)
+		}
+		if e.Drift.Mode != "" && e.Drift.Schedule == "" {
+			p.errorf(ekey+".drift", "mode is set but schedule is missing: expected a cron schedule such as \"*/5 * * * *\"")
+		}
+	}
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
