@@ -13,7 +13,7 @@ bin=${TESTBED_BIN:-$top/.testbed/bin}
 mkdir -p "$bin"
 
 k8s_version=v1.37.2
-stamp_want=$(cat "$here/go.mod" "$here/go.sum" "$here/etcd/go.mod" "$here/etcd/go.sum" "$0" | sha256sum | cut -d' ' -f1)
+stamp_want=$(cat "$here/go.mod" "$here/go.sum" "$here/etcd/go.mod" "$here/etcd/go.sum" "$here"/*/main.go "$0" | sha256sum | cut -d' ' -f1)
 stamp_file=$bin/.stamp
 
 up_to_date() {
