@@ -28,6 +28,7 @@ vet:
 # Everything: vet, then every package under the race detector, integration tests included
 # (they drive the real gitopsd binary with real git and ssh against real API servers).
 test: testbed vet
+	scripts/testdeps.sh
 	GITOPSD_TESTBED_BIN=$(CURDIR)/$(TESTBED) $(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) ./...
 
 fuzz:
