@@ -1,0 +1,64 @@
+// Package metrics defines gitopsd's Prometheus metrics in one place, so that every package
+// records under the same names and labels, and the HTTP server exposes one registry.
+package metrics
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+)
+
+// Metrics are the collectors gitopsd records to. main makes one with New and hands it to
+// every package that records.
+type Metrics struct {
+	Registry *prometheus.Registry
+
+	Pushes            *prometheus.CounterVec   // repo, result (accepted, rejected, error)
+	ValidationSeconds *prometheus.HistogramVec // repo, env
+	ReconcileSeconds  *prometheus.HistogramVec // repo, env, result
+	ObjectsApplied    *prometheus.CounterVec   // repo, env, action
+	ObjectsPruned     *prometheus.CounterVec   // repo, env
+	DriftedObjects    *prometheus.GaugeVec     // repo, env
+	LastSyncTime      *prometheus.GaugeVec     // repo, env (unix seconds of the last successful apply)
+	SSHSessions       *prometheus.CounterVec   // command, result
+	SSHSessionsActive prometheus.Gauge
+}
+
+// New registers every collector, plus the Go and process collectors, in a new registry.
+func New() *Metrics {
+	r := prometheus.NewRegistry()
+	r.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	buckets := []float64{0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120, 300}
+	m := &Metrics{
+		Registry: r,
+		Pushes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "gitopsd_pushes_total", Help: "Pushes by repository and result (accepted, rejected, error).",
+		}, []string{"repo", "result"}),
+		ValidationSeconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "gitopsd_validation_duration_seconds", Help: "Time to render and check one environment of a push.", Buckets: buckets,
+		}, []string{"repo", "env"}),
+		ReconcileSeconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "gitopsd_reconcile_duration_seconds", Help: "Time to apply, prune and wait for health.", Buckets: buckets,
+		}, []string{"repo", "env", "result"}),
+		ObjectsApplied: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "gitopsd_objects_applied_total", Help: "Objects applied, by action (created, configured, unchanged, failed).",
+		}, []string{"repo", "env", "action"}),
+		ObjectsPruned: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "gitopsd_objects_pruned_total", Help: "Objects deleted because they left git.",
+		}, []string{"repo", "env"}),
+		DriftedObjects: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "gitopsd_drifted_objects", Help: "Objects found different from the branch at the last drift scan.",
+		}, []string{"repo", "env"}),
+		LastSyncTime: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "gitopsd_last_successful_sync_timestamp_seconds", Help: "When the environment was last applied successfully.",
+		}, []string{"repo", "env"}),
+		SSHSessions: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "gitopsd_ssh_sessions_total", Help: "SSH sessions by command (upload-pack, receive-pack, help, status, refused) and result.",
+		}, []string{"command", "result"}),
+		SSHSessionsActive: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "gitopsd_ssh_sessions_active", Help: "SSH sessions open now.",
+		}),
+	}
+	r.MustRegister(m.Pushes, m.ValidationSeconds, m.ReconcileSeconds, m.ObjectsApplied, m.ObjectsPruned,
+		m.DriftedObjects, m.LastSyncTime, m.SSHSessions, m.SSHSessionsActive)
+	return m
+}

@@ -1,0 +1,65 @@
+package reconcile
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"time"
+)
+
+// WriteStatus prints statuses for `ssh git@host status`: one block per environment.
+func WriteStatus(w io.Writer, sts []Status, now time.Time) {
+	if len(sts) == 0 {
+		fmt.Fprintln(w, "no environments you may read")
+		return
+	}
+	for _, s := range sts {
+		fmt.Fprintf(w, "%s  (branch %s -> cluster %s)\n", s.Key(), s.Branch, s.Cluster)
+		fmt.Fprintf(w, "  seen     %s\n", commitAt(s.LastSeen, s.LastSeenAt, now))
+		fmt.Fprintf(w, "  applied  %s\n", commitAt(s.LastApplied, s.LastAppliedAt, now))
+		fmt.Fprintf(w, "  healthy  %s\n", commitAt(s.LastHealthy, s.LastHealthyAt, now))
+		fmt.Fprintf(w, "  objects  %d\n", s.Objects)
+		switch {
+		case s.DriftScanAt.IsZero():
+			fmt.Fprintf(w, "  drift    not scanned yet\n")
+		case len(s.Drifted) == 0:
+			fmt.Fprintf(w, "  drift    none (scanned %s)\n", ago(s.DriftScanAt, now))
+		default:
+			fmt.Fprintf(w, "  drift    %d object(s) (scanned %s): %s\n", len(s.Drifted), ago(s.DriftScanAt, now), strings.Join(first(s.Drifted, 5), ", "))
+		}
+		if s.Waiting != "" {
+			fmt.Fprintf(w, "  waiting  %s\n", s.Waiting)
+		}
+		if s.RolledBack != "" {
+			fmt.Fprintf(w, "  rollback %s\n", s.RolledBack)
+		}
+		if s.LastError != "" {
+			fmt.Fprintf(w, "  error    %s (%s)\n", s.LastError, ago(s.LastErrorAt, now))
+		}
+	}
+}
+
+func commitAt(c string, at time.Time, now time.Time) string {
+	if c == "" {
+		return "-"
+	}
+	return fmt.Sprintf("%.12s (%s)", c, ago(at, now))
+}
+
+func ago(t, now time.Time) string {
+	if t.IsZero() {
+		return "never"
+	}
+	d := now.Sub(t).Round(time.Second)
+	if d < time.Second {
+		return "just now"
+	}
+	return d.String() + " ago"
+}
+
+func first(s []string, n int) []string {
+	if len(s) <= n {
+		return s
+	}
+	return append(append([]string(nil), s[:n]...), fmt.Sprintf("... %d more", len(s)-n))
+}
