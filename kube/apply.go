@@ -1,0 +1,309 @@
+package kube
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/dynamic"
+)
+
+// FieldManager is the server-side apply manager gitopsd uses.
+const FieldManager = "gitopsd"
+
+// ApplyOptions configure Apply and Diff.
+type ApplyOptions struct {
+	// FieldManager names the applier in managedFields.
+	FieldManager string
+	// Force takes over fields that other managers own instead of failing with a conflict.
+	Force bool
+	// DryRun asks the server to run everything (defaulting, validation, admission) and
+	// persist nothing.
+	DryRun bool
+	// Concurrency bounds the requests in flight for the objects of one stage.
+	Concurrency int
+	// CRDTimeout bounds the wait for CustomResourceDefinitions of the batch to become
+	// Established and served, before their custom resources are applied.
+	CRDTimeout time.Duration
+	// Owner, if set, is stamped on every object (see Owner.Stamp).
+	Owner *Owner
+	// PrefetchThreshold: when at least this many objects share a kind and namespace, their
+	// live state is read with one LIST instead of one GET each, so requests grow with kinds
+	// rather than objects. Zero never lists.
+	PrefetchThreshold int
+}
+
+// DefaultApplyOptions are tuned for a 2-core API server: 16 requests in flight keep it
+// busy without queueing most of them behind each other.
+func DefaultApplyOptions() ApplyOptions {
+	return ApplyOptions{
+		FieldManager:      FieldManager,
+		Concurrency:       16,
+		CRDTimeout:        30 * time.Second,
+		PrefetchThreshold: 20,
+	}
+}
+
+func (o *ApplyOptions) defaults() {
+	def := DefaultApplyOptions()
+	if o.FieldManager == "" {
+		o.FieldManager = def.FieldManager
+	}
+	if o.Concurrency <= 0 {
+		o.Concurrency = def.Concurrency
+	}
+	if o.CRDTimeout <= 0 {
+		o.CRDTimeout = def.CRDTimeout
+	}
+}
+
+// item is one object on its way through Apply.
+type item struct {
+	obj       *unstructured.Unstructured // the caller's object, copied and stamped
+	id        ObjectID
+	mapping   *meta.RESTMapping
+	ri        dynamic.ResourceInterface
+	live      *unstructured.Unstructured
+	liveKnown bool // live was prefetched (nil: absent)
+	crd       *unstructured.Unstructured
+	change    Change
+	done      bool
+}
+
+func (it *item) fail(err error, msg string) {
+	it.change = Change{ID: it.id, Action: Failed, Err: err, Message: scrubSecret(it.obj, msg)}
+	it.done = true
+}
+
+// Apply applies objs with server-side apply, CRDs and Namespaces first, then the rest in
+// parallel. Every object gets a Change, in the order of objs; a failing object does not
+// stop the others. The error is only for the context ending.
+func (c *Client) Apply(ctx context.Context, objs []*unstructured.Unstructured, opts ApplyOptions) (*ChangeSet, error) {
+	opts.defaults()
+	items := make([]*item, len(objs))
+	for i, o := range objs {
+		items[i] = c.prepare(o, opts)
+	}
+	crds := batchCRDs(items)
+
+	var first, rest, pending []*item
+	for _, it := range items {
+		switch {
+		case it.done:
+		case it.mapping == nil:
+			pending = append(pending, it)
+		case isCRD(it.id) || isNamespace(it.id):
+			first = append(first, it)
+		default:
+			rest = append(rest, it)
+		}
+	}
+
+	c.applyAll(ctx, first, opts, nil)
+
+	// Namespaces that exist only because this (dry) run would create them.
+	newNS := map[string]bool{}
+	for _, it := range first {
+		if isNamespace(it.id) && it.change.Action == Created && opts.DryRun {
+			newNS[it.id.Name] = true
+		}
+	}
+	if opts.DryRun {
+		for _, it := range pending {
+			c.checkPending(it, crds)
+		}
+	} else if len(pending) > 0 {
+		rest = append(rest, c.resolvePending(ctx, pending, first, crds, opts)...)
+	}
+
+	c.prefetch(ctx, rest, opts)
+	c.applyAll(ctx, rest, opts, newNS)
+
+	cs := &ChangeSet{Changes: make([]Change, len(items))}
+	for i, it := range items {
+		cs.Changes[i] = it.change
+	}
+	return cs, ctx.Err()
+}
+
+// Diff previews objs: a server-side dry-run apply (never forced, so conflicts with other
+// managers show) whose ChangeSet says, per object, create, configure (with fields) or
+// unchanged. Secret values are masked.
+func (c *Client) Diff(ctx context.Context, objs []*unstructured.Unstructured, opts ApplyOptions) (*ChangeSet, error) {
+	opts.DryRun = true
+	return c.Apply(ctx, objs, opts)
+}
+
+// prepare copies and stamps obj and resolves its resource. An object whose kind is not
+// served is left with no mapping: its CRD may be in the batch.
+func (c *Client) prepare(obj *unstructured.Unstructured, opts ApplyOptions) *item {
+	it := &item{obj: obj.DeepCopy()}
+	if opts.Owner != nil {
+		opts.Owner.Stamp(it.obj)
+	}
+	it.id = IDOf(it.obj)
+	if it.obj.GetName() == "" {
+		it.fail(errors.New("object has no name"), "object has no metadata.name")
+		return it
+	}
+	gvk := it.obj.GroupVersionKind()
+	m, err := c.mapper.mapping(gvk.GroupKind(), gvk.Version)
+	if meta.IsNoMatchError(err) {
+		return it
+	}
+	if err != nil {
+		it.fail(err, err.Error())
+		return it
+	}
+	c.bind(it, m)
+	return it
+}
+
+// bind sets the item's mapping and resource, fixing its namespace to the kind's scope.
+func (c *Client) bind(it *item, m *meta.RESTMapping) {
+	if m.Scope.Name() != meta.RESTScopeNameNamespace {
+		// kubectl ignores a namespace on a cluster-scoped object; so do we, and the ID
+		// says where the object really is.
+		it.obj.SetNamespace("")
+		it.id.Namespace = ""
+	}
+	ri, m, err := c.resource(m, it.obj.GetNamespace())
+	if err != nil {
+		it.fail(err, fmt.Sprintf("%s is namespaced and has no namespace", it.id.Kind))
+		return
+	}
+	it.mapping, it.ri = m, ri
+}
+
+// applyAll applies items concurrently. newNS names namespaces that only a dry run created.
+func (c *Client) applyAll(ctx context.Context, items []*item, opts ApplyOptions, newNS map[string]bool) {
+	forEach(len(items), opts.Concurrency, func(i int) {
+		it := items[i]
+		if it.done {
+			return
+		}
+		if ctx.Err() != nil {
+			it.fail(ctx.Err(), ctx.Err().Error())
+			return
+		}
+		if newNS[it.obj.GetNamespace()] {
+			c.dryRunInNewNamespace(ctx, it, opts)
+			return
+		}
+		c.applyOne(ctx, it, opts)
+	})
+}
+
+func (c *Client) applyOne(ctx context.Context, it *item, opts ApplyOptions) {
+	name := it.obj.GetName()
+	if !it.liveKnown {
+		live, err := it.ri.Get(ctx, name, metav1.GetOptions{})
+		switch {
+		case apierrors.IsNotFound(err):
+			live = nil
+		case err != nil:
+			it.fail(err, apiMessage(err))
+			return
+		}
+		it.live = live
+	}
+	data, err := it.obj.MarshalJSON()
+	if err != nil {
+		it.fail(err, fmt.Sprintf("encode: %v", err))
+		return
+	}
+	po := metav1.PatchOptions{FieldManager: opts.FieldManager, Force: &opts.Force}
+	if opts.DryRun {
+		po.DryRun = []string{metav1.DryRunAll}
+	}
+	res, err := it.ri.Patch(ctx, name, types.ApplyPatchType, data, po)
+	if err != nil {
+		it.fail(fmt.Errorf("apply %s: %w", it.id.Short(), err), apiMessage(err))
+		return
+	}
+	it.done = true
+	if it.live == nil {
+		it.change = Change{ID: it.id, Action: Created}
+		return
+	}
+	if fields := changedFields(it.live, res); len(fields) > 0 {
+		it.change = Change{ID: it.id, Action: Configured, Fields: fields}
+		return
+	}
+	it.change = Change{ID: it.id, Action: Unchanged}
+}
+
+// probeNamespace is where a dry run checks objects whose namespace the same batch would
+// create: a dry run cannot create the namespace, and the server refuses objects in a
+// namespace that does not exist.
+const probeNamespace = "default"
+
+// dryRunInNewNamespace checks an object bound for a namespace that this dry run would
+// create, by a dry-run create of the same object in probeNamespace: the schema,
+// defaulting and admission all run, nothing is stored, and the object cannot exist yet.
+func (c *Client) dryRunInNewNamespace(ctx context.Context, it *item, opts ApplyOptions) {
+	probe := it.obj.DeepCopy()
+	probe.SetNamespace(probeNamespace)
+	ri := c.dyn.Resource(it.mapping.Resource).Namespace(probeNamespace)
+	co := metav1.CreateOptions{FieldManager: opts.FieldManager, DryRun: []string{metav1.DryRunAll}}
+	_, err := ri.Create(ctx, probe, co)
+	if apierrors.IsAlreadyExists(err) {
+		// The name is taken in the probe namespace; a generated one checks the same.
+		probe.SetName("")
+		probe.SetGenerateName(it.obj.GetName() + "-")
+		_, err = ri.Create(ctx, probe, co)
+	}
+	if err != nil {
+		it.fail(fmt.Errorf("dry-run %s: %w", it.id.Short(), err), apiMessage(err))
+		return
+	}
+	it.change = Change{ID: it.id, Action: Created,
+		Message: fmt.Sprintf("namespace %s is created by this batch; checked by a dry-run in namespace %s", it.id.Namespace, probeNamespace)}
+	it.done = true
+}
+
+// apiMessage is the API server's own message for err, which is what the person who wrote
+// the manifest needs; other errors as they are.
+func apiMessage(err error) string {
+	var st apierrors.APIStatus
+	if errors.As(err, &st) && st.Status().Message != "" {
+		return st.Status().Message
+	}
+	return err.Error()
+}
+
+// forEach runs fn(0..n-1) with at most conc at a time.
+func forEach(n, conc int, fn func(i int)) {
+	if conc > n {
+		conc = n
+	}
+	if conc <= 1 {
+		for i := 0; i < n; i++ {
+			fn(i)
+		}
+		return
+	}
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for w := 0; w < conc; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				fn(i)
+			}
+		}()
+	}
+	for i := 0; i < n; i++ {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+}

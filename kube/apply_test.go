@@ -1,0 +1,167 @@
+package kube
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/gitopsd/gitopsd/internal/kubetest"
+)
+
+func configMap(ns, name, value string) string {
+	return fmt.Sprintf("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: %s, namespace: %s}\ndata: {key: %q}\n", name, ns, value)
+}
+
+func deployment(ns, name, image string) string {
+	return fmt.Sprintf(`apiVersion: apps/v1
+kind: Deployment
+metadata: {name: %s, namespace: %s}
+spec:
+  replicas: 1
+  selector: {matchLabels: {app: %s}}
+  template:
+    metadata: {labels: {app: %s}}
+    spec:
+      containers: [{name: web, image: %q}]
+`, name, ns, name, name, image)
+}
+
+func TestApplyCreateConfigureUnchanged(t *testing.T) {
+	c := newClient(t)
+	ns := kubetest.Namespace(t)
+	opts := DefaultApplyOptions()
+	cmID := ObjectID{Kind: "ConfigMap", Namespace: ns, Name: "cm"}
+	depID := ObjectID{Group: "apps", Kind: "Deployment", Namespace: ns, Name: "web"}
+
+	cs := mustApply(t, c, objs(t, configMap(ns, "cm", "a"), deployment(ns, "web", "nginx:1.25")), opts)
+	wantAction(t, cs, cmID, Created)
+	wantAction(t, cs, depID, Created)
+	if got := cs.Summary(); got != "2 objects (2 created)" {
+		t.Errorf("summary %q", got)
+	}
+
+	cs = mustApply(t, c, objs(t, configMap(ns, "cm", "a"), deployment(ns, "web", "nginx:1.26")), opts)
+	wantAction(t, cs, cmID, Unchanged)
+	ch := wantAction(t, cs, depID, Configured)
+	want := FieldChange{Path: ".spec.template.spec.containers[name=web].image", Old: `"nginx:1.25"`, New: `"nginx:1.26"`}
+	if len(ch.Fields) != 1 || ch.Fields[0] != want {
+		t.Errorf("fields %v, want [%v]", ch.Fields, want)
+	}
+
+	// A dry run reports the change and stores nothing.
+	dry := opts
+	dry.DryRun = true
+	cs = mustApply(t, c, objs(t, configMap(ns, "cm", "b")), dry)
+	ch = wantAction(t, cs, cmID, Configured)
+	if len(ch.Fields) != 1 || ch.Fields[0].String() != `.data.key: "a" -> "b"` {
+		t.Errorf("fields %v", ch.Fields)
+	}
+	cs = mustApply(t, c, objs(t, configMap(ns, "cm", "a")), dry)
+	wantAction(t, cs, cmID, Unchanged)
+}
+
+func TestApplyReportsEveryFailure(t *testing.T) {
+	c := newClient(t)
+	ns := kubetest.Namespace(t)
+	bad := strings.Replace(deployment(ns, "bad", "nginx:1.25"), "matchLabels: {app: bad}", "matchLabels: {app: other}", 1)
+	in := objs(t,
+		bad,
+		configMap(ns, "good", "x"),
+		"apiVersion: example.com/v1\nkind: Nope\nmetadata: {name: nope, namespace: "+ns+"}\n",
+		"apiVersion: v1\nkind: ConfigMap\nmetadata: {name: nons}\n",
+	)
+	for _, dry := range []bool{true, false} {
+		opts := DefaultApplyOptions()
+		opts.DryRun = dry
+		cs := mustApply(t, c, in, opts)
+		ch := wantAction(t, cs, ObjectID{Group: "apps", Kind: "Deployment", Namespace: ns, Name: "bad"}, Failed)
+		if !strings.Contains(ch.Message, `Deployment.apps "bad" is invalid`) || !strings.Contains(ch.Message, "`selector` does not match template `labels`") {
+			t.Errorf("dry=%v: message %q is not the API's", dry, ch.Message)
+		}
+		wantAction(t, cs, ObjectID{Kind: "ConfigMap", Namespace: ns, Name: "good"}, map[bool]Action{true: Created, false: Created}[dry])
+		ch = wantAction(t, cs, ObjectID{Group: "example.com", Kind: "Nope", Namespace: ns, Name: "nope"}, Failed)
+		if !strings.Contains(ch.Message, "serves no Nope") {
+			t.Errorf("unknown kind message %q", ch.Message)
+		}
+		ch = wantAction(t, cs, ObjectID{Kind: "ConfigMap", Name: "nons"}, Failed)
+		if !strings.Contains(ch.Message, "no namespace") {
+			t.Errorf("no namespace message %q", ch.Message)
+		}
+		if cs.Count(Failed) != 3 {
+			t.Errorf("dry=%v: %d failed, want 3: %v", dry, cs.Count(Failed), cs.Changes)
+		}
+	}
+}
+
+const crdYAML = `apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata: {name: %[1]ss.%[2]s}
+spec:
+  group: %[2]s
+  scope: Namespaced
+  names: {plural: %[1]ss, singular: %[1]s, kind: %[3]s, listKind: %[3]sList}
+  versions:
+  - name: v1
+    served: true
+    storage: true
+    subresources: {status: {}}
+    schema:
+      openAPIV3Schema:
+        type: object
+        properties:
+          spec:
+            type: object
+            properties:
+              size: {type: integer}
+          status:
+            type: object
+            x-kubernetes-preserve-unknown-fields: true
+`
+
+func TestApplyCRDAndCustomResourceInOneBatch(t *testing.T) {
+	c := newClient(t)
+	ns := kubetest.Namespace(t)
+	group := strings.ReplaceAll(ns, "-", "") + ".example.com"
+	crd := fmt.Sprintf(crdYAML, "widget", group, "Widget")
+	cr := fmt.Sprintf("apiVersion: %s/v1\nkind: Widget\nmetadata: {name: w1, namespace: %s}\nspec: {size: 3}\n", group, ns)
+	newNS := ns + "-new"
+	inNew := configMap(newNS, "in-new", "v")
+	crID := ObjectID{Group: group, Kind: "Widget", Namespace: ns, Name: "w1"}
+
+	// The CR comes first on purpose: order is the engine's job.
+	in := objs(t, cr, inNew, crd, "apiVersion: v1\nkind: Namespace\nmetadata: {name: "+newNS+"}\n")
+	opts := DefaultApplyOptions()
+	opts.DryRun = true
+	cs := mustApply(t, c, in, opts)
+	ch := wantAction(t, cs, crID, Created)
+	if !strings.Contains(ch.Message, "created by this batch") {
+		t.Errorf("dry-run CR message %q", ch.Message)
+	}
+	wantAction(t, cs, ObjectID{Kind: "ConfigMap", Namespace: newNS, Name: "in-new"}, Created)
+	wantAction(t, cs, ObjectID{Group: crdGroup, Kind: "CustomResourceDefinition", Name: "widgets." + group}, Created)
+	if cs.HasFailed() {
+		t.Fatalf("dry run failed: %v", cs.Failed())
+	}
+
+	// A bad object in a namespace the batch creates is still checked by the API.
+	bad := strings.Replace(deployment(newNS, "bad", "x:1"), "matchLabels: {app: bad}", "matchLabels: {app: other}", 1)
+	cs = mustApply(t, c, append(in, objs(t, bad)...), opts)
+	ch = wantAction(t, cs, ObjectID{Group: "apps", Kind: "Deployment", Namespace: newNS, Name: "bad"}, Failed)
+	if !strings.Contains(ch.Message, "does not match template") {
+		t.Errorf("message %q", ch.Message)
+	}
+
+	cs = mustApply(t, c, in, DefaultApplyOptions())
+	if cs.HasFailed() {
+		t.Fatalf("apply failed: %v", cs.Failed())
+	}
+	wantAction(t, cs, crID, Created)
+
+	// Now the CRD exists: a dry run checks the CR for real.
+	badCR := strings.Replace(cr, "size: 3", "size: three", 1)
+	cs = mustApply(t, c, objs(t, crd, badCR), opts)
+	ch = wantAction(t, cs, crID, Failed)
+	if !strings.Contains(ch.Message, "spec.size") {
+		t.Errorf("schema message %q", ch.Message)
+	}
+}

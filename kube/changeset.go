@@ -1,0 +1,129 @@
+package kube
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+)
+
+// Action is what happened (or, in a dry run, would happen) to one object.
+type Action string
+
+const (
+	Created    Action = "created"
+	Configured Action = "configured"
+	Unchanged  Action = "unchanged"
+	Deleted    Action = "deleted"
+	Skipped    Action = "skipped"
+	Failed     Action = "failed"
+)
+
+// FieldChange is one changed field: its path (".spec.replicas",
+// ".spec.template.spec.containers[name=web].image") and short renderings of the old and
+// new values ("" when absent). Values of Secret data are "***".
+type FieldChange struct {
+	Path string
+	Old  string
+	New  string
+}
+
+func (f FieldChange) String() string {
+	switch {
+	case f.Old == "":
+		return fmt.Sprintf("%s: + %s", f.Path, f.New)
+	case f.New == "":
+		return fmt.Sprintf("%s: - %s", f.Path, f.Old)
+	default:
+		return fmt.Sprintf("%s: %s -> %s", f.Path, f.Old, f.New)
+	}
+}
+
+// Change is the result for one object.
+type Change struct {
+	ID     ObjectID
+	Action Action
+	// Fields lists what changed, for Configured (and drift).
+	Fields []FieldChange
+	// Message says why an object was skipped, or holds the API's error for Failed.
+	// It never contains Secret data.
+	Message string
+	// Err is the error behind Failed, for errors.Is and API status checks.
+	Err error `json:"-"`
+}
+
+func (c Change) String() string {
+	s := fmt.Sprintf("%s %s", c.ID.Short(), c.Action)
+	if c.Message != "" {
+		s += ": " + c.Message
+	}
+	return s
+}
+
+// ChangeSet is the result of one operation, one Change per object, in the order the
+// objects were given (prune: the order they were deleted in).
+type ChangeSet struct {
+	Changes []Change
+}
+
+// Add appends changes.
+func (cs *ChangeSet) Add(c ...Change) { cs.Changes = append(cs.Changes, c...) }
+
+// Count returns how many changes have action a.
+func (cs *ChangeSet) Count(a Action) int {
+	n := 0
+	for _, c := range cs.Changes {
+		if c.Action == a {
+			n++
+		}
+	}
+	return n
+}
+
+// Failed returns the failed changes.
+func (cs *ChangeSet) Failed() []Change { return cs.filter(Failed) }
+
+// HasFailed says whether any object failed.
+func (cs *ChangeSet) HasFailed() bool { return cs.Count(Failed) > 0 }
+
+func (cs *ChangeSet) filter(a Action) []Change {
+	var out []Change
+	for _, c := range cs.Changes {
+		if c.Action == a {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// Get returns the change for id.
+func (cs *ChangeSet) Get(id ObjectID) (Change, bool) {
+	for _, c := range cs.Changes {
+		if c.ID == id {
+			return c, true
+		}
+	}
+	return Change{}, false
+}
+
+// Summary is a one-line count: "12 objects (3 created, 2 configured, 7 unchanged)".
+func (cs *ChangeSet) Summary() string {
+	var parts []string
+	for _, a := range []Action{Created, Configured, Unchanged, Deleted, Skipped, Failed} {
+		if n := cs.Count(a); n > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", n, a))
+		}
+	}
+	noun := "objects"
+	if len(cs.Changes) == 1 {
+		noun = "object"
+	}
+	if len(parts) == 0 {
+		return fmt.Sprintf("%d %s", len(cs.Changes), noun)
+	}
+	return fmt.Sprintf("%d %s (%s)", len(cs.Changes), noun, strings.Join(parts, ", "))
+}
+
+// Sort orders the changes by object ID.
+func (cs *ChangeSet) Sort() {
+	sort.SliceStable(cs.Changes, func(i, j int) bool { return idLess(cs.Changes[i].ID, cs.Changes[j].ID) })
+}

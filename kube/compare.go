@@ -1,0 +1,258 @@
+package kube
+
+import (
+	"encoding/json"
+	"fmt"
+	"reflect"
+	"regexp"
+	"sort"
+	"strings"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+)
+
+// metadataNoise are the metadata fields the server changes on its own; a difference in
+// them is not a change of the object.
+var metadataNoise = []string{"resourceVersion", "generation", "managedFields", "creationTimestamp", "uid", "selfLink"}
+
+// ignoredAnnotations change with every push or apply by design; they never make an object
+// "configured" on their own.
+var ignoredAnnotations = []string{CommitAnnotation}
+
+// comparable returns obj's content with the noise removed, for diffing.
+func comparable(obj *unstructured.Unstructured) map[string]any {
+	if obj == nil {
+		return nil
+	}
+	c := obj.DeepCopy().Object
+	if md, ok := c["metadata"].(map[string]any); ok {
+		for _, k := range metadataNoise {
+			delete(md, k)
+		}
+		if ann, ok := md["annotations"].(map[string]any); ok {
+			for _, k := range ignoredAnnotations {
+				delete(ann, k)
+			}
+			if len(ann) == 0 {
+				delete(md, "annotations")
+			}
+		}
+	}
+	return c
+}
+
+// changedFields lists the differences between live and merged (the server's answer to
+// an apply), masking Secret values.
+func changedFields(live, merged *unstructured.Unstructured) []FieldChange {
+	var out []FieldChange
+	diffValue(&out, "", comparable(live), comparable(merged), isSecret(merged))
+	return out
+}
+
+// diffValue appends the differences between a and b under path. secret says the object is
+// a Secret: its data, stringData and last-applied annotation are rendered masked.
+func diffValue(out *[]FieldChange, path string, a, b any, secret bool) {
+	if valuesEqual(a, b) {
+		return
+	}
+	sensitive := secret && sensitivePath(path)
+	am, aok := a.(map[string]any)
+	bm, bok := b.(map[string]any)
+	if aok && bok {
+		keys := make([]string, 0, len(am)+len(bm))
+		for k := range am {
+			keys = append(keys, k)
+		}
+		for k := range bm {
+			if _, ok := am[k]; !ok {
+				keys = append(keys, k)
+			}
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			diffValue(out, path+pathKey(k), am[k], bm[k], secret)
+		}
+		return
+	}
+	al, aok := a.([]any)
+	bl, bok := b.([]any)
+	if aok && bok {
+		diffList(out, path, al, bl, secret)
+		return
+	}
+	*out = append(*out, FieldChange{Path: displayPath(path), Old: short(a, sensitive), New: short(b, sensitive)})
+}
+
+// diffList pairs list items by their "name" when every item has a distinct one
+// (containers, env, ports, volumes), which is what a reader expects and what SSA's merge
+// keys mostly are; otherwise by index.
+func diffList(out *[]FieldChange, path string, a, b []any, secret bool) {
+	an, aok := namesOf(a)
+	bn, bok := namesOf(b)
+	if aok && bok {
+		seen := map[string]bool{}
+		for i, n := range an {
+			seen[n] = true
+			var other any
+			if j := indexOf(bn, n); j >= 0 {
+				other = b[j]
+			}
+			diffValue(out, fmt.Sprintf("%s[name=%s]", path, n), a[i], other, secret)
+		}
+		for j, n := range bn {
+			if !seen[n] {
+				diffValue(out, fmt.Sprintf("%s[name=%s]", path, n), nil, b[j], secret)
+			}
+		}
+		return
+	}
+	for i := 0; i < len(a) || i < len(b); i++ {
+		var x, y any
+		if i < len(a) {
+			x = a[i]
+		}
+		if i < len(b) {
+			y = b[i]
+		}
+		diffValue(out, fmt.Sprintf("%s[%d]", path, i), x, y, secret)
+	}
+}
+
+func namesOf(l []any) ([]string, bool) {
+	if len(l) == 0 {
+		return nil, true
+	}
+	names := make([]string, len(l))
+	seen := map[string]bool{}
+	for i, it := range l {
+		m, ok := it.(map[string]any)
+		if !ok {
+			return nil, false
+		}
+		n, ok := m["name"].(string)
+		if !ok || seen[n] {
+			return nil, false
+		}
+		seen[n] = true
+		names[i] = n
+	}
+	return names, true
+}
+
+func indexOf(l []string, s string) int {
+	for i, x := range l {
+		if x == s {
+			return i
+		}
+	}
+	return -1
+}
+
+var plainKey = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
+
+func pathKey(k string) string {
+	if plainKey.MatchString(k) {
+		return "." + k
+	}
+	return fmt.Sprintf("[%q]", k)
+}
+
+func displayPath(p string) string {
+	if p == "" {
+		return "."
+	}
+	return p
+}
+
+// valuesEqual is reflect.DeepEqual except that numbers compare by value: objects decoded
+// from YAML hold float64 where the API's JSON gives int64.
+func valuesEqual(a, b any) bool {
+	if fa, ok := number(a); ok {
+		fb, ok := number(b)
+		return ok && fa == fb
+	}
+	switch x := a.(type) {
+	case map[string]any:
+		y, ok := b.(map[string]any)
+		if !ok || len(x) != len(y) {
+			return false
+		}
+		for k, v := range x {
+			w, ok := y[k]
+			if !ok || !valuesEqual(v, w) {
+				return false
+			}
+		}
+		return true
+	case []any:
+		y, ok := b.([]any)
+		if !ok || len(x) != len(y) {
+			return false
+		}
+		for i := range x {
+			if !valuesEqual(x[i], y[i]) {
+				return false
+			}
+		}
+		return true
+	}
+	return reflect.DeepEqual(a, b)
+}
+
+func number(v any) (float64, bool) {
+	switch n := v.(type) {
+	case int64:
+		return float64(n), true
+	case int:
+		return float64(n), true
+	case int32:
+		return float64(n), true
+	case float64:
+		return n, true
+	case float32:
+		return float64(n), true
+	}
+	return 0, false
+}
+
+const shortMax = 60
+
+// short renders a value for one line of a diff: JSON, cut to shortMax characters; "" for
+// absent. Sensitive values keep their shape (map keys) and lose every scalar.
+func short(v any, sensitive bool) string {
+	if v == nil {
+		return ""
+	}
+	if sensitive {
+		v = maskValue(v)
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Sprintf("%v", v)
+	}
+	s := string(b)
+	if len(s) > shortMax {
+		cut := shortMax - 3
+		for cut > 0 && !utf8Start(s[cut]) {
+			cut--
+		}
+		s = s[:cut] + "..."
+	}
+	return s
+}
+
+func utf8Start(b byte) bool { return b&0xC0 != 0x80 }
+
+// matchPath says whether field path p is path or lies under it, for ignore lists. Both use
+// the diff's notation (".spec.replicas", ".metadata.annotations[\"a/b\"]").
+func matchPath(p, prefix string) bool {
+	prefix = strings.TrimSuffix(prefix, ".")
+	if prefix == "" || prefix == "." {
+		return true
+	}
+	if !strings.HasPrefix(p, prefix) {
+		return false
+	}
+	rest := p[len(prefix):]
+	return rest == "" || rest[0] == '.' || rest[0] == '['
+}
