@@ -1,0 +1,156 @@
+package gitserver
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/gliderlabs/ssh"
+	gossh "golang.org/x/crypto/ssh"
+)
+
+// liveSession is a git session in progress; hooks find it by its token.
+type liveSession struct {
+	token      string
+	ctx        context.Context
+	conn       gossh.Conn
+	id         identity
+	repo       string
+	repoDir    string
+	service    string
+	remoteAddr string
+}
+
+// sessionID names a session in logs without revealing its token.
+func sessionID(token string) string { return token[:8] }
+
+// registry maps session tokens to live sessions.
+type registry struct {
+	mu sync.Mutex
+	m  map[string]*liveSession
+}
+
+func (r *registry) add(ls *liveSession) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.m[ls.token] = ls
+}
+
+func (r *registry) remove(token string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	delete(r.m, token)
+}
+
+func (r *registry) get(token string) *liveSession {
+	if token == "" {
+		return nil
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.m[token]
+}
+
+func newToken() string {
+	b := make([]byte, 32)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// handleSession serves one exec or shell request: authorizes it, runs it, and logs one line.
+func (s *Server) handleSession(sess ssh.Session) {
+	start := time.Now()
+	token := newToken()
+	id, ok := identityOf(sess.Context())
+	if !ok {
+		// Not reachable with our auth callbacks; refuse rather than serve an anonymous session.
+		fmt.Fprintln(sess.Stderr(), "gitopsd: no authenticated identity")
+		_ = sess.Exit(1)
+		return
+	}
+	ev := s.log.Info()
+	code, repo, verb, err := s.dispatch(sess, id, token)
+	if err != nil {
+		fmt.Fprintf(sess.Stderr(), "gitopsd: %v\n", err)
+		ev = s.log.Warn().Str("refused", err.Error())
+	}
+	ev.Str("session", sessionID(token)).Str("user", id.User).Str("key", id.Fingerprint).
+		Str("remote", sess.RemoteAddr().String()).Str("command", verb).Str("repo", repo).
+		Int("exit", code).Dur("duration", time.Since(start)).Msg("ssh session")
+	_ = sess.Exit(code)
+}
+
+// dispatch runs the session's command and returns its exit status, or an error to show.
+func (s *Server) dispatch(sess ssh.Session, id identity, token string) (code int, repo, verb string, err error) {
+	cfg := s.Config()
+	lim := cfg.Server.Limits.MaxSessions
+	if n := s.active.Add(1); lim > 0 && n > int64(lim) {
+		s.active.Add(-1)
+		return 1, "", "", fmt.Errorf("the server is busy (%d sessions at once); try again shortly", lim)
+	}
+	defer s.active.Add(-1)
+
+	if refused, _ := sess.Context().Value(ctxPtyRefused).(bool); refused {
+		fmt.Fprintln(sess.Stderr(), "gitopsd: no terminal here: gitopsd offers git fetch/push, help and status only")
+	}
+	if _, ok := cfg.Users[id.User]; !ok {
+		return 1, "", "", fmt.Errorf("user %s is no longer configured", id.User)
+	}
+	req, err := parseCommand(sess.Command())
+	if err != nil {
+		return 1, "", "", err
+	}
+	if sess.RawCommand() != "" && len(sess.Command()) == 0 {
+		return 1, "", "", errors.New("unreadable command")
+	}
+	switch req.Verb {
+	case "help":
+		s.help(sess, cfg, id)
+		return 0, "", req.Verb, nil
+	case "status":
+		if s.opts.Status == nil {
+			return 1, "", req.Verb, errors.New("status: no reconciler is running in this daemon")
+		}
+		if err := s.opts.Status(sess.Context(), id.User, sess); err != nil {
+			return 1, "", req.Verb, fmt.Errorf("status: %w", err)
+		}
+		return 0, "", req.Verb, nil
+	}
+	name, err := resolveRepo(cfg, req.Path)
+	if errors.Is(err, errBadPath) {
+		return 1, "", req.Verb, fmt.Errorf("%q is not a repository path: use the repo's name, such as ssh://HOST/platform", req.Path)
+	}
+	notFound := fmt.Errorf("repository %q does not exist, or %s may not read it", name, id.User)
+	if err != nil || !cfg.Repos[name].CanRead(id.User) {
+		return 1, name, req.Verb, notFound
+	}
+	if req.Verb == serviceReceivePack && !cfg.Repos[name].CanWrite(id.User) {
+		return 1, name, req.Verb, fmt.Errorf("%s may read %s but not push to it", id.User, name)
+	}
+	ls := &liveSession{
+		token: token, ctx: sess.Context(), id: id, repo: name,
+		repoDir: RepoDir(cfg.Server.DataDir, name), service: req.Verb,
+		remoteAddr: sess.RemoteAddr().String(),
+	}
+	ls.conn, _ = sess.Context().Value(ssh.ContextKeyConn).(gossh.Conn)
+	s.sessions.add(ls)
+	defer s.sessions.remove(token)
+	code, err = s.runGit(sess, cfg, ls)
+	if err != nil {
+		s.log.Error().Err(err).Str("repo", name).Msg("git failed to run")
+		return 1, name, req.Verb, errors.New("internal error running git; the administrator will find details in the log")
+	}
+	return code, name, req.Verb, nil
+}
+
+// refuseSubsystem answers sftp and any other subsystem.
+func (s *Server) refuseSubsystem(sess ssh.Session) {
+	fmt.Fprintf(sess.Stderr(), "gitopsd: subsystem %q is not offered: gitopsd serves git fetch/push only\n", sess.Subsystem())
+	id, _ := identityOf(sess.Context())
+	s.log.Warn().Str("user", id.User).Str("key", id.Fingerprint).Str("subsystem", sess.Subsystem()).Msg("subsystem refused")
+	_ = sess.Exit(1)
+}
