@@ -25,9 +25,15 @@ type FieldChange struct {
 	Path string
 	Old  string
 	New  string
+	// Manager, in drift reports, is the other field manager that owns the field now
+	// (for example "kubectl-edit"); empty when it is still ours.
+	Manager string `json:",omitempty"`
 }
 
 func (f FieldChange) String() string {
+	if f.Manager != "" {
+		return fmt.Sprintf("%s (owned by %s)", FieldChange{Path: f.Path, Old: f.Old, New: f.New}, f.Manager)
+	}
 	switch {
 	case f.Old == "":
 		return fmt.Sprintf("%s: + %s", f.Path, f.New)
