@@ -1,0 +1,86 @@
+package clusters
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/gitopsd/gitopsd/config"
+	"github.com/gitopsd/gitopsd/controlplane"
+	"github.com/gitopsd/gitopsd/internal/kubetest"
+	"github.com/gitopsd/gitopsd/kube"
+)
+
+func TestMain(m *testing.M) { kubetest.Main(m) }
+
+func configFor(kubeconfig string) *config.Config {
+	return &config.Config{Clusters: map[string]config.Cluster{
+		"local": {Kubeconfig: kubeconfig, Context: controlplane.ContextName},
+	}}
+}
+
+func TestClientAndPing(t *testing.T) {
+	cp := kubetest.ControlPlane(t)
+	r := New(configFor(cp.Kubeconfig), kube.DefaultClientOptions())
+	ctx := context.Background()
+	if err := r.Ping(ctx, "local", 5*time.Second); err != nil {
+		t.Fatalf("ping: %v", err)
+	}
+	c1, err := r.Client("local")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if namespaced, known, err := c1.Namespaced(kubeGVK("", "v1", "ConfigMap")); err != nil || !known || !namespaced {
+		t.Errorf("the client must reach discovery: namespaced=%v known=%v err=%v", namespaced, known, err)
+	}
+	r.Update(configFor(cp.Kubeconfig))
+	if c2, _ := r.Client("local"); c2 != c1 {
+		t.Error("an unchanged cluster keeps its client across Update")
+	}
+	r.Update(&config.Config{Clusters: map[string]config.Cluster{"local": {Kubeconfig: cp.Kubeconfig}}})
+	if c3, _ := r.Client("local"); c3 == c1 {
+		t.Error("a changed cluster gets a new client")
+	}
+	if _, err := r.Client("nope"); err == nil {
+		t.Error("an unknown cluster is an error")
+	}
+	if err := New(configFor("/nonexistent/kubeconfig"), kube.DefaultClientOptions()).Ping(ctx, "local", time.Second); err == nil {
+		t.Error("a missing kubeconfig must fail the ping")
+	}
+}
+
+func TestPingFailsWhenAPIServerStops(t *testing.T) {
+	cp, err := kubetest.Start(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cp.Stop()
+	r := New(configFor(cp.Kubeconfig), kube.DefaultClientOptions())
+	if err := r.Ping(context.Background(), "local", 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if err := cp.StopAPIServer(); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Ping(context.Background(), "local", 2*time.Second); err == nil {
+		t.Fatal("ping must fail while the API server is down")
+	}
+}
+
+func TestCapabilities(t *testing.T) {
+	r := New(configFor(kubetest.ControlPlane(t).Kubeconfig), kube.DefaultClientOptions())
+	c, err := r.Capabilities("local")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.KubeVersion != "v1.37.2" {
+		t.Errorf("kube version %q", c.KubeVersion)
+	}
+	found := false
+	for _, v := range c.APIVersions {
+		found = found || v == "apps/v1/Deployment"
+	}
+	if !found {
+		t.Errorf("apps/v1/Deployment missing from %d API versions", len(c.APIVersions))
+	}
+}
