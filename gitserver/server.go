@@ -157,12 +157,9 @@ func (s *Server) sshServer() *ssh.Server {
 		HostSigners:          []ssh.Signer{s.signer},
 		ServerConfigCallback: s.serverConfig,
 		ConnCallback:         s.limitConn,
-		// Refusing the pty here makes the client say so ("PTY allocation request failed");
-		// the session goes on without one and says why (session.go).
-		PtyCallback: func(ctx ssh.Context, _ ssh.Pty) bool {
-			ctx.SetValue(ctxPtyRefused, true)
-			return false
-		},
+		// No terminals: OpenSSH says "PTY allocation request failed" and, when -t asked for
+		// one, ends the session; a plain `ssh HOST` from a terminal still gets the help.
+		PtyCallback:       func(ssh.Context, ssh.Pty) bool { return false },
 		SubsystemHandlers: map[string]ssh.SubsystemHandler{"default": s.refuseSubsystem},
 		ChannelHandlers: map[string]ssh.ChannelHandler{
 			"session":      ssh.DefaultSessionHandler,
@@ -181,7 +178,3 @@ func refuseChannel(msg string) ssh.ChannelHandler {
 		_ = ch.Reject(gossh.Prohibited, msg)
 	}
 }
-
-type ctxKey string
-
-const ctxPtyRefused ctxKey = "gitopsd-pty-refused"

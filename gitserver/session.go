@@ -94,9 +94,6 @@ func (s *Server) dispatch(sess ssh.Session, id identity, token string) (code int
 	}
 	defer s.active.Add(-1)
 
-	if refused, _ := sess.Context().Value(ctxPtyRefused).(bool); refused {
-		fmt.Fprintln(sess.Stderr(), "gitopsd: no terminal here: gitopsd offers git fetch/push, help and status only")
-	}
 	if _, ok := cfg.Users[id.User]; !ok {
 		return 1, "", "", fmt.Errorf("user %s is no longer configured", id.User)
 	}

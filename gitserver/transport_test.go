@@ -14,16 +14,17 @@ import (
 type world struct {
 	d                 *gittest.Daemon
 	alice, bob, carol *gittest.Key
-	stranger          *gittest.Key
+	dave              *gittest.Key // configured, reads nothing
+	stranger          *gittest.Key // not configured
 }
 
 func newWorld(t *testing.T, extra string) *world {
 	t.Helper()
 	w := &world{
 		alice: gittest.NewKey(t, "alice"), bob: gittest.NewKey(t, "bob"),
-		carol: gittest.NewKey(t, "carol"), stranger: gittest.NewKey(t, "stranger"),
+		carol: gittest.NewKey(t, "carol"), dave: gittest.NewKey(t, "dave"), stranger: gittest.NewKey(t, "stranger"),
 	}
-	w.d = gittest.Start(t, gittest.Users(w.alice, w.bob, w.carol)+`
+	w.d = gittest.Start(t, gittest.Users(w.alice, w.bob, w.carol, w.dave)+`
 clusters:
   prod: {kubeconfig: /nonexistent/kubeconfig}
 repos:

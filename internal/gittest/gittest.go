@@ -251,8 +251,8 @@ func (d *Daemon) SSHArgs(key *Key) []string {
 // host); it returns stdout, stderr and the error.
 func (d *Daemon) SSH(t testing.TB, key *Key, opts []string, args ...string) (string, string, error) {
 	t.Helper()
-	all := append(d.SSHArgs(key), opts...)
-	all = append(all, "git@127.0.0.1")
+	// opts first: for ssh the first value of an option wins.
+	all := append(append(append([]string{}, opts...), d.SSHArgs(key)...), "git@127.0.0.1")
 	all = append(all, args...)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
