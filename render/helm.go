@@ -1,0 +1,370 @@
+package render
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io/fs"
+	"path"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+
+	"helm.sh/helm/v3/pkg/chart"
+	"helm.sh/helm/v3/pkg/chart/loader"
+	"helm.sh/helm/v3/pkg/chartutil"
+	"helm.sh/helm/v3/pkg/engine"
+	"helm.sh/helm/v3/pkg/ignore"
+)
+
+// helm renders the chart in dir with the Helm SDK's template engine. The chart is loaded
+// from in-memory copies of its own files only, so .Files cannot see anything else; its
+// dependencies must be vendored under charts/ (nothing is downloaded); lookup always
+// returns nothing because the engine has no cluster client; DNS lookups stay disabled.
+func (r *renderer) helm(dir string) []Object {
+	files := r.chartFiles(dir)
+	if files == nil {
+		return nil
+	}
+	// Helm parses Chart.yaml and values.yaml with an unbounded parser: check them first.
+	for _, f := range files {
+		if b := path.Base(f.Name); (b == "values.yaml" || b == "Chart.yaml" || b == "requirements.yaml") && !strings.Contains(f.Name, "templates/") {
+			before := len(r.ps)
+			decodeStream(path.Join(dir, f.Name), f.Data, r.limits(), &r.ps)
+			if len(r.ps) > before {
+				return nil
+			}
+		}
+	}
+	ch, err := loader.LoadFiles(files)
+	if err != nil {
+		r.ps.add(Problem{File: path.Join(dir, "Chart.yaml"), Rule: RuleHelm, Message: "cannot load the chart: " + err.Error()})
+		return nil
+	}
+	before := len(r.ps)
+	r.checkDependencies(dir, ch)
+	r.checkSchemas(dir, ch)
+	vals := r.values()
+	if len(r.ps) > before {
+		return nil
+	}
+	caps, ok := r.capabilities()
+	if !ok {
+		return nil
+	}
+	if c := ch.Metadata.KubeVersion; c != "" && !chartutil.IsCompatibleRange(c, caps.KubeVersion.String()) {
+		r.ps.add(Problem{File: path.Join(dir, "Chart.yaml"), Rule: RuleHelm,
+			Message: fmt.Sprintf("chart requires kubeVersion %s, the cluster runs %s", c, caps.KubeVersion.String())})
+		return nil
+	}
+	if err := chartutil.ProcessDependenciesWithMerge(ch, vals); err != nil {
+		r.ps.add(Problem{File: path.Join(dir, "Chart.yaml"), Rule: RuleHelmDependency, Message: err.Error()})
+		return nil
+	}
+	ns := r.opts.DefaultNamespace
+	if ns == "" {
+		ns = "default"
+	}
+	top, err := chartutil.ToRenderValues(ch, vals, chartutil.ReleaseOptions{
+		Name: r.opts.Release, Namespace: ns, Revision: 1, IsInstall: true}, caps)
+	if err != nil {
+		r.ps.add(Problem{File: path.Join(dir, "values.yaml"), Rule: RuleHelmValues, Message: strings.TrimSpace(err.Error())})
+		return nil
+	}
+	rendered, err := engine.Engine{}.Render(ch, top)
+	if err != nil {
+		r.ps.add(r.templateProblem(dir, err))
+		return nil
+	}
+	return r.helmObjects(dir, ch, rendered)
+}
+
+// chartFiles copies the chart's files, honouring .helmignore as `helm` does.
+func (r *renderer) chartFiles(dir string) []*loader.BufferedFile {
+	rules := ignore.Empty()
+	if data, err := fs.ReadFile(r.fsys, path.Join(dir, ".helmignore")); err == nil {
+		if rules, err = ignore.Parse(bytes.NewReader(data)); err != nil {
+			r.ps.add(Problem{File: path.Join(dir, ".helmignore"), Rule: RuleHelm, Message: err.Error()})
+			return nil
+		}
+	}
+	rules.AddDefaults()
+	files := []*loader.BufferedFile{}
+	err := fs.WalkDir(r.fsys, dir, func(p string, d fs.DirEntry, err error) error {
+		if r.ctx.Err() != nil {
+			return fs.SkipAll
+		}
+		if err != nil {
+			r.ps.add(Problem{File: p, Rule: RuleRead, Message: "cannot read: " + describe(err)})
+			return nil
+		}
+		rel := strings.TrimPrefix(strings.TrimPrefix(p, dir), "/")
+		if rel == "" {
+			return nil
+		}
+		fi, err := d.Info()
+		if err != nil {
+			return nil
+		}
+		if rules.Ignore(rel, fi) {
+			if d.IsDir() {
+				return fs.SkipDir
+			}
+			return nil
+		}
+		if d.IsDir() {
+			return nil
+		}
+		if d.Type()&fs.ModeSymlink != 0 {
+			st, err := fs.Stat(r.fsys, p)
+			if err != nil {
+				r.ps.add(Problem{File: p, Rule: RuleRead, Message: "cannot read: " + describe(err),
+					Hint: "symlinks must stay inside the repository"})
+				return nil
+			}
+			if st.IsDir() {
+				return nil
+			}
+		} else if !d.Type().IsRegular() {
+			return nil
+		}
+		if data := r.readFile(p); data != nil {
+			files = append(files, &loader.BufferedFile{Name: rel, Data: data})
+		}
+		return nil
+	})
+	if err != nil {
+		r.ps.add(Problem{File: dir, Rule: RuleRead, Message: "cannot read the chart: " + err.Error()})
+		return nil
+	}
+	return files
+}
+
+// checkDependencies refuses a chart whose Chart.yaml lists a dependency that is not in
+// charts/: `helm install` would download it, gitopsd never does.
+func (r *renderer) checkDependencies(dir string, ch *chart.Chart) {
+	have := map[string]bool{}
+	for _, d := range ch.Dependencies() {
+		have[d.Name()] = true
+	}
+	for _, dep := range ch.Metadata.Dependencies {
+		if !have[dep.Name] {
+			r.ps.add(Problem{File: path.Join(dir, "Chart.yaml"), Rule: RuleHelmDependency,
+				Message: fmt.Sprintf("dependency %q is not in charts/", dep.Name),
+				Hint:    "run `helm dependency build` and commit charts/; gitopsd never downloads charts"})
+		}
+	}
+	for _, sub := range ch.Dependencies() {
+		r.checkDependencies(path.Join(dir, "charts", sub.Name()), sub)
+	}
+}
+
+// checkSchemas refuses values.schema.json references that are not inside the schema
+// itself: Helm's validator would read them from the host's files or over HTTP.
+func (r *renderer) checkSchemas(dir string, ch *chart.Chart) {
+	if ch.Schema != nil {
+		file := path.Join(dir, "values.schema.json")
+		var doc any
+		if err := json.Unmarshal(ch.Schema, &doc); err != nil {
+			r.ps.add(Problem{File: file, Rule: RuleHelmSchema, Message: "invalid JSON: " + err.Error()})
+		} else if ref := outsideRef(doc); ref != "" {
+			r.ps.add(Problem{File: file, Line: lineFinder(ch.Schema)(strconv.Quote(ref)), Rule: RuleHelmSchema,
+				Message: fmt.Sprintf("schema reference %q points outside the schema", ref),
+				Hint:    "inline the referenced schema; only references starting with # are followed"})
+		}
+	}
+	for _, sub := range ch.Dependencies() {
+		r.checkSchemas(path.Join(dir, "charts", sub.Name()), sub)
+	}
+}
+
+// metaSchemas are the JSON Schema drafts the validator knows without loading anything.
+var metaSchemas = map[string]bool{
+	"http://json-schema.org/draft-04/schema":       true,
+	"http://json-schema.org/draft-06/schema":       true,
+	"http://json-schema.org/draft-07/schema":       true,
+	"https://json-schema.org/draft/2019-09/schema": true,
+	"https://json-schema.org/draft/2020-12/schema": true,
+}
+
+// outsideRef returns the first $ref, $dynamicRef, $recursiveRef or unknown $schema that
+// is not local to the document, or "".
+func outsideRef(v any) string {
+	switch x := v.(type) {
+	case map[string]any:
+		for k, val := range x {
+			s, isStr := val.(string)
+			switch {
+			case isStr && (k == "$ref" || k == "$dynamicRef" || k == "$recursiveRef") && !strings.HasPrefix(s, "#"):
+				return s
+			case isStr && k == "$schema" && !metaSchemas[strings.TrimSuffix(s, "#")]:
+				return s
+			case isStr && k == "$id":
+				// An $id changes the base of relative references; with only #-references
+				// allowed it cannot reach outside, so it is accepted.
+			default:
+				if ref := outsideRef(val); ref != "" {
+					return ref
+				}
+			}
+		}
+	case []any:
+		for _, it := range x {
+			if ref := outsideRef(it); ref != "" {
+				return ref
+			}
+		}
+	}
+	return ""
+}
+
+// values reads and merges the environment's values files, later files winning, as
+// `helm -f a.yaml -f b.yaml` does.
+func (r *renderer) values() map[string]any {
+	vals := map[string]any{}
+	for _, f := range r.opts.ValuesFiles {
+		name, err := cleanPath(f)
+		if err != nil {
+			r.ps.add(Problem{File: f, Rule: RuleHelmValues, Message: "invalid values file path", Hint: "paths are relative to the repository root"})
+			continue
+		}
+		if _, err := fs.Stat(r.fsys, name); err != nil {
+			r.ps.add(Problem{File: name, Rule: RuleHelmValues, Message: "values file: " + describe(err),
+				Hint: "values paths in repos.yaml are relative to the repository root"})
+			continue
+		}
+		data := r.readFile(name)
+		if data == nil {
+			continue
+		}
+		if pr := textProblem(name, data); pr != nil {
+			r.ps.add(*pr)
+			continue
+		}
+		// Parse with the bounded decoder first: Helm's own parser expands aliases freely.
+		before := len(r.ps)
+		docs := decodeStream(name, data, r.limits(), &r.ps)
+		if len(r.ps) > before {
+			continue
+		}
+		if len(docs) == 0 {
+			continue
+		}
+		v, err := chartutil.ReadValues(data)
+		if err != nil {
+			r.ps.add(Problem{File: name, Rule: RuleHelmValues, Message: err.Error()})
+			continue
+		}
+		vals = mergeValues(vals, v)
+	}
+	return vals
+}
+
+func mergeValues(dst, src map[string]any) map[string]any {
+	for k, v := range src {
+		if sm, ok := v.(map[string]any); ok {
+			if dm, ok := dst[k].(map[string]any); ok {
+				dst[k] = mergeValues(dm, sm)
+				continue
+			}
+		}
+		dst[k] = v
+	}
+	return dst
+}
+
+// capabilities builds .Capabilities from the options (the target cluster's versions).
+func (r *renderer) capabilities() (*chartutil.Capabilities, bool) {
+	caps := chartutil.DefaultCapabilities.Copy()
+	if v := r.opts.KubeVersion; v != "" {
+		kv, err := chartutil.ParseKubeVersion(v)
+		if err != nil {
+			r.ps.add(Problem{Rule: RuleHelm, Message: fmt.Sprintf("cluster version %q: %v", v, err)})
+			return nil, false
+		}
+		caps.KubeVersion = *kv
+	}
+	caps.APIVersions = append(append(chartutil.VersionSet{}, caps.APIVersions...), r.opts.APIVersions...)
+	return caps, true
+}
+
+var templateErrRe = regexp.MustCompile(`template: ([^:\s]+):(\d+):(?:\d+:)?\s*`)
+
+// templateProblem ties a Helm rendering error to the template and line it names.
+func (r *renderer) templateProblem(dir string, err error) Problem {
+	msg := strings.TrimSpace(err.Error())
+	p := Problem{File: dir, Rule: RuleHelm, Message: msg}
+	if m := templateErrRe.FindStringSubmatch(msg); m != nil {
+		p.File = templatePath(dir, m[1])
+		p.Line, _ = strconv.Atoi(m[2])
+	}
+	return p
+}
+
+// templatePath maps Helm's template name (chart/templates/x.yaml,
+// chart/charts/sub/templates/y.yaml) to the file in the repository.
+func templatePath(dir, name string) string {
+	if _, rest, ok := strings.Cut(name, "/"); ok {
+		return path.Join(dir, rest)
+	}
+	return path.Join(dir, name)
+}
+
+// helmObjects decodes the rendered templates and the charts' crds/ files. Test hooks
+// (helm.sh/hook: test) are left out: `helm install` never creates them either.
+func (r *renderer) helmObjects(dir string, ch *chart.Chart, rendered map[string]string) []Object {
+	var out int64
+	budget := func(file string, n int) bool {
+		if out += int64(n); out > r.opts.MaxBytes {
+			r.ps.add(Problem{File: file, Rule: RuleTooLarge,
+				Message: fmt.Sprintf("rendered chart is more than the limit of %s", size(r.opts.MaxBytes)),
+				Hint:    "look for a template that repeats without bound"})
+			return false
+		}
+		return true
+	}
+	var objs []Object
+	for _, crd := range ch.CRDObjects() {
+		file := templatePath(dir, crd.Filename)
+		if !budget(file, len(crd.File.Data)) {
+			return nil
+		}
+		objs = append(objs, r.objects(file, crd.File.Data)...)
+	}
+	names := make([]string, 0, len(rendered))
+	for n := range rendered {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		base := path.Base(n)
+		if base == "NOTES.txt" || strings.HasPrefix(base, "_") || strings.TrimSpace(rendered[n]) == "" {
+			continue
+		}
+		file := templatePath(dir, n)
+		if !budget(file, len(rendered[n])) {
+			return nil
+		}
+		var ps problems
+		docs := decodeStream(file, []byte(rendered[n]), r.limits(), &ps)
+		for _, p := range ps {
+			// Lines of rendered output are not lines of the template: say so.
+			if p.Line > 0 {
+				p.Message = fmt.Sprintf("line %d of the rendered output: %s", p.Line, p.Message)
+				p.Line = 0
+			}
+			r.ps.add(p)
+		}
+		for _, d := range docs {
+			for _, o := range r.expand(file, d) {
+				o.Source.Line = 0
+				if strings.Contains(o.GetAnnotations()["helm.sh/hook"], "test") {
+					continue
+				}
+				objs = append(objs, o)
+			}
+		}
+	}
+	return objs
+}

@@ -1,0 +1,305 @@
+package render
+
+import (
+	"encoding/json"
+	"fmt"
+	"io/fs"
+	"path"
+	"regexp"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"sigs.k8s.io/kustomize/api/krusty"
+	"sigs.k8s.io/kustomize/api/resource"
+	"sigs.k8s.io/kustomize/kyaml/filesys"
+)
+
+// memRoot is where the repository sits in kustomize's in-memory file system; it is
+// stripped from kustomize's messages.
+const memRoot = "/repo"
+
+const originKey = "config.kubernetes.io/origin"
+
+// kustomize builds the kustomization in dir with krusty, on an in-memory copy of the
+// tree, so that it can read nothing else. Before that, every kustomization in the copy is
+// checked for what krusty would fetch or run: remote bases (krusty would run git clone),
+// URLs (it would GET them), Helm chart inflation (it would run helm) and paths climbing
+// above the repository. Exec and function plugins stay disabled (krusty's defaults).
+func (r *renderer) kustomize(dir string) []Object {
+	mem, kusts := r.copyTree()
+	if r.ctx.Err() != nil {
+		return nil
+	}
+	before := len(r.ps)
+	for _, k := range kusts {
+		r.checkKustomization(mem, k)
+	}
+	if len(r.ps) > before {
+		return nil
+	}
+	top := ""
+	for _, n := range kustomizationNames {
+		if p := path.Join(dir, n); mem.Exists(path.Join(memRoot, p)) {
+			top = p
+			break
+		}
+	}
+	if top == "" {
+		r.ps.add(Problem{File: dir, Rule: RuleKustomize, Message: "no kustomization.yaml here",
+			Hint: "add one, or set render.type for the environment"})
+		return nil
+	}
+	injected := r.addOriginAnnotations(mem, top)
+
+	opts := krusty.MakeDefaultOptions() // root-only loads, builtin plugins only
+	m, err := krusty.MakeKustomizer(opts).Run(mem, path.Join(memRoot, dir))
+	if err != nil {
+		r.ps.add(Problem{File: top, Rule: RuleKustomize, Message: "kustomize: " + stripRoot(err.Error())})
+		return nil
+	}
+	var objs []Object
+	var out int64
+	for _, res := range m.Resources() {
+		src := r.origin(dir, res)
+		if injected {
+			anns := res.GetAnnotations()
+			delete(anns, originKey)
+			if err := res.SetAnnotations(anns); err != nil {
+				r.ps.add(Problem{File: src.File, Rule: RuleKustomize, Message: err.Error()})
+				continue
+			}
+		}
+		b, err := res.MarshalJSON()
+		if err != nil {
+			r.ps.add(Problem{File: src.File, Rule: RuleKustomize, Message: err.Error()})
+			continue
+		}
+		if out += int64(len(b)); out > r.opts.MaxBytes {
+			r.ps.add(Problem{File: top, Rule: RuleTooLarge,
+				Message: fmt.Sprintf("kustomize output is more than the limit of %s", size(r.opts.MaxBytes))})
+			return nil
+		}
+		u := &unstructured.Unstructured{}
+		if err := json.Unmarshal(b, &u.Object); err != nil {
+			r.ps.add(Problem{File: src.File, Rule: RuleKustomize, Message: err.Error()})
+			continue
+		}
+		objs = append(objs, Object{Unstructured: u, Source: src})
+	}
+	return objs
+}
+
+// copyTree copies the whole tree into memory under memRoot (bases may be anywhere in the
+// repository) and returns the paths of the kustomization files.
+func (r *renderer) copyTree() (filesys.FileSystem, []string) {
+	mem := filesys.MakeFsInMemory()
+	var kusts []string
+	err := fs.WalkDir(r.fsys, ".", func(p string, d fs.DirEntry, err error) error {
+		if r.ctx.Err() != nil {
+			return fs.SkipAll
+		}
+		if err != nil {
+			r.ps.add(Problem{File: p, Rule: RuleRead, Message: "cannot read: " + describe(err)})
+			return nil
+		}
+		if d.IsDir() {
+			return mem.MkdirAll(path.Join(memRoot, p))
+		}
+		if d.Type()&fs.ModeSymlink != 0 {
+			fi, err := fs.Stat(r.fsys, p)
+			if err != nil {
+				r.ps.add(Problem{File: p, Rule: RuleRead, Message: "cannot read: " + describe(err),
+					Hint: "symlinks must stay inside the repository"})
+				return nil
+			}
+			if fi.IsDir() {
+				return nil // not copied: a symlinked directory could be a cycle
+			}
+		} else if !d.Type().IsRegular() {
+			return nil // a submodule: kustomize will report it missing if it is used
+		}
+		data := r.readFile(p)
+		if data == nil {
+			return nil
+		}
+		for _, n := range kustomizationNames {
+			if d.Name() == n {
+				kusts = append(kusts, p)
+			}
+		}
+		return mem.WriteFile(path.Join(memRoot, p), data)
+	})
+	if err != nil {
+		r.ps.add(Problem{Rule: RuleRead, Message: "cannot copy the tree: " + err.Error()})
+	}
+	return mem, kusts
+}
+
+// remoteRe matches what kustomize would treat as a remote file or repository.
+var remoteRe = regexp.MustCompile(`^([a-zA-Z][a-zA-Z0-9+.-]*://|[a-zA-Z][a-zA-Z0-9+.-]*::|git@|gh:|github\.com[/:]|gitlab\.com[/:]|bitbucket\.org[/:])|\?(ref|version|timeout|submodules)=|\.git(/|$)|_git/`)
+
+// checkKustomization refuses remote references and paths above the repository root in
+// one kustomization file.
+func (r *renderer) checkKustomization(mem filesys.FileSystem, file string) {
+	data, err := mem.ReadFile(path.Join(memRoot, file))
+	if err != nil {
+		return
+	}
+	docs := decodeStream(file, data, r.limits(), &r.ps)
+	if len(docs) == 0 {
+		return
+	}
+	line := lineFinder(data)
+	k := docs[0].obj
+	dir := path.Dir(file)
+	check := func(field, ref string) {
+		if strings.Contains(ref, "\n") {
+			return // an inline patch or config, not a path
+		}
+		ref = strings.TrimSpace(ref)
+		if i := strings.Index(ref, "="); i >= 0 && (field == "files") {
+			ref = ref[i+1:] // key=path
+		}
+		if ref == "" {
+			return
+		}
+		p := Problem{File: file, Line: line(ref), Rule: RuleKustomizeRemote}
+		switch {
+		case remoteRe.MatchString(ref):
+			p.Message = fmt.Sprintf("%s: %q is remote; gitopsd only builds what is in the repository", field, ref)
+			p.Hint = "vendor the base into the repository and refer to it by a relative path"
+		case path.IsAbs(ref):
+			p.Rule = RuleOutsideRepo
+			p.Message = fmt.Sprintf("%s: %q is an absolute path", field, ref)
+			p.Hint = "use a path relative to the kustomization"
+		default:
+			if j := path.Join(dir, ref); j == ".." || strings.HasPrefix(j, "../") {
+				p.Rule = RuleOutsideRepo
+				p.Message = fmt.Sprintf("%s: %q points outside the repository", field, ref)
+				p.Hint = "bases must live in the same repository"
+			} else {
+				return
+			}
+		}
+		r.ps.add(p)
+	}
+	for _, f := range []string{"resources", "bases", "components", "crds", "configurations",
+		"generators", "transformers", "validators", "patchesStrategicMerge"} {
+		for _, s := range strings_(k[f]) {
+			check(f, s)
+		}
+	}
+	for _, f := range []string{"patches", "patchesJson6902", "replacements"} {
+		for _, it := range maps(k[f]) {
+			if s, ok := it["path"].(string); ok {
+				check(f, s)
+			}
+		}
+	}
+	if o, ok := k["openapi"].(map[string]any); ok {
+		if s, ok := o["path"].(string); ok {
+			check("openapi", s)
+		}
+	}
+	for _, f := range []string{"configMapGenerator", "secretGenerator"} {
+		for _, g := range maps(k[f]) {
+			for _, s := range strings_(g["files"]) {
+				check("files", s)
+			}
+			for _, s := range strings_(g["envs"]) {
+				check(f, s)
+			}
+			if s, ok := g["env"].(string); ok {
+				check(f, s)
+			}
+		}
+	}
+	for _, f := range []string{"helmCharts", "helmChartInflationGenerator", "helmGlobals"} {
+		if _, ok := k[f]; ok {
+			r.ps.add(Problem{File: file, Line: line(f + ":"), Rule: RuleKustomizeRemote,
+				Message: f + " is not supported: it runs helm and may download charts",
+				Hint:    "render the chart with render.type: helm in its own environment, or commit its output"})
+		}
+	}
+}
+
+func strings_(v any) []string {
+	l, _ := v.([]any)
+	var out []string
+	for _, it := range l {
+		if s, ok := it.(string); ok {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+func maps(v any) []map[string]any {
+	l, _ := v.([]any)
+	var out []map[string]any
+	for _, it := range l {
+		if m, ok := it.(map[string]any); ok {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// lineFinder returns the line of the first occurrence of a string in data, or 0.
+func lineFinder(data []byte) func(string) int {
+	s := string(data)
+	return func(needle string) int {
+		if i := strings.Index(s, needle); i >= 0 {
+			return strings.Count(s[:i], "\n") + 1
+		}
+		return 0
+	}
+}
+
+// addOriginAnnotations asks kustomize to record each resource's file, by adding
+// buildMetadata: [originAnnotations] to the top kustomization. It reports whether it did
+// (and so must remove the annotations afterwards).
+func (r *renderer) addOriginAnnotations(mem filesys.FileSystem, top string) bool {
+	p := path.Join(memRoot, top)
+	data, err := mem.ReadFile(p)
+	if err != nil {
+		return false
+	}
+	var k map[string]any
+	if err := yaml.Unmarshal(data, &k); err != nil || k == nil {
+		return false // krusty will report it
+	}
+	meta, _ := k["buildMetadata"].([]any)
+	for _, m := range meta {
+		if m == "originAnnotations" {
+			return false
+		}
+	}
+	k["buildMetadata"] = append(meta, "originAnnotations")
+	out, err := yaml.Marshal(k)
+	if err != nil {
+		return false
+	}
+	return mem.WriteFile(p, out) == nil
+}
+
+// origin reads the file a resource came from out of its origin annotation.
+func (r *renderer) origin(dir string, res *resource.Resource) Source {
+	o, err := res.GetOrigin()
+	if err != nil || o == nil {
+		return Source{File: dir}
+	}
+	if o.Path != "" && o.Repo == "" {
+		return Source{File: path.Join(dir, o.Path)}
+	}
+	if o.ConfiguredIn != "" {
+		return Source{File: path.Join(dir, o.ConfiguredIn)}
+	}
+	return Source{File: dir}
+}
+
+func stripRoot(s string) string {
+	s = strings.ReplaceAll(s, memRoot+"/", "")
+	return strings.ReplaceAll(s, memRoot, ".")
+}
