@@ -131,9 +131,12 @@ func (c *Client) WaitHealthy(ctx context.Context, ids []ObjectID, opts HealthOpt
 	tick := time.NewTicker(opts.Interval)
 	defer tick.Stop()
 	for len(pending) > 0 {
-		live := c.readLive(wctx, pending, opts.ListThreshold, opts.Concurrency)
-		if wctx.Err() != nil {
-			break // answers cut by the timeout are not statuses
+		// The poll runs under the caller's context, not the timeout's: a poll cut short
+		// by the deadline would turn statuses into errors. It may overrun the timeout by
+		// one poll.
+		live := c.readLive(ctx, pending, opts.ListThreshold, opts.Concurrency)
+		if ctx.Err() != nil {
+			break
 		}
 		var next []ObjectID
 		for _, id := range pending {
