@@ -8,22 +8,8 @@ import (
 	"time"
 )
 
-// Problem is one thing wrong with a push, said so that the pusher can fix it.
-type Problem struct {
-	// File and Line say where the object (or the broken text) came from, inside the repo.
-	File string
-	Line int
-	// Object is kind/namespace/name, or kind/name for cluster-scoped objects.
-	Object string
-	// Rule names the check: yaml, structure, duplicate, scope, dry-run, policy name, test name,
-	// prune-guard...
-	Rule    string
-	Message string
-	Hint    string
-}
-
-// Location is file:line, or file, or "".
-func (p Problem) Location() string {
+// location is file:line, or file, or "".
+func location(p Problem) string {
 	switch {
 	case p.File == "":
 		return ""
@@ -101,7 +87,7 @@ func (r *Report) Write(w io.Writer, s Style) {
 		return problems[i].Line < problems[j].Line
 	})
 	for _, p := range problems {
-		head := p.Location()
+		head := location(p)
 		if p.Object != "" {
 			if head != "" {
 				head += "  "

@@ -1,0 +1,305 @@
+package hooks
+
+import (
+	"context"
+	"fmt"
+	"io/fs"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+
+	"github.com/gitopsd/gitopsd/clusters"
+	"github.com/gitopsd/gitopsd/config"
+	"github.com/gitopsd/gitopsd/kube"
+	"github.com/gitopsd/gitopsd/policy"
+	"github.com/gitopsd/gitopsd/render"
+)
+
+// Problem is one thing wrong with a push; it is the renderer's type, so that every stage
+// reports in the same words (file, line, object, rule, message, hint).
+type Problem = render.Problem
+
+// Rules of the checks this package adds to the renderer's.
+const (
+	RuleDryRun     = "dry-run"
+	RulePolicy     = "policy"
+	RulePruneGuard = "prune-guard"
+	RuleTest       = "test"
+	RuleCluster    = "cluster"
+)
+
+// Clusters gives the checks the target cluster's client and capabilities.
+type Clusters interface {
+	Client(name string) (*kube.Client, error)
+	Capabilities(name string) (clusters.Capabilities, error)
+}
+
+// Target is one environment of one push (or of a working tree, for `gitopsd validate`).
+type Target struct {
+	Repo    string
+	EnvName string
+	Env     config.Environment
+	Commit  string
+	// Tree is the whole repository at Commit.
+	Tree fs.FS
+	// Offline skips everything that needs the cluster (`gitopsd validate` without a
+	// kubeconfig).
+	Offline bool
+	// AllowPrune lifts the prune guard (push option gitopsd.allow-prune).
+	AllowPrune bool
+}
+
+// Checker runs the checks of one environment. It is safe for concurrent use.
+type Checker struct {
+	Config   *config.Config
+	Clusters Clusters
+}
+
+// Checked is the outcome: the report for the pusher and the rendered objects.
+type Checked struct {
+	Report  *Report
+	Objects []render.Object
+}
+
+// Check renders t and runs every configured check on it. It never returns early on a
+// problem it can report: the pusher should see everything wrong in one push.
+func (c *Checker) Check(ctx context.Context, t Target) *Checked {
+	env := t.Env
+	rep := &Report{Repo: t.Repo, Env: t.EnvName, Branch: env.Branch, Cluster: env.Cluster, Commit: t.Commit}
+	out := &Checked{Report: rep}
+
+	opts := render.Options{
+		Type:             env.Render.Type,
+		Path:             env.Path,
+		DefaultNamespace: env.Namespace,
+		ValuesFiles:      env.Render.Values,
+		Release:          env.Render.Release,
+		Timeout:          env.Render.Timeout,
+		MaxBytes:         env.Render.MaxBytes,
+	}
+	var cl *kube.Client
+	if !t.Offline {
+		var err error
+		cl, err = c.Clusters.Client(env.Cluster)
+		if err == nil {
+			var caps clusters.Capabilities
+			if caps, err = c.Clusters.Capabilities(env.Cluster); err == nil {
+				opts.KubeVersion, opts.APIVersions = caps.KubeVersion, caps.APIVersions
+				opts.Scope = scopeFunc(cl)
+			}
+		}
+		if err != nil {
+			rep.Problems = append(rep.Problems, Problem{Rule: RuleCluster,
+				Message: fmt.Sprintf("cluster %s cannot be reached, so the push cannot be checked against it", env.Cluster),
+				Hint:    "try again later; gitopsd refuses what it cannot check"})
+			cl = nil
+		}
+	}
+
+	start := time.Now()
+	res, err := render.Render(ctx, t.Tree, opts)
+	rep.Timings = append(rep.Timings, Timing{"render", time.Since(start)})
+	if err != nil {
+		rep.Problems = append(rep.Problems, Problem{Rule: "render", Message: err.Error()})
+		return out
+	}
+	rep.Problems = append(rep.Problems, res.Problems...)
+	out.Objects = res.Objects
+
+	start = time.Now()
+	rep.Problems = append(rep.Problems, c.policies(t, res.Objects)...)
+	rep.Timings = append(rep.Timings, Timing{"policies", time.Since(start)})
+
+	if cl != nil && env.Checks.DryRunEnabled() && len(rep.Problems) == 0 {
+		start = time.Now()
+		c.dryRun(ctx, cl, t, res.Objects, rep)
+		rep.Timings = append(rep.Timings, Timing{"dry-run", time.Since(start)})
+	} else if t.Offline {
+		rep.Notes = append(rep.Notes, "offline: no server-side dry run and no preview (give --kubeconfig to check against a cluster)")
+	}
+
+	if len(env.Checks.Tests) > 0 && len(rep.Problems) == 0 {
+		start = time.Now()
+		c.tests(ctx, t, res.Objects, rep)
+		rep.Timings = append(rep.Timings, Timing{"tests", time.Since(start)})
+	}
+	return out
+}
+
+// scopeFunc adapts the cluster's RESTMapper to the renderer. Errors count as unknown:
+// the dry run that follows reports them with the API's own words.
+func scopeFunc(cl *kube.Client) render.ScopeFunc {
+	return func(gvk schema.GroupVersionKind) (bool, bool) {
+		namespaced, known, err := cl.Namespaced(gvk)
+		if err != nil {
+			return false, false
+		}
+		return namespaced, known
+	}
+}
+
+func (c *Checker) policies(t Target, objs []render.Object) []Problem {
+	var ps []policy.Policy
+	for _, name := range t.Env.Checks.Policies {
+		if p, ok := policy.Builtins[name]; ok {
+			p.Source = "built in"
+			ps = append(ps, p)
+			continue
+		}
+		cp := c.Config.Policies[name]
+		ps = append(ps, policy.Policy{Name: name, Kinds: cp.Kinds, Expression: cp.Expression, Message: cp.Message, Hint: cp.Hint, Source: "repos.yaml"})
+	}
+	var problems []Problem
+	if t.Env.Checks.RepoPolicies {
+		repoPs, err := policy.LoadRepo(t.Tree)
+		if err != nil {
+			problems = append(problems, Problem{File: policy.RepoDir, Rule: RulePolicy, Message: err.Error(), Hint: "fix the policy file; every push is checked with the policies it carries"})
+		}
+		ps = append(ps, repoPs...)
+	}
+	if len(ps) == 0 {
+		return problems
+	}
+	set, err := policy.Compile(ps)
+	if err != nil {
+		problems = append(problems, Problem{Rule: RulePolicy, Message: err.Error()})
+	}
+	for _, o := range objs {
+		for _, v := range set.Evaluate(o.Unstructured) {
+			problems = append(problems, Problem{
+				File: o.Source.File, Line: o.Source.Line, Object: kube.IDOf(o.Unstructured).Short(),
+				Rule: v.Policy, Message: v.Message, Hint: v.Hint,
+			})
+		}
+	}
+	return problems
+}
+
+// dryRun runs a server-side dry-run apply of every object (schema, CRDs, admission all take
+// part), turns refusals into problems tied to the object's file and line, and builds the
+// preview, including what the inventory says would be pruned.
+func (c *Checker) dryRun(ctx context.Context, cl *kube.Client, t Target, objs []render.Object, rep *Report) {
+	owner := &kube.Owner{Repo: t.Repo, Env: t.EnvName, Commit: t.Commit}
+	us := make([]*unstructured.Unstructured, len(objs))
+	sources := map[kube.ObjectID]render.Source{}
+	for i, o := range objs {
+		us[i] = o.Unstructured
+		sources[kube.IDOf(o.Unstructured)] = o.Source
+	}
+	opts := kube.DefaultApplyOptions()
+	opts.Force = t.Env.Apply.Force
+	opts.Owner = owner
+	cs, err := cl.Diff(ctx, us, opts)
+	if err != nil {
+		rep.Problems = append(rep.Problems, Problem{Rule: RuleDryRun, Message: fmt.Sprintf("the dry run against cluster %s failed: %v", t.Env.Cluster, err)})
+		return
+	}
+	for _, ch := range cs.Changes {
+		src := sources[ch.ID]
+		switch ch.Action {
+		case kube.Failed:
+			rep.Problems = append(rep.Problems, Problem{File: src.File, Line: src.Line, Object: ch.ID.Short(), Rule: RuleDryRun,
+				Message: ch.Message, Hint: dryRunHint(ch)})
+		case kube.Created:
+			rep.Preview = append(rep.Preview, PreviewLine{Op: "+", Object: ch.ID.Short()})
+		case kube.Configured:
+			fields := make([]string, len(ch.Fields))
+			for i, f := range ch.Fields {
+				fields[i] = f.String()
+			}
+			rep.Preview = append(rep.Preview, PreviewLine{Op: "~", Object: ch.ID.Short(), Fields: fields})
+		case kube.Unchanged:
+			rep.Preview = append(rep.Preview, PreviewLine{Op: "=", Object: ch.ID.Short()})
+		case kube.Skipped:
+			rep.Notes = append(rep.Notes, ch.String())
+		}
+	}
+	c.prunePreview(ctx, cl, t, owner, us, rep)
+}
+
+func dryRunHint(ch kube.Change) string {
+	if apierrors.IsConflict(ch.Err) {
+		return "another field manager owns this field: remove it from git, or set apply.force for the environment"
+	}
+	return "the API server refused this object; fix the field it names"
+}
+
+// pruneKinds are the kinds whose deletion takes data with it: a push that would prune one
+// needs the pusher's explicit -o gitopsd.allow-prune.
+var pruneKinds = map[string]bool{"Namespace": true, "CustomResourceDefinition": true, "PersistentVolumeClaim": true}
+
+func (c *Checker) prunePreview(ctx context.Context, cl *kube.Client, t Target, owner *kube.Owner, objs []*unstructured.Unstructured, rep *Report) {
+	inv, _, err := cl.ReadInventory(ctx, *owner)
+	if err != nil {
+		rep.Notes = append(rep.Notes, fmt.Sprintf("prune preview unavailable: %v", err))
+		return
+	}
+	desired := make([]kube.ObjectID, len(objs))
+	for i, o := range objs {
+		desired[i] = kube.IDOf(o)
+	}
+	gone := kube.Stale(inv, kube.NewInventory(desired...))
+	var dangerous []string
+	for _, id := range gone {
+		rep.Preview = append(rep.Preview, PreviewLine{Op: "-", Object: id.Short()})
+		if pruneKinds[id.Kind] {
+			dangerous = append(dangerous, id.Short())
+		}
+	}
+	if t.AllowPrune {
+		return
+	}
+	if len(dangerous) > 0 {
+		rep.Problems = append(rep.Problems, Problem{Rule: RulePruneGuard,
+			Message: fmt.Sprintf("this push would delete %s, and the data in it", joinMax(dangerous, 3)),
+			Hint:    "if that is what you want: git push -o gitopsd.allow-prune"})
+	}
+	if max := t.Env.Checks.MaxPrune; len(gone) > max {
+		rep.Problems = append(rep.Problems, Problem{Rule: RulePruneGuard,
+			Message: fmt.Sprintf("this push would delete %d objects, more than the %d allowed without confirmation", len(gone), max),
+			Hint:    "if that is what you want: git push -o gitopsd.allow-prune"})
+	}
+}
+
+func (c *Checker) tests(ctx context.Context, t Target, objs []render.Object, rep *Report) {
+	us := make([]*unstructured.Unstructured, len(objs))
+	for i, o := range objs {
+		us[i] = o.Unstructured
+	}
+	for _, name := range t.Env.Checks.Tests {
+		spec := c.Config.Tests[name]
+		var out lineBuffer
+		err := RunTest(ctx, TestCommand{Name: name, Command: spec.Command, Timeout: spec.Timeout}, us, &out)
+		rep.Notes = append(rep.Notes, out.lines...)
+		if err != nil {
+			rep.Problems = append(rep.Problems, Problem{Rule: RuleTest, Message: err.Error(), Hint: "the test's own output is above"})
+		}
+	}
+}
+
+// lineBuffer collects written text as lines.
+type lineBuffer struct {
+	lines   []string
+	partial []byte
+}
+
+func (b *lineBuffer) Write(p []byte) (int, error) {
+	for _, c := range p {
+		if c == '\n' {
+			b.lines = append(b.lines, string(b.partial))
+			b.partial = b.partial[:0]
+			continue
+		}
+		b.partial = append(b.partial, c)
+	}
+	return len(p), nil
+}
+
+func joinMax(s []string, n int) string {
+	if len(s) <= n {
+		return fmt.Sprint(s)
+	}
+	return fmt.Sprintf("%v and %d more", s[:n], len(s)-n)
+}

@@ -1,0 +1,98 @@
+package hooks
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"slices"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/gitopsd/gitopsd/config"
+	"github.com/gitopsd/gitopsd/gitserver"
+	"github.com/gitopsd/gitopsd/gittree"
+	"github.com/gitopsd/gitopsd/metrics"
+)
+
+// Push options gitopsd understands (git push -o NAME).
+const (
+	OptionDryRun     = "gitopsd.dry-run"
+	OptionAllowPrune = "gitopsd.allow-prune"
+	OptionColor      = "gitopsd.color"
+	OptionNoWait     = "gitopsd.nowait"
+)
+
+// PreReceive checks every environment a push touches. It implements the pre-receive half
+// of gitserver.Hooks; main pairs it with the reconciler's post-receive.
+type PreReceive struct {
+	// Config returns the configuration in force (it changes on reload).
+	Config   func() *config.Config
+	Clusters Clusters
+	Log      zerolog.Logger
+	Metrics  *metrics.Metrics
+}
+
+// ErrRejected is returned (wrapped) when a push is refused; the details went to out.
+var ErrRejected = fmt.Errorf("push rejected")
+
+// Run checks push and writes one report per environment to out. A non-nil error refuses
+// the whole push, so that a push touching two environments lands in both or neither.
+func (h *PreReceive) Run(ctx context.Context, push *gitserver.Push, out io.Writer) error {
+	cfg := h.Config()
+	repo, ok := cfg.Repos[push.Repo]
+	if !ok {
+		return fmt.Errorf("repo %s is no longer configured", push.Repo)
+	}
+	style := Style{Color: slices.Contains(push.Options, OptionColor)}
+	dryRun := slices.Contains(push.Options, OptionDryRun)
+	checker := &Checker{Config: cfg, Clusters: h.Clusters}
+	objectDirs := append([]string{push.ObjectDir}, push.AlternateObjectDirs...)
+	if push.ObjectDir == "" {
+		objectDirs = nil
+	}
+
+	rejected := 0
+	checked := 0
+	for _, u := range push.Updates {
+		branch, isBranch := u.Branch()
+		if !isBranch || u.IsDelete() {
+			continue
+		}
+		envName, env, ok := repo.EnvironmentForBranch(branch)
+		if !ok {
+			continue
+		}
+		checked++
+		log := h.Log.With().Str("repo", push.Repo).Str("env", envName).Str("ref", u.Name).Str("commit", u.New).Str("user", push.User).Logger()
+		fmt.Fprintf(out, "gitopsd: checking %s/%s (%s) ...\n", push.Repo, envName, env.Path)
+		start := time.Now()
+		tree, err := gittree.Open(push.RepoDir, u.New, gittree.Options{ObjectDirs: objectDirs, MaxBytes: env.Render.MaxBytes, MaxFileBytes: env.Render.MaxBytes})
+		var rep *Report
+		if err != nil {
+			log.Error().Err(err).Msg("open pushed tree")
+			rep = &Report{Repo: push.Repo, Env: envName, Branch: branch, Cluster: env.Cluster, Commit: u.New,
+				Problems: []Problem{{Rule: "read", Message: "the pushed commit could not be read", Hint: "this is gitopsd's fault, not yours; the server log has details"}}}
+		} else {
+			rep = checker.Check(ctx, Target{
+				Repo: push.Repo, EnvName: envName, Env: env, Commit: u.New, Tree: tree,
+				AllowPrune: slices.Contains(push.Options, OptionAllowPrune),
+			}).Report
+		}
+		rep.Write(out, style)
+		if h.Metrics != nil {
+			h.Metrics.ValidationSeconds.WithLabelValues(push.Repo, envName).Observe(time.Since(start).Seconds())
+		}
+		if !rep.OK() {
+			rejected++
+		}
+		log.Info().Bool("ok", rep.OK()).Int("problems", len(rep.Problems)).Dur("duration", time.Since(start)).Msg("pre-receive checked")
+	}
+	switch {
+	case rejected > 0:
+		return fmt.Errorf("%w: %d of %d environment(s) failed their checks", ErrRejected, rejected, checked)
+	case dryRun:
+		return fmt.Errorf("%w: dry run (-o %s): checks passed, nothing was changed", ErrRejected, OptionDryRun)
+	}
+	return nil
+}

@@ -1,0 +1,92 @@
+package reconcile
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Update is one branch update of an accepted push.
+type Update struct {
+	Branch string
+	// Commit is the new head; pushes that delete a branch are not passed here.
+	Commit string
+}
+
+// PushRequest is what post-receive knows: which environments' branches moved.
+type PushRequest struct {
+	Repo    string
+	User    string
+	Updates []Update
+	// NoWait returns at once (push option gitopsd.nowait); the apply goes on.
+	NoWait bool
+}
+
+// PostReceive enqueues every environment the push moved and, unless NoWait, streams
+// progress and outcomes to out until they finish or the environment's wait runs out. The
+// push itself stands whatever happens: git is the truth, a failed apply is reported and
+// retried.
+func (r *Reconciler) PostReceive(ctx context.Context, req PushRequest, out io.Writer) {
+	cfg := r.opts.Config()
+	repo, ok := cfg.Repos[req.Repo]
+	if !ok {
+		return
+	}
+	var mu sync.Mutex
+	say := func(format string, args ...any) {
+		mu.Lock()
+		defer mu.Unlock()
+		fmt.Fprintf(out, format+"\n", args...)
+	}
+	var wg sync.WaitGroup
+	for _, u := range req.Updates {
+		envName, env, ok := repo.EnvironmentForBranch(u.Branch)
+		if !ok {
+			continue
+		}
+		name := req.Repo + "/" + envName
+		var progress func(string)
+		if !req.NoWait {
+			progress = func(line string) { say("gitopsd %s: %s", name, line) }
+		}
+		done := r.Enqueue(req.Repo, envName, u.Commit, progress)
+		if req.NoWait {
+			say("gitopsd %s: %.7s queued for %s (not waiting: -o gitopsd.nowait); see `ssh ... status`", name, u.Commit, env.Cluster)
+			continue
+		}
+		say("gitopsd %s: deploying %.7s to %s", name, u.Commit, env.Cluster)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			timer := time.NewTimer(env.Apply.Wait)
+			defer timer.Stop()
+			select {
+			case o := <-done:
+				if o.Commit != "" && o.Commit != u.Commit {
+					say("gitopsd %s: superseded by %.7s, which is what now runs:", name, o.Commit)
+				}
+				verdict := "ok"
+				if o.Err != nil {
+					verdict = "FAILED"
+				}
+				for i, line := range strings.Split(o.Summary, "\n") {
+					if i == 0 {
+						say("gitopsd %s: %s: %s", name, verdict, line)
+					} else {
+						say("gitopsd %s: %s", name, line)
+					}
+				}
+				if o.Err != nil && o.Retry {
+					say("gitopsd %s: the push stands; gitopsd retries the apply (see `ssh ... status`)", name)
+				}
+			case <-timer.C:
+				say("gitopsd %s: still applying after %v; not waiting longer (see `ssh ... status`)", name, env.Apply.Wait)
+			case <-ctx.Done():
+			}
+		}()
+	}
+	wg.Wait()
+}

@@ -1,0 +1,376 @@
+package reconcile
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/rs/zerolog"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/gitopsd/gitopsd/clusters"
+	"github.com/gitopsd/gitopsd/config"
+	"github.com/gitopsd/gitopsd/gittree"
+	"github.com/gitopsd/gitopsd/kube"
+	"github.com/gitopsd/gitopsd/metrics"
+	"github.com/gitopsd/gitopsd/render"
+)
+
+// Clusters gives the reconciler each cluster's client and capabilities.
+type Clusters interface {
+	Client(name string) (*kube.Client, error)
+	Capabilities(name string) (clusters.Capabilities, error)
+}
+
+// Event is something worth telling the outside world (webhooks, see Options.Notify).
+type Event struct {
+	Type    string // apply.succeeded, apply.failed, rollback, drift.found
+	Repo    string
+	Env     string
+	Commit  string
+	Summary string
+	Time    time.Time
+}
+
+// Options wire a Reconciler.
+type Options struct {
+	// Config returns the configuration in force (it changes on reload).
+	Config func() *config.Config
+	// RepoDir maps a repo name to its bare repository.
+	RepoDir  func(repo string) string
+	Clusters Clusters
+	Store    *Store
+	Log      zerolog.Logger
+	Metrics  *metrics.Metrics
+	// Notify, if set, receives events; it must not block.
+	Notify func(Event)
+	// Backoff schedules retries of failed reconciles.
+	Backoff Backoff
+	// HealthInterval is the poll interval of the health wait.
+	HealthInterval time.Duration
+	// Locker, if set, must grant an environment before it is applied (see LeaseLocker).
+	Locker Locker
+}
+
+// DefaultBackoff retries after 2s, doubling up to a minute.
+var DefaultBackoff = Backoff{Initial: 2 * time.Second, Max: time.Minute}
+
+// Reconciler applies commits to clusters, one worker per environment.
+type Reconciler struct {
+	opts Options
+	ctx  context.Context
+
+	mu      sync.Mutex
+	workers map[string]*worker
+	wg      sync.WaitGroup
+}
+
+// New returns a reconciler; Start runs it.
+func New(opts Options) *Reconciler {
+	if opts.Backoff.Initial == 0 {
+		opts.Backoff = DefaultBackoff
+	}
+	if opts.HealthInterval == 0 {
+		opts.HealthInterval = 500 * time.Millisecond
+	}
+	return &Reconciler{opts: opts, workers: map[string]*worker{}}
+}
+
+// Start runs the reconciler until ctx is done: every environment whose branch head is not
+// what was last applied is reconciled now (a push accepted while the daemon was down, or
+// an apply cut off by a crash).
+func (r *Reconciler) Start(ctx context.Context) {
+	r.ctx = ctx
+	r.Resync()
+}
+
+// Resync enqueues every environment whose branch head differs from its last applied
+// commit. It runs at start and after a configuration reload.
+func (r *Reconciler) Resync() {
+	cfg := r.opts.Config()
+	for _, repoName := range sortedKeys(cfg.Repos) {
+		repo := cfg.Repos[repoName]
+		for _, envName := range sortedKeys(repo.Environments) {
+			env := repo.Environments[envName]
+			head, err := branchHead(r.opts.RepoDir(repoName), env.Branch)
+			if err != nil || head == "" {
+				continue
+			}
+			st := r.opts.Store.Get(repoName, envName)
+			if st.LastApplied == head && st.LastError == "" {
+				continue
+			}
+			r.opts.Log.Info().Str("repo", repoName).Str("env", envName).Str("commit", head).Str("last_applied", st.LastApplied).Msg("branch head not applied: reconciling")
+			r.Enqueue(repoName, envName, head, nil)
+		}
+	}
+}
+
+// Wait blocks until every worker has stopped (after Start's context ended).
+func (r *Reconciler) Wait() { r.wg.Wait() }
+
+// Enqueue asks for commit to be applied to repo/env. progress, if set, receives lines to
+// show the pusher. The channel gets the outcome of the reconcile that covers the commit.
+func (r *Reconciler) Enqueue(repo, env, commit string, progress func(string)) <-chan Outcome {
+	key := repo + "/" + env
+	r.mu.Lock()
+	w, ok := r.workers[key]
+	if !ok {
+		w = newWorker(func(ctx context.Context, commit string, progress func(string)) Outcome {
+			return r.reconcile(ctx, repo, env, commit, progress)
+		}, r.opts.Backoff, func(commit string, next time.Time, err error) {
+			r.opts.Store.Update(repo, env, func(s *Status) {
+				s.Waiting = fmt.Sprintf("retrying %.12s at %s: %v", commit, next.UTC().Format(time.TimeOnly), err)
+			})
+		})
+		r.workers[key] = w
+		r.wg.Add(1)
+		go func() {
+			defer r.wg.Done()
+			w.loop(r.ctx)
+		}()
+	}
+	r.mu.Unlock()
+	r.opts.Store.Update(repo, env, func(s *Status) {
+		s.LastSeen, s.LastSeenAt = commit, time.Now()
+	})
+	return w.enqueue(commit, progress)
+}
+
+// errNotConfigured means the environment left repos.yaml while work for it was queued.
+var errNotConfigured = errors.New("environment is no longer configured")
+
+// reconcile applies one commit: render, apply, record inventory, prune, wait for health.
+func (r *Reconciler) reconcile(ctx context.Context, repoName, envName, commit string, progress func(string)) Outcome {
+	start := time.Now()
+	log := r.opts.Log.With().Str("repo", repoName).Str("env", envName).Str("commit", commit).Logger()
+	cfg := r.opts.Config()
+	env, ok := cfg.Repos[repoName].Environments[envName]
+	if !ok {
+		return Outcome{Commit: commit, Err: errNotConfigured, Summary: errNotConfigured.Error()}
+	}
+	if progress == nil {
+		progress = func(string) {}
+	}
+	fail := func(err error, retry bool) Outcome {
+		log.Error().Err(err).Bool("retry", retry).Dur("duration", time.Since(start)).Msg("reconcile failed")
+		r.opts.Store.Update(repoName, envName, func(s *Status) {
+			s.Branch, s.Cluster = env.Branch, env.Cluster
+			s.LastError, s.LastErrorAt = err.Error(), time.Now()
+		})
+		r.observe(repoName, envName, "failed", start)
+		r.notify(Event{Type: "apply.failed", Repo: repoName, Env: envName, Commit: commit, Summary: err.Error()})
+		return Outcome{Commit: commit, Err: err, Retry: retry, Summary: "apply failed: " + err.Error()}
+	}
+
+	if r.opts.Locker != nil {
+		held, holder, err := r.opts.Locker.Acquire(ctx, repoName, envName, env.Cluster)
+		if err != nil {
+			return fail(fmt.Errorf("cluster %s unreachable: %w", env.Cluster, err), true)
+		}
+		if !held {
+			msg := fmt.Sprintf("another gitopsd (%s) holds the lease of this environment; it applies", holder)
+			log.Warn().Str("holder", holder).Msg("lease held elsewhere: not applying")
+			r.opts.Store.Update(repoName, envName, func(s *Status) { s.Waiting = msg })
+			return Outcome{Commit: commit, Summary: msg, Retry: true, Err: errors.New(msg)}
+		}
+	}
+
+	cl, err := r.opts.Clusters.Client(env.Cluster)
+	if err != nil {
+		return fail(err, true)
+	}
+	objs, err := r.render(ctx, repoName, env, commit, cl)
+	if err != nil {
+		var re *renderError
+		return fail(err, !errors.As(err, &re))
+	}
+	progress(fmt.Sprintf("applying %d objects to %s ...", len(objs), env.Cluster))
+
+	owner := kube.Owner{Repo: repoName, Env: envName, Commit: commit}
+	old, _, err := cl.ReadInventory(ctx, owner)
+	if err != nil {
+		return fail(fmt.Errorf("cluster %s unreachable: %w", env.Cluster, err), true)
+	}
+	opts := kube.DefaultApplyOptions()
+	opts.Force = env.Apply.Force
+	opts.Owner = &owner
+	cs, err := cl.Apply(ctx, objs, opts)
+	if err != nil {
+		return fail(fmt.Errorf("apply: %w", err), true)
+	}
+	applied := kube.InventoryOf(cs)
+	// Record old and new together before pruning: if gitopsd dies now, the next run still
+	// knows the objects it has yet to prune.
+	if err := cl.WriteInventory(ctx, owner, old.Union(applied)); err != nil {
+		return fail(fmt.Errorf("write inventory: %w", err), true)
+	}
+	stale := kube.Stale(old, applied)
+	pruned := &kube.ChangeSet{}
+	if len(stale) > 0 {
+		if pruned, err = cl.Prune(ctx, stale, kube.DefaultPruneOptions(owner)); err != nil {
+			return fail(fmt.Errorf("prune: %w", err), true)
+		}
+	}
+	// Keep in the inventory what could not be pruned, so that the next run retries it.
+	var keep []kube.ObjectID
+	for _, ch := range pruned.Changes {
+		if ch.Action == kube.Failed {
+			keep = append(keep, ch.ID)
+		}
+	}
+	final := applied.Union(kube.NewInventory(keep...))
+	if err := cl.WriteInventory(ctx, owner, final); err != nil {
+		return fail(fmt.Errorf("write inventory: %w", err), true)
+	}
+	r.count(repoName, envName, cs, pruned)
+
+	applySummary := fmt.Sprintf("applied %d objects (%d created, %d configured, %d unchanged), pruned %d",
+		len(cs.Changes)-cs.Count(kube.Failed), cs.Count(kube.Created), cs.Count(kube.Configured), cs.Count(kube.Unchanged), pruned.Count(kube.Deleted))
+	now := time.Now()
+	r.opts.Store.Update(repoName, envName, func(s *Status) {
+		s.Branch, s.Cluster = env.Branch, env.Cluster
+		s.LastApplied, s.LastAppliedAt = commit, now
+		s.Objects = len(final.IDs)
+		s.Waiting = ""
+	})
+	if cs.HasFailed() || pruned.HasFailed() {
+		var msgs []string
+		for _, ch := range append(cs.Failed(), pruned.Failed()...) {
+			msgs = append(msgs, ch.String())
+		}
+		return fail(fmt.Errorf("%s; failed: %s", applySummary, strings.Join(first(msgs, 5), "; ")), true)
+	}
+	progress(applySummary + "; waiting for health ...")
+
+	hopts := kube.DefaultHealthOptions()
+	hopts.Timeout = env.Apply.HealthTimeout
+	hopts.Interval = r.opts.HealthInterval
+	health, err := cl.WaitHealthy(ctx, applied.IDs, hopts)
+	if err != nil {
+		return fail(fmt.Errorf("health: %w", err), true)
+	}
+	if !health.Healthy() {
+		var notReady []string
+		for _, o := range health.NotReady() {
+			notReady = append(notReady, fmt.Sprintf("%s %s %s", o.ID.Short(), strings.ToLower(string(o.Status)), o.Message))
+		}
+		err := fmt.Errorf("%s, %s: %s", applySummary, health.Summary(), strings.Join(first(notReady, 5), "; "))
+		out := fail(err, false)
+		if env.Apply.OnFailure == "rollback" {
+			out.Summary += "\n" + r.rollback(ctx, repoName, envName, commit, progress)
+		}
+		return out
+	}
+	summary := fmt.Sprintf("%s, healthy in %.1fs", applySummary, time.Since(start).Seconds())
+	r.opts.Store.Update(repoName, envName, func(s *Status) {
+		s.LastHealthy, s.LastHealthyAt = commit, time.Now()
+		s.LastError, s.LastErrorAt = "", time.Time{}
+	})
+	if r.opts.Metrics != nil {
+		r.opts.Metrics.LastSyncTime.WithLabelValues(repoName, envName).SetToCurrentTime()
+	}
+	r.observe(repoName, envName, "succeeded", start)
+	r.notify(Event{Type: "apply.succeeded", Repo: repoName, Env: envName, Commit: commit, Summary: summary})
+	log.Info().Int("created", cs.Count(kube.Created)).Int("configured", cs.Count(kube.Configured)).Int("unchanged", cs.Count(kube.Unchanged)).
+		Int("pruned", pruned.Count(kube.Deleted)).Dur("duration", time.Since(start)).Msg("reconciled")
+	return Outcome{Commit: commit, Summary: summary}
+}
+
+// rollback re-applies the last healthy commit after commit failed its health check.
+func (r *Reconciler) rollback(ctx context.Context, repoName, envName, failed string, progress func(string)) string {
+	st := r.opts.Store.Get(repoName, envName)
+	if st.LastHealthy == "" || st.LastHealthy == failed {
+		return "rollback: no earlier healthy commit to return to"
+	}
+	target := st.LastHealthy
+	progress(fmt.Sprintf("rolling back to %.12s ...", target))
+	out := r.reconcile(ctx, repoName, envName, target, progress)
+	msg := fmt.Sprintf("rolled back to %.12s: %s", target, out.Summary)
+	if out.Err != nil {
+		msg = fmt.Sprintf("rollback to %.12s failed: %v", target, out.Err)
+	}
+	r.opts.Store.Update(repoName, envName, func(s *Status) {
+		s.RolledBack = fmt.Sprintf("%.12s failed health; %s", failed, msg)
+	})
+	r.notify(Event{Type: "rollback", Repo: repoName, Env: envName, Commit: target, Summary: msg})
+	return msg
+}
+
+// renderError is a commit that cannot be rendered: retrying will not help.
+type renderError struct{ problems []render.Problem }
+
+func (e *renderError) Error() string {
+	var s []string
+	for _, p := range e.problems {
+		s = append(s, p.String())
+	}
+	return "render: " + strings.Join(first(s, 5), "; ")
+}
+
+// render reads the commit's tree from the bare repository and renders the environment.
+func (r *Reconciler) render(ctx context.Context, repoName string, env config.Environment, commit string, cl *kube.Client) ([]*unstructured.Unstructured, error) {
+	tree, err := gittree.Open(r.opts.RepoDir(repoName), commit, gittree.Options{MaxBytes: env.Render.MaxBytes, MaxFileBytes: env.Render.MaxBytes})
+	if err != nil {
+		return nil, &renderError{problems: []render.Problem{{Rule: render.RuleRead, Message: err.Error()}}}
+	}
+	opts := render.Options{
+		Type: env.Render.Type, Path: env.Path, DefaultNamespace: env.Namespace,
+		ValuesFiles: env.Render.Values, Release: env.Render.Release,
+		Timeout: env.Render.Timeout, MaxBytes: env.Render.MaxBytes,
+	}
+	caps, err := r.opts.Clusters.Capabilities(env.Cluster)
+	if err != nil {
+		return nil, fmt.Errorf("cluster %s unreachable: %w", env.Cluster, err)
+	}
+	opts.KubeVersion, opts.APIVersions = caps.KubeVersion, caps.APIVersions
+	res, err := render.Render(ctx, tree, opts)
+	if err != nil {
+		return nil, err
+	}
+	if !res.OK() {
+		return nil, &renderError{problems: res.Problems}
+	}
+	objs := make([]*unstructured.Unstructured, len(res.Objects))
+	for i, o := range res.Objects {
+		objs[i] = o.Unstructured
+	}
+	return objs, nil
+}
+
+func (r *Reconciler) count(repo, env string, cs, pruned *kube.ChangeSet) {
+	m := r.opts.Metrics
+	if m == nil {
+		return
+	}
+	for _, a := range []kube.Action{kube.Created, kube.Configured, kube.Unchanged, kube.Failed} {
+		m.ObjectsApplied.WithLabelValues(repo, env, string(a)).Add(float64(cs.Count(a)))
+	}
+	m.ObjectsPruned.WithLabelValues(repo, env).Add(float64(pruned.Count(kube.Deleted)))
+}
+
+func (r *Reconciler) observe(repo, env, result string, start time.Time) {
+	if r.opts.Metrics != nil {
+		r.opts.Metrics.ReconcileSeconds.WithLabelValues(repo, env, result).Observe(time.Since(start).Seconds())
+	}
+}
+
+func (r *Reconciler) notify(e Event) {
+	if r.opts.Notify != nil {
+		e.Time = time.Now()
+		r.opts.Notify(e)
+	}
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}

@@ -1,0 +1,300 @@
+package reconcile
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/rs/zerolog"
+
+	"github.com/gitopsd/gitopsd/clusters"
+	"github.com/gitopsd/gitopsd/config"
+	"github.com/gitopsd/gitopsd/controlplane"
+	"github.com/gitopsd/gitopsd/internal/kubetest"
+	"github.com/gitopsd/gitopsd/kube"
+)
+
+func TestMain(m *testing.M) { kubetest.Main(m) }
+
+// bed is one environment's world: a bare repo with a work tree to commit from, a
+// configuration pointing at a real API server, and a reconciler.
+type bed struct {
+	t       *testing.T
+	dir     string
+	work    string
+	cfg     *config.Config
+	store   *Store
+	cs      kubernetes.Interface
+	ns      string
+	rec     *Reconciler
+	cancel  context.CancelFunc
+	regs    *clusters.Registry
+	kubecfg string
+	// repo is named after the test's namespace: inventories and leases are per repo and
+	// environment in the cluster, and tests share one API server.
+	repo string
+}
+
+func newBed(t *testing.T, cp *controlplane.ControlPlane, envTweak func(*config.Environment)) *bed {
+	t.Helper()
+	b := &bed{t: t, dir: t.TempDir(), kubecfg: cp.Kubeconfig}
+	b.ns = kubetest.NamespaceIn(t, cp.Config)
+	b.cs = kubetest.Client(t, cp.Config)
+	b.repo = b.ns
+	bare := filepath.Join(b.dir, "repos", b.repo+".git")
+	b.work = filepath.Join(b.dir, "work")
+	run(t, "", "git", "init", "-q", "--bare", "-b", "main", bare)
+	run(t, "", "git", "init", "-q", "-b", "main", b.work)
+	run(t, b.work, "git", "remote", "add", "origin", bare)
+
+	env := config.Environment{
+		Branch: "main", Cluster: "local", Path: "deploy", Namespace: b.ns,
+		Render: config.Render{Type: config.RenderAuto, Release: "main", Timeout: 30 * time.Second, MaxBytes: 64 << 20},
+		Apply:  config.Apply{Wait: time.Minute, HealthTimeout: 20 * time.Second, OnFailure: "none"},
+		Checks: config.Checks{MaxPrune: 20},
+	}
+	if envTweak != nil {
+		envTweak(&env)
+	}
+	b.cfg = &config.Config{
+		Clusters: map[string]config.Cluster{"local": {Kubeconfig: cp.Kubeconfig, Context: controlplane.ContextName}},
+		Repos:    map[string]config.Repo{b.repo: {Environments: map[string]config.Environment{"staging": env}}},
+	}
+	var err error
+	if b.store, err = OpenStore(filepath.Join(b.dir, "status")); err != nil {
+		t.Fatal(err)
+	}
+	b.regs = clusters.New(b.cfg, kube.DefaultClientOptions())
+	b.start("")
+	return b
+}
+
+// start (re)starts the reconciler, as a daemon start does.
+func (b *bed) start(identity string) {
+	if b.cancel != nil {
+		b.cancel()
+		b.rec.Wait()
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	opts := Options{
+		Config:         func() *config.Config { return b.cfg },
+		RepoDir:        func(repo string) string { return filepath.Join(b.dir, "repos", repo+".git") },
+		Clusters:       b.regs,
+		Store:          b.store,
+		Log:            zerolog.New(zerolog.NewTestWriter(b.t)),
+		Backoff:        Backoff{Initial: 200 * time.Millisecond, Max: time.Second},
+		HealthInterval: 100 * time.Millisecond,
+	}
+	if identity != "" {
+		opts.Locker = &LeaseLocker{Clusters: b.regs, Identity: identity, Duration: time.Minute}
+	}
+	b.rec = New(opts)
+	b.cancel = cancel
+	b.rec.Start(ctx)
+	b.t.Cleanup(func() { cancel(); b.rec.Wait() })
+}
+
+// commit writes files (path -> content; "" deletes), commits and pushes to the bare repo,
+// and returns the commit.
+func (b *bed) commit(files map[string]string) string {
+	b.t.Helper()
+	for p, content := range files {
+		full := filepath.Join(b.work, p)
+		if content == "" {
+			os.Remove(full)
+			continue
+		}
+		os.MkdirAll(filepath.Dir(full), 0o755)
+		if err := os.WriteFile(full, []byte(content), 0o644); err != nil {
+			b.t.Fatal(err)
+		}
+	}
+	run(b.t, b.work, "git", "add", "-A")
+	run(b.t, b.work, "git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "--allow-empty", "-m", "change")
+	run(b.t, b.work, "git", "push", "-q", "origin", "HEAD:main")
+	return strings.TrimSpace(run(b.t, b.work, "git", "rev-parse", "HEAD"))
+}
+
+func (b *bed) apply(commit string) Outcome {
+	b.t.Helper()
+	select {
+	case o := <-b.rec.Enqueue(b.repo, "staging", commit, nil):
+		return o
+	case <-time.After(2 * time.Minute):
+		b.t.Fatal("reconcile did not finish within 2 minutes")
+		return Outcome{}
+	}
+}
+
+func (b *bed) configMap(name string) (*corev1.ConfigMap, error) {
+	return b.cs.CoreV1().ConfigMaps(b.ns).Get(context.Background(), name, metav1.GetOptions{})
+}
+
+func run(t *testing.T, dir string, name string, args ...string) string {
+	t.Helper()
+	cmd := exec.Command(name, args...)
+	cmd.Dir = dir
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("%s %v: %v\n%s", name, args, err, out)
+	}
+	return string(out)
+}
+
+func cmYAML(name, value string) string {
+	return "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: " + name + "\ndata:\n  value: " + value + "\n"
+}
+
+func TestApplyPruneAndStatus(t *testing.T) {
+	b := newBed(t, kubetest.ControlPlane(t), nil)
+	c1 := b.commit(map[string]string{"deploy/a.yaml": cmYAML("a", "one"), "deploy/b.yaml": cmYAML("b", "one")})
+	o := b.apply(c1)
+	if o.Err != nil {
+		t.Fatalf("apply: %v", o.Err)
+	}
+	if !strings.Contains(o.Summary, "applied 2 objects (2 created, 0 configured, 0 unchanged), pruned 0, healthy in") {
+		t.Errorf("summary: %q", o.Summary)
+	}
+	a, err := b.configMap("a")
+	if err != nil || a.Data["value"] != "one" {
+		t.Fatalf("configmap a: %v %v", a, err)
+	}
+	if a.Labels[kube.OwnerLabel] == "" || a.Annotations[kube.CommitAnnotation] != c1 {
+		t.Errorf("applied objects carry owner and commit: %v %v", a.Labels, a.Annotations)
+	}
+
+	// An object of the same kind that gitopsd does not own.
+	if _, err := b.cs.CoreV1().ConfigMaps(b.ns).Create(context.Background(), &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "handmade"}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	c2 := b.commit(map[string]string{"deploy/b.yaml": "", "deploy/a.yaml": cmYAML("a", "two")})
+	o = b.apply(c2)
+	if o.Err != nil || !strings.Contains(o.Summary, "(0 created, 1 configured, 0 unchanged), pruned 1") {
+		t.Fatalf("second apply: %+v", o)
+	}
+	if _, err := b.configMap("b"); !apierrors.IsNotFound(err) {
+		t.Errorf("b left git and must be pruned, got %v", err)
+	}
+	if _, err := b.configMap("handmade"); err != nil {
+		t.Errorf("an object gitopsd does not own must survive: %v", err)
+	}
+	if a, _ := b.configMap("a"); a.Data["value"] != "two" {
+		t.Errorf("a not updated: %v", a.Data)
+	}
+	st := b.store.Get(b.repo, "staging")
+	if st.LastApplied != c2 || st.LastHealthy != c2 || st.Objects != 1 || st.LastError != "" {
+		t.Errorf("status: %+v", st)
+	}
+}
+
+func TestHealthFailureRollsBack(t *testing.T) {
+	b := newBed(t, kubetest.ControlPlane(t), func(e *config.Environment) {
+		e.Apply.OnFailure = "rollback"
+		e.Apply.HealthTimeout = 2 * time.Second
+	})
+	good := b.commit(map[string]string{"deploy/a.yaml": cmYAML("a", "good")})
+	if o := b.apply(good); o.Err != nil {
+		t.Fatal(o.Err)
+	}
+	// No controllers run in the test API server, so a Deployment never becomes ready:
+	// exactly a rollout that fails its health check.
+	deploy := `apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web}
+spec:
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec: {containers: [{name: web, image: "nginx:1.27"}]}
+`
+	bad := b.commit(map[string]string{"deploy/a.yaml": cmYAML("a", "bad"), "deploy/web.yaml": deploy})
+	o := b.apply(bad)
+	if o.Err == nil || !strings.Contains(o.Summary, "not healthy") || !strings.Contains(o.Summary, "rolled back to "+good[:12]) {
+		t.Fatalf("want a health failure and a rollback, got %+v", o)
+	}
+	if a, _ := b.configMap("a"); a.Data["value"] != "good" {
+		t.Errorf("rollback must restore the last healthy content, got %v", a.Data)
+	}
+	st := b.store.Get(b.repo, "staging")
+	if st.LastHealthy != good || !strings.Contains(st.RolledBack, "failed health") {
+		t.Errorf("status: %+v", st)
+	}
+}
+
+func TestStartReconcilesUnappliedHead(t *testing.T) {
+	b := newBed(t, kubetest.ControlPlane(t), nil)
+	c1 := b.commit(map[string]string{"deploy/a.yaml": cmYAML("a", "x")})
+	// The push landed while no reconciler ran (a crash, or a stopped daemon): a start
+	// must notice that the branch head is not applied and apply it.
+	b.start("")
+	waitFor(t, func() bool { return b.store.Get(b.repo, "staging").LastHealthy == c1 })
+	if _, err := b.configMap("a"); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestUnreachableClusterIsRetried(t *testing.T) {
+	cp, err := kubetest.Start(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cp.Stop()
+	b := newBed(t, cp, nil)
+	if err := cp.StopAPIServer(); err != nil {
+		t.Fatal(err)
+	}
+	c1 := b.commit(map[string]string{"deploy/a.yaml": cmYAML("a", "late")})
+	o := b.apply(c1)
+	if o.Err == nil || !o.Retry {
+		t.Fatalf("an unreachable cluster must fail and be retried: %+v", o)
+	}
+	waitFor(t, func() bool { return strings.Contains(b.store.Get(b.repo, "staging").Waiting, "retrying") })
+	if err := cp.StartAPIServer(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, func() bool { return b.store.Get(b.repo, "staging").LastHealthy == c1 })
+	if a, err := b.configMap("a"); err != nil || a.Data["value"] != "late" {
+		t.Fatalf("applied after the API server came back: %v %v", a, err)
+	}
+	if st := b.store.Get(b.repo, "staging"); st.Waiting != "" {
+		t.Errorf("waiting must clear once applied: %+v", st)
+	}
+}
+
+func TestLeaseKeepsSecondInstanceOff(t *testing.T) {
+	b := newBed(t, kubetest.ControlPlane(t), nil)
+	b.start("instance-a")
+	c1 := b.commit(map[string]string{"deploy/a.yaml": cmYAML("a", "from-a")})
+	if o := b.apply(c1); o.Err != nil {
+		t.Fatal(o.Err)
+	}
+	b.start("instance-b")
+	c2 := b.commit(map[string]string{"deploy/a.yaml": cmYAML("a", "from-b")})
+	o := b.apply(c2)
+	if o.Err == nil || !strings.Contains(o.Summary, "(instance-a) holds the lease") {
+		t.Fatalf("a second instance must not apply while the first holds the lease: %+v", o)
+	}
+	if a, _ := b.configMap("a"); a.Data["value"] != "from-a" {
+		t.Errorf("the second instance changed the cluster: %v", a.Data)
+	}
+}
+
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(90 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal("condition not met within 90s")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
