@@ -157,6 +157,20 @@ func Start(t testing.TB, body string) *Daemon {
 	return d
 }
 
+// Attach returns a client for a server the test runs itself (in-process, on addr, with its
+// data in dataDir): the same git and ssh helpers, no process to manage.
+func Attach(t testing.TB, dataDir, addr string) *Daemon {
+	t.Helper()
+	dir := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(dir, "home"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	return &Daemon{
+		Dir: dir, DataDir: dataDir, KnownHosts: filepath.Join(dir, "known_hosts"),
+		Addr: addr, Port: addr[strings.LastIndex(addr, ":")+1:], logs: &logBuffer{},
+	}
+}
+
 func (d *Daemon) start(t testing.TB) {
 	t.Helper()
 	if binary == "" {
