@@ -20,7 +20,6 @@ func tree(files map[string]string) fstest.MapFS {
 	return m
 }
 
-
 // render runs Render and fails the test on an error.
 func render(t testing.TB, fsys fs.FS, opts Options) *Result {
 	t.Helper()

@@ -1,11 +1,13 @@
 package render
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io/fs"
 	"path"
 	"regexp"
+	"slices"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
@@ -28,7 +30,7 @@ const originKey = "config.kubernetes.io/origin"
 // above the repository. Exec and function plugins stay disabled (krusty's defaults).
 func (r *renderer) kustomize(dir string) []Object {
 	mem, kusts := r.copyTree()
-	if r.ctx.Err() != nil {
+	if r.ctx.Err() != nil || len(r.ps) > 0 {
 		return nil
 	}
 	before := len(r.ps)
@@ -123,6 +125,7 @@ func (r *renderer) copyTree() (filesys.FileSystem, []string) {
 		if data == nil {
 			return nil
 		}
+		r.checkAliases(p, data)
 		for _, n := range kustomizationNames {
 			if d.Name() == n {
 				kusts = append(kusts, p)
@@ -134,6 +137,30 @@ func (r *renderer) copyTree() (filesys.FileSystem, []string) {
 		r.ps.add(Problem{Rule: RuleRead, Message: "cannot copy the tree: " + err.Error()})
 	}
 	return mem, kusts
+}
+
+// checkAliases refuses a YAML bomb before kustomize's parser, which expands aliases
+// without a bound, sees it. Other syntax errors are left for kustomize to report if the
+// file is used at all.
+func (r *renderer) checkAliases(p string, data []byte) {
+	if !isManifestName(p) && !isKustomization(p) {
+		return
+	}
+	amp := bytes.IndexByte(data, '&')
+	if amp < 0 || bytes.IndexByte(data[amp:], '*') < 0 {
+		return
+	}
+	var ps problems
+	decodeStream(p, data, r.limits(), &ps)
+	for _, pr := range ps {
+		if pr.Rule == RuleYAMLAliases {
+			r.ps.add(pr)
+		}
+	}
+}
+
+func isKustomization(p string) bool {
+	return slices.Contains(kustomizationNames, path.Base(p))
 }
 
 // remoteRe matches what kustomize would treat as a remote file or repository.

@@ -16,15 +16,15 @@ spec:
 
 func TestPlainGood(t *testing.T) {
 	fsys := tree(map[string]string{
-		"deploy/app/web.yaml": deploy + "---\n# only a comment\n---\napiVersion: v1\nkind: Service\nmetadata:\n  name: web\n  namespace: other\n",
-		"deploy/ns.yml":       "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: shop\n",
-		"deploy/cm.json":      "{\n  \"apiVersion\": \"v1\",\n  \"kind\": \"ConfigMap\",\n  \"metadata\": {\"name\": \"json\"},\n  \"data\": {\"n\": \"1\"}\n}\n",
-		"deploy/list.yaml":    "apiVersion: v1\nkind: List\nitems:\n- apiVersion: v1\n  kind: ConfigMap\n  metadata: {name: a}\n- apiVersion: v1\n  kind: ConfigMap\n  metadata: {name: b}\n",
-		"deploy/README.md":    "# apiVersion: not a manifest\n",
-		"deploy/manifest":     "apiVersion: v1\nkind: Secret\nmetadata:\n  name: sniffed\n",
+		"deploy/app/web.yaml":   deploy + "---\n# only a comment\n---\napiVersion: v1\nkind: Service\nmetadata:\n  name: web\n  namespace: other\n",
+		"deploy/ns.yml":         "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: shop\n",
+		"deploy/cm.json":        "{\n  \"apiVersion\": \"v1\",\n  \"kind\": \"ConfigMap\",\n  \"metadata\": {\"name\": \"json\"},\n  \"data\": {\"n\": \"1\"}\n}\n",
+		"deploy/list.yaml":      "apiVersion: v1\nkind: List\nitems:\n- apiVersion: v1\n  kind: ConfigMap\n  metadata: {name: a}\n- apiVersion: v1\n  kind: ConfigMap\n  metadata: {name: b}\n",
+		"deploy/README.md":      "# apiVersion: not a manifest\n",
+		"deploy/manifest":       "apiVersion: v1\nkind: Secret\nmetadata:\n  name: sniffed\n",
 		"deploy/.hidden/x.yaml": "not: [valid",
-		"other/ignored.yaml":  "not: [valid",
-		"deploy/anchors.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: anchors\n  labels: &l {app: web}\n  annotations:\n    <<: *l\n    team: x\ndata:\n  port: \"80\"\n",
+		"other/ignored.yaml":    "not: [valid",
+		"deploy/anchors.yaml":   "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: anchors\n  labels: &l {app: web}\n  annotations:\n    <<: *l\n    team: x\ndata:\n  port: \"80\"\n",
 	})
 	res := render(t, fsys, Options{Path: "deploy", DefaultNamespace: "shop"})
 	wantOK(t, res)

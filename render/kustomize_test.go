@@ -1,0 +1,152 @@
+package render
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"testing"
+)
+
+var kustomizeBase = map[string]string{
+	"base/kustomization.yaml": "resources:\n- deploy.yaml\n- svc.yaml\n",
+	"base/deploy.yaml":        deploy,
+	"base/svc.yaml":           "apiVersion: v1\nkind: Service\nmetadata:\n  name: web\nspec:\n  ports: [{port: 80}]\n",
+}
+
+func withFiles(extra map[string]string) map[string]string {
+	out := map[string]string{}
+	for k, v := range kustomizeBase {
+		out[k] = v
+	}
+	for k, v := range extra {
+		out[k] = v
+	}
+	return out
+}
+
+func TestKustomizeOverlay(t *testing.T) {
+	fsys := tree(withFiles(map[string]string{
+		"overlays/prod/kustomization.yaml": "resources:\n- ../../base\n- extra.yaml\nnamePrefix: prod-\nconfigMapGenerator:\n- name: settings\n  literals: [mode=prod]\n",
+		"overlays/prod/extra.yaml":         "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: extra\n",
+	}))
+	res := render(t, fsys, Options{Path: "overlays/prod", DefaultNamespace: "shop"})
+	wantOK(t, res)
+	if res.Type != TypeKustomize {
+		t.Errorf("type %s", res.Type)
+	}
+	got := names(res)
+	want := []string{
+		"Deployment/shop/prod-web@base/deploy.yaml",
+		"Service/shop/prod-web@base/svc.yaml",
+		"ConfigMap/shop/prod-extra@overlays/prod/extra.yaml",
+	}
+	for _, w := range want {
+		if !slices.Contains(got, w) {
+			t.Errorf("missing %s in %v", w, got)
+		}
+	}
+	if !slices.ContainsFunc(got, func(s string) bool { return strings.HasPrefix(s, "ConfigMap/shop/prod-settings-") }) {
+		t.Errorf("generated ConfigMap missing: %v", got)
+	}
+	for _, o := range res.Objects {
+		if _, ok := o.GetAnnotations()[originKey]; ok {
+			t.Errorf("%s keeps the origin annotation", ObjectName(o.Unstructured))
+		}
+	}
+}
+
+func TestKustomizeOutsideRepo(t *testing.T) {
+	fsys := tree(withFiles(map[string]string{
+		"overlays/prod/kustomization.yaml": "resources:\n- ../../base\n- ../../../../etc\n",
+	}))
+	res := render(t, fsys, Options{Path: "overlays/prod", DefaultNamespace: "shop"})
+	wantProblem(t, res, RuleOutsideRepo, `overlays/prod/kustomization.yaml:3: resources: "../../../../etc" points outside the repository`)
+	if len(res.Objects) != 0 {
+		t.Errorf("objects: %v", names(res))
+	}
+}
+
+// TestKustomizeRemote serves a manifest over HTTP and refers to it, and to a git base: both
+// are refused before krusty runs, and the server is never asked.
+func TestKustomizeRemote(t *testing.T) {
+	var hits atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		w.Write([]byte(deploy))
+	}))
+	defer srv.Close()
+	fsys := tree(withFiles(map[string]string{
+		"app/kustomization.yaml": "resources:\n- ../base\n- " + srv.URL + "/deploy.yaml\n- github.com/example/repo//deploy?ref=v1\npatches:\n- path: " + srv.URL + "/patch.yaml\n",
+	}))
+	res := render(t, fsys, Options{Path: "app", DefaultNamespace: "shop"})
+	var got []string
+	for _, p := range res.Problems {
+		if p.Rule == RuleKustomizeRemote {
+			got = append(got, p.String())
+		}
+	}
+	want := []string{
+		`app/kustomization.yaml:3: resources: "` + srv.URL + `/deploy.yaml" is remote; gitopsd only builds what is in the repository [kustomize-remote]`,
+		`app/kustomization.yaml:4: resources: "github.com/example/repo//deploy?ref=v1" is remote; gitopsd only builds what is in the repository [kustomize-remote]`,
+		`app/kustomization.yaml:6: patches: "` + srv.URL + `/patch.yaml" is remote; gitopsd only builds what is in the repository [kustomize-remote]`,
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("got\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	if hits.Load() != 0 {
+		t.Errorf("the HTTP server was asked %d times", hits.Load())
+	}
+}
+
+func TestKustomizeHelmChartsRefused(t *testing.T) {
+	fsys := tree(map[string]string{
+		"k/kustomization.yaml": "helmCharts:\n- name: nginx\n  repo: https://charts.example.com\n",
+	})
+	res := render(t, fsys, Options{Path: "k", DefaultNamespace: "shop"})
+	wantProblem(t, res, RuleKustomizeRemote, "k/kustomization.yaml:1: helmCharts is not supported")
+}
+
+// TestKustomizeExecPlugin asks for an exec function that would create a file on the host:
+// krusty refuses plugins with its default options, so nothing runs.
+func TestKustomizeExecPlugin(t *testing.T) {
+	marker := filepath.Join(t.TempDir(), "ran")
+	script := filepath.Join(t.TempDir(), "plugin.sh")
+	if err := os.WriteFile(script, []byte("#!/bin/sh\ntouch "+marker+"\ncat\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	fsys := tree(withFiles(map[string]string{
+		"k/kustomization.yaml": "resources:\n- ../base\ntransformers:\n- plugin.yaml\n",
+		"k/plugin.yaml": "apiVersion: example.com/v1\nkind: Evil\nmetadata:\n  name: evil\n  annotations:\n" +
+			"    config.kubernetes.io/function: |\n      exec:\n        path: " + script + "\n",
+	}))
+	res := render(t, fsys, Options{Path: "k", DefaultNamespace: "shop"})
+	p := wantProblem(t, res, RuleKustomize, "k/kustomization.yaml: kustomize:")
+	t.Log(p.String())
+	if _, err := os.Stat(marker); err == nil {
+		t.Error("the exec plugin ran")
+	}
+}
+
+func TestKustomizeErrors(t *testing.T) {
+	fsys := tree(withFiles(map[string]string{
+		"k/kustomization.yaml": "resources:\n- ../base\n- missing.yaml\n",
+	}))
+	res := render(t, fsys, Options{Path: "k", DefaultNamespace: "shop"})
+	p := wantProblem(t, res, RuleKustomize, "k/kustomization.yaml: kustomize:", "missing.yaml")
+	if strings.Contains(p.Message, memRoot) {
+		t.Errorf("message shows the in-memory root: %s", p.Message)
+	}
+	// A YAML bomb in a resource is refused by the bounded decoder, not expanded by kyaml.
+	bomb := "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: bomb\ndata:\n  a: &a [x,x,x,x,x,x,x,x,x,x]\n"
+	prev := "a"
+	for _, c := range "bcdefgh" {
+		bomb += "  " + string(c) + ": &" + string(c) + " [" + strings.TrimSuffix(strings.Repeat("*"+prev+",", 10), ",") + "]\n"
+		prev = string(c)
+	}
+	res = render(t, tree(withFiles(map[string]string{"k/kustomization.yaml": "resources: [bomb.yaml]\n", "k/bomb.yaml": bomb})), Options{Path: "k"})
+	wantProblem(t, res, RuleYAMLAliases, "k/bomb.yaml:", "YAML aliases expand to more than")
+}
