@@ -66,7 +66,10 @@ type Reconciler struct {
 
 	mu      sync.Mutex
 	workers map[string]*worker
-	wg      sync.WaitGroup
+	// forceNext marks environments whose next apply takes fields back from other managers:
+	// a drift correction must undo a hand edit, which moved the field to the editor.
+	forceNext map[string]bool
+	wg        sync.WaitGroup
 }
 
 // New returns a reconciler; Start runs it.
@@ -77,7 +80,7 @@ func New(opts Options) *Reconciler {
 	if opts.HealthInterval == 0 {
 		opts.HealthInterval = 500 * time.Millisecond
 	}
-	return &Reconciler{opts: opts, workers: map[string]*worker{}}
+	return &Reconciler{opts: opts, workers: map[string]*worker{}, forceNext: map[string]bool{}}
 }
 
 // Start runs the reconciler until ctx is done: every environment whose branch head is not
@@ -197,7 +200,7 @@ func (r *Reconciler) reconcile(ctx context.Context, repoName, envName, commit st
 		return fail(fmt.Errorf("cluster %s unreachable: %w", env.Cluster, err), true)
 	}
 	opts := kube.DefaultApplyOptions()
-	opts.Force = env.Apply.Force
+	opts.Force = env.Apply.Force || r.takeForce(repoName, envName)
 	opts.Owner = &owner
 	cs, err := cl.Apply(ctx, objs, opts)
 	if err != nil {
@@ -279,6 +282,14 @@ func (r *Reconciler) reconcile(ctx context.Context, repoName, envName, commit st
 	log.Info().Int("created", cs.Count(kube.Created)).Int("configured", cs.Count(kube.Configured)).Int("unchanged", cs.Count(kube.Unchanged)).
 		Int("pruned", pruned.Count(kube.Deleted)).Dur("duration", time.Since(start)).Msg("reconciled")
 	return Outcome{Commit: commit, Summary: summary}
+}
+
+func (r *Reconciler) takeForce(repo, env string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	f := r.forceNext[repo+"/"+env]
+	delete(r.forceNext, repo+"/"+env)
+	return f
 }
 
 // rollback re-applies the last healthy commit after commit failed its health check.

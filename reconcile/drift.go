@@ -1,0 +1,114 @@
+package reconcile
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/gitopsd/gitopsd/config"
+	"github.com/gitopsd/gitopsd/kube"
+)
+
+// DriftResult is what one drift scan found.
+type DriftResult struct {
+	Commit string
+	// Drifted lists each drifted object with its fields ("ConfigMap/web/a: .data.x"), and
+	// objects missing from the cluster ("ConfigMap/web/b: missing").
+	Drifted []string
+	// Corrected says the environment was queued for a re-apply (mode correct).
+	Corrected bool
+	Duration  time.Duration
+}
+
+// Scan compares the live objects of repo/env with its branch head. Fields other managers
+// own and fields the environment ignores do not count. In mode correct, drift queues a
+// re-apply through the environment's worker, so a correction never overlaps a push.
+func (r *Reconciler) Scan(ctx context.Context, repoName, envName string) (*DriftResult, error) {
+	start := time.Now()
+	cfg := r.opts.Config()
+	env, ok := cfg.Repos[repoName].Environments[envName]
+	if !ok {
+		return nil, errNotConfigured
+	}
+	head, err := branchHead(r.opts.RepoDir(repoName), env.Branch)
+	if err != nil || head == "" {
+		return &DriftResult{}, err
+	}
+	cl, err := r.opts.Clusters.Client(env.Cluster)
+	if err != nil {
+		return nil, err
+	}
+	objs, err := r.render(ctx, repoName, env, head, cl)
+	if err != nil {
+		return nil, err
+	}
+	opts := kube.DefaultDriftOptions()
+	opts.Owner = &kube.Owner{Repo: repoName, Env: envName}
+	for _, p := range env.Drift.Ignore {
+		opts.IgnorePaths = append(opts.IgnorePaths, "."+strings.TrimPrefix(p, "."))
+	}
+	cs, err := cl.Drift(ctx, objs, opts)
+	if err != nil {
+		return nil, fmt.Errorf("drift scan: %w", err)
+	}
+	res := &DriftResult{Commit: head}
+	for _, ch := range cs.Changes {
+		switch ch.Action {
+		case kube.Created:
+			res.Drifted = append(res.Drifted, ch.ID.Short()+": missing")
+		case kube.Configured:
+			var fields []string
+			for _, f := range ch.Fields {
+				fields = append(fields, f.Path)
+			}
+			res.Drifted = append(res.Drifted, ch.ID.Short()+": "+strings.Join(first(fields, 3), ", "))
+		}
+	}
+	res.Duration = time.Since(start)
+	log := r.opts.Log.With().Str("repo", repoName).Str("env", envName).Str("commit", head).Logger()
+	r.opts.Store.Update(repoName, envName, func(s *Status) {
+		s.Branch, s.Cluster = env.Branch, env.Cluster
+		s.DriftScanAt, s.Drifted = time.Now(), res.Drifted
+	})
+	if r.opts.Metrics != nil {
+		r.opts.Metrics.DriftedObjects.WithLabelValues(repoName, envName).Set(float64(len(res.Drifted)))
+	}
+	if len(res.Drifted) == 0 {
+		log.Info().Int("objects", len(objs)).Dur("duration", res.Duration).Msg("drift scan: in sync")
+		return res, nil
+	}
+	log.Warn().Strs("drifted", first(res.Drifted, 20)).Int("count", len(res.Drifted)).Str("mode", env.Drift.Mode).Dur("duration", res.Duration).Msg("drift found")
+	r.notify(Event{Type: "drift.found", Repo: repoName, Env: envName, Commit: head, Summary: fmt.Sprintf("%d drifted: %s", len(res.Drifted), strings.Join(first(res.Drifted, 5), "; "))})
+	if env.Drift.Mode == config.DriftCorrect {
+		r.mu.Lock()
+		r.forceNext[repoName+"/"+envName] = true
+		r.mu.Unlock()
+		r.Enqueue(repoName, envName, head, nil)
+		res.Corrected = true
+	}
+	return res, nil
+}
+
+// ScheduleDrift adds every environment's drift scan to s.
+func (r *Reconciler) ScheduleDrift(ctx context.Context, s *Scheduler) error {
+	cfg := r.opts.Config()
+	for _, repoName := range sortedKeys(cfg.Repos) {
+		for _, envName := range sortedKeys(cfg.Repos[repoName].Environments) {
+			env := cfg.Repos[repoName].Environments[envName]
+			if env.Drift.Schedule == "" {
+				continue
+			}
+			repoName, envName := repoName, envName
+			err := s.Add(ctx, repoName+"/"+envName, env.Drift.Schedule, func(ctx context.Context) {
+				if _, err := r.Scan(ctx, repoName, envName); err != nil {
+					r.opts.Log.Error().Err(err).Str("repo", repoName).Str("env", envName).Msg("drift scan failed")
+				}
+			})
+			if err != nil {
+				return fmt.Errorf("%s/%s drift schedule: %w", repoName, envName, err)
+			}
+		}
+	}
+	return nil
+}
