@@ -1,0 +1,64 @@
+package gitserver
+
+import (
+	"errors"
+	"testing"
+
+	"github.com/gitopsd/gitopsd/config"
+)
+
+func TestParseCommand(t *testing.T) {
+	for _, tc := range []struct {
+		args       []string
+		verb, path string
+		bad        bool
+	}{
+		{nil, "help", "", false},
+		{[]string{"help"}, "help", "", false},
+		{[]string{"status"}, "status", "", false},
+		{[]string{"git-upload-pack", "/platform.git"}, "upload-pack", "/platform.git", false},
+		{[]string{"git-receive-pack", "platform"}, "receive-pack", "platform", false},
+		{[]string{"git", "upload-pack", "platform"}, "upload-pack", "platform", false},
+		{[]string{"git", "receive-pack", "platform"}, "receive-pack", "platform", false},
+		{[]string{"sh"}, "", "", true},
+		{[]string{"git-upload-archive", "platform"}, "", "", true},
+		{[]string{"git-upload-pack", "a", "b"}, "", "", true},
+		{[]string{"git", "-c", "x=y", "upload-pack", "p"}, "", "", true},
+	} {
+		got, err := parseCommand(tc.args)
+		if (err != nil) != tc.bad || (!tc.bad && (got.Verb != tc.verb || got.Path != tc.path)) {
+			t.Errorf("parseCommand(%q) = %+v, %v", tc.args, got, err)
+		}
+	}
+}
+
+func TestResolveRepo(t *testing.T) {
+	cfg := &config.Config{Repos: map[string]config.Repo{"platform": {}, "team/app": {}}}
+	for _, tc := range []struct {
+		raw, want string
+		err       error
+	}{
+		{"platform", "platform", nil},
+		{"/platform", "platform", nil},
+		{"platform.git", "platform", nil},
+		{"/platform.git/", "platform", nil},
+		{"~/platform", "platform", nil},
+		{"team/app.git", "team/app", nil},
+		{"nope", "", errNoRepo},
+		{"/etc/passwd", "", errNoRepo},
+		{"../platform", "", errBadPath},
+		{"team/../platform", "", errBadPath},
+		{"/srv/../platform", "", errBadPath},
+		{"-platform", "", errBadPath},
+		{"--upload-pack=x", "", errBadPath},
+		{"team//app", "", errBadPath},
+		{"team/./app", "", errBadPath},
+		{"", "", errBadPath},
+		{"plat\x00form", "", errBadPath},
+	} {
+		got, err := resolveRepo(cfg, tc.raw)
+		if !errors.Is(err, tc.err) || (tc.err == nil && got != tc.want) {
+			t.Errorf("resolveRepo(%q) = %q, %v; want %q, %v", tc.raw, got, err, tc.want, tc.err)
+		}
+	}
+}
