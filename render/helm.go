@@ -289,16 +289,30 @@ func (r *renderer) capabilities() (*chartutil.Capabilities, bool) {
 	return caps, true
 }
 
-var templateErrRe = regexp.MustCompile(`template: ([^:\s]+):(\d+):(?:\d+:)?\s*`)
+var templateLocRe = regexp.MustCompile(`([^\s():"<>]+/templates/[^\s():"<>]+):(\d+)`)
 
-// templateProblem ties a Helm rendering error to the template and line it names.
+// templateProblem ties a Helm rendering error to the deepest template and line it names
+// (for an error inside an included helper, the helper), and keeps only the reason: nested
+// includes repeat the whole chain in the message.
 func (r *renderer) templateProblem(dir string, err error) Problem {
 	msg := strings.TrimSpace(err.Error())
-	p := Problem{File: dir, Rule: RuleHelm, Message: msg}
-	if m := templateErrRe.FindStringSubmatch(msg); m != nil {
-		p.File = templatePath(dir, m[1])
-		p.Line, _ = strconv.Atoi(m[2])
+	p := Problem{File: dir, Rule: RuleHelm}
+	if locs := templateLocRe.FindAllStringSubmatch(msg, -1); locs != nil {
+		last := locs[len(locs)-1]
+		p.File = templatePath(dir, last[1])
+		p.Line, _ = strconv.Atoi(last[2])
 	}
+	reason := msg
+	if i := max(strings.LastIndex(msg, "): "), strings.LastIndex(msg, ">: ")); i >= 0 {
+		reason = strings.TrimPrefix(msg[i+3:], "error calling include: ")
+	}
+	if strings.Contains(msg, "parse error") {
+		reason = "parse error: " + reason
+	}
+	if len(reason) > 300 {
+		reason = reason[:150] + " … " + reason[len(reason)-150:]
+	}
+	p.Message = reason
 	return p
 }
 

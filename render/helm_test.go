@@ -1,0 +1,232 @@
+package render
+
+import (
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+// chart is a small chart with a vendored subchart, a CRD, a test hook and NOTES.txt.
+func testChart(extra map[string]string) map[string]string {
+	files := map[string]string{
+		"charts/web/Chart.yaml":             "apiVersion: v2\nname: web\nversion: 0.1.0\ndependencies:\n- name: redis\n  version: 1.0.0\n  condition: redis.enabled\n",
+		"charts/web/values.yaml":            "replicas: 1\nimage: nginx:1.27\nredis:\n  enabled: true\n",
+		"charts/web/templates/_helpers.tpl": `{{- define "web.name" -}}{{ .Release.Name }}-web{{- end -}}`,
+		"charts/web/templates/deployment.yaml": `apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: {{ include "web.name" . }}
+  annotations:
+    kube: {{ .Capabilities.KubeVersion.Version | quote }}
+    hpa-v2: {{ .Capabilities.APIVersions.Has "autoscaling/v2" | quote }}
+    widgets: {{ .Capabilities.APIVersions.Has "example.com/v1/Widget" | quote }}
+    lookup: {{ lookup "v1" "Secret" "kube-system" "x" | len | quote }}
+    ns: {{ .Release.Namespace }}
+spec:
+  replicas: {{ .Values.replicas }}
+  template:
+    spec:
+      containers:
+      - name: web
+        image: {{ .Values.image }}
+`,
+		"charts/web/templates/NOTES.txt":             "Thanks for installing {{ .Release.Name }}",
+		"charts/web/templates/test.yaml":             "apiVersion: v1\nkind: Pod\nmetadata:\n  name: {{ .Release.Name }}-test\n  annotations:\n    helm.sh/hook: test\n",
+		"charts/web/crds/widget.yaml":                "apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nmetadata:\n  name: widgets.example.com\nspec:\n  group: example.com\n  scope: Namespaced\n  names: {kind: Widget, plural: widgets}\n",
+		"charts/web/charts/redis/Chart.yaml":         "apiVersion: v2\nname: redis\nversion: 1.0.0\n",
+		"charts/web/charts/redis/values.yaml":        "port: 6379\n",
+		"charts/web/charts/redis/templates/svc.yaml": "apiVersion: v1\nkind: Service\nmetadata:\n  name: {{ .Release.Name }}-redis\nspec:\n  ports: [{port: {{ .Values.port }}}]\n",
+		"envs/prod.yaml":                             "replicas: 3\nredis:\n  port: 7000\n",
+		"envs/prod-2.yaml":                           "image: nginx:1.28\n",
+	}
+	for k, v := range extra {
+		files[k] = v
+	}
+	return files
+}
+
+func helmOpts() Options {
+	return Options{Path: "charts/web", DefaultNamespace: "shop", Release: "prod",
+		ValuesFiles: []string{"envs/prod.yaml", "envs/prod-2.yaml"},
+		KubeVersion: "v1.37.2", APIVersions: []string{"example.com/v1/Widget"}}
+}
+
+func TestHelmChart(t *testing.T) {
+	res := render(t, tree(testChart(nil)), helmOpts())
+	wantOK(t, res)
+	if res.Type != TypeHelm {
+		t.Errorf("type %s", res.Type)
+	}
+	got := names(res)
+	want := []string{
+		"CustomResourceDefinition/widgets.example.com@charts/web/crds/widget.yaml:1",
+		"Service/shop/prod-redis@charts/web/charts/redis/templates/svc.yaml",
+		"Deployment/shop/prod-web@charts/web/templates/deployment.yaml",
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("objects\n got %v\nwant %v", got, want)
+	}
+	d := res.Objects[2]
+	anns := d.GetAnnotations()
+	for k, v := range map[string]string{"kube": "v1.37.2", "hpa-v2": "true", "widgets": "true", "lookup": "0", "ns": "shop"} {
+		if anns[k] != v {
+			t.Errorf("annotation %s = %q, want %q", k, anns[k], v)
+		}
+	}
+	spec := d.Object["spec"].(map[string]any)
+	if spec["replicas"] != int64(3) {
+		t.Errorf("replicas %#v: values files not applied", spec["replicas"])
+	}
+	port := res.Objects[1].Object["spec"].(map[string]any)["ports"].([]any)[0].(map[string]any)["port"]
+	if port != int64(7000) {
+		t.Errorf("subchart port %#v: values for the subchart not applied", port)
+	}
+}
+
+// TestHelmFilesOutsideChart tries every way a template could read the host.
+func TestHelmFilesOutsideChart(t *testing.T) {
+	res := render(t, tree(testChart(map[string]string{
+		"charts/web/templates/steal.yaml": `apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: steal
+data:
+  get: {{ .Files.Get "../../etc/passwd" | quote }}
+  abs: {{ .Files.Get "/etc/passwd" | quote }}
+  glob: {{ .Files.Glob "../**" | len | quote }}
+  up: {{ .Files.Get "../../envs/prod.yaml" | quote }}
+  env: {{ env "HOME" | quote }}
+  dns: {{ getHostByName "localhost" | quote }}
+`,
+	})), helmOpts())
+	// env is not a Helm function: the chart fails to parse, which is also safe.
+	wantProblem(t, res, RuleHelm, `charts/web/templates/steal.yaml:10: parse error: function "env" not defined`)
+	res = render(t, tree(testChart(map[string]string{
+		"charts/web/templates/steal.yaml": `apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: steal
+data:
+  get: {{ .Files.Get "../../etc/passwd" | quote }}
+  abs: {{ .Files.Get "/etc/passwd" | quote }}
+  glob: {{ .Files.Glob "../**" | len | quote }}
+  up: {{ .Files.Get "../../envs/prod.yaml" | quote }}
+  dns: {{ getHostByName "localhost" | quote }}
+`,
+	})), helmOpts())
+	wantOK(t, res)
+	for _, o := range res.Objects {
+		if o.GetName() != "steal" {
+			continue
+		}
+		data := o.Object["data"].(map[string]any)
+		for k, v := range map[string]any{"get": "", "abs": "", "glob": "0", "up": "", "dns": ""} {
+			if data[k] != v {
+				t.Errorf("%s = %q, want %q", k, data[k], v)
+			}
+		}
+		return
+	}
+	t.Error("steal ConfigMap missing")
+}
+
+func TestHelmMissingValuesFile(t *testing.T) {
+	o := helmOpts()
+	o.ValuesFiles = append(o.ValuesFiles, "envs/missing.yaml")
+	res := render(t, tree(testChart(nil)), o)
+	wantProblem(t, res, RuleHelmValues, "envs/missing.yaml: values file: no such file or directory")
+	if len(res.Objects) != 0 {
+		t.Errorf("objects %v", names(res))
+	}
+}
+
+func TestHelmMissingDependency(t *testing.T) {
+	files := testChart(nil)
+	for k := range files {
+		if strings.HasPrefix(k, "charts/web/charts/") {
+			delete(files, k)
+		}
+	}
+	res := render(t, tree(files), helmOpts())
+	wantProblem(t, res, RuleHelmDependency, `charts/web/Chart.yaml: dependency "redis" is not in charts/`)
+}
+
+func TestHelmSchemaRefs(t *testing.T) {
+	for ref, want := range map[string]string{
+		"file:///etc/passwd":              `schema reference "file:///etc/passwd" points outside the schema`,
+		"passwd.json":                     `schema reference "passwd.json" points outside the schema`,
+		"https://example.com/schema.json": `schema reference "https://example.com/schema.json" points outside the schema`,
+	} {
+		res := render(t, tree(testChart(map[string]string{
+			"charts/web/values.schema.json": `{"$schema": "http://json-schema.org/draft-07/schema#", "properties": {"replicas": {"$ref": "` + ref + `"}}}`,
+		})), helmOpts())
+		wantProblem(t, res, RuleHelmSchema, "charts/web/values.schema.json:1: "+want)
+	}
+	// A schema with local references is used, and its verdict is a problem.
+	res := render(t, tree(testChart(map[string]string{
+		"charts/web/values.schema.json": `{"definitions": {"n": {"type": "integer", "maximum": 2}}, "properties": {"replicas": {"$ref": "#/definitions/n"}}}`,
+	})), helmOpts())
+	wantProblem(t, res, RuleHelmValues, "charts/web/values.yaml: values don't meet the specifications of the schema", "replicas")
+}
+
+func TestHelmTemplateErrors(t *testing.T) {
+	res := render(t, tree(testChart(map[string]string{
+		"charts/web/templates/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\ndata:\n  a: {{ required \"set .Values.needed\" .Values.needed }}\n",
+	})), helmOpts())
+	wantProblem(t, res, RuleHelm, "charts/web/templates/cm.yaml:6: set .Values.needed [helm]")
+
+	res = render(t, tree(testChart(map[string]string{
+		"charts/web/templates/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\ndata:\n  a: {{ .Values.x \n",
+	})), helmOpts())
+	wantProblem(t, res, RuleHelm, "charts/web/templates/cm.yaml:6: parse error: unclosed action")
+
+	// Rendered output that is not YAML: the line is in the output, not the template.
+	res = render(t, tree(testChart(map[string]string{
+		"charts/web/templates/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\ndata:\n  a: {{ .Values.image }}: oops\n",
+	})), helmOpts())
+	wantProblem(t, res, RuleYAMLSyntax, "charts/web/templates/cm.yaml: line 6 of the rendered output: invalid YAML: mapping values are not allowed")
+
+	// Infinite include recursion is stopped by Helm's own limit.
+	res = render(t, tree(testChart(map[string]string{
+		"charts/web/templates/_loop.tpl": `{{ define "loop" }}{{ include "loop" . }}{{ end }}`,
+		"charts/web/templates/cm.yaml":   `{{ include "loop" . }}`,
+	})), helmOpts())
+	wantProblem(t, res, RuleHelm, "charts/web/templates/_loop.tpl:1: rendering template has a nested reference name: loop")
+}
+
+// TestHelmTimeout renders a template that iterates 10^9 times; Render must give up at its
+// deadline. The goroutine keeps running until the template ends (see Render): the loop
+// allocates little, and the process exits with the test binary.
+func TestHelmTimeout(t *testing.T) {
+	o := helmOpts()
+	o.Timeout = 300 * time.Millisecond
+	start := time.Now()
+	res := render(t, tree(testChart(map[string]string{
+		"charts/web/templates/spin.yaml": `{{ range until 1000 }}{{ range until 1000 }}{{ range until 1000 }}{{ end }}{{ end }}{{ end }}`,
+	})), o)
+	wantProblem(t, res, RuleTimeout, "charts/web: rendering took longer than 300ms")
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("Render returned after %v", d)
+	}
+}
+
+func TestHelmBombInValues(t *testing.T) {
+	bomb := "a: &a [x,x,x,x,x,x,x,x,x,x]\n"
+	prev := "a"
+	for _, c := range "bcdefgh" {
+		bomb += string(c) + ": &" + string(c) + " [" + strings.TrimSuffix(strings.Repeat("*"+prev+",", 10), ",") + "]\n"
+		prev = string(c)
+	}
+	res := render(t, tree(testChart(map[string]string{"envs/prod.yaml": bomb})), helmOpts())
+	wantProblem(t, res, RuleYAMLAliases, "envs/prod.yaml:")
+	res = render(t, tree(testChart(map[string]string{"charts/web/values.yaml": bomb})), helmOpts())
+	wantProblem(t, res, RuleYAMLAliases, "charts/web/values.yaml:")
+}
+
+func TestHelmKubeVersionConstraint(t *testing.T) {
+	files := testChart(nil)
+	files["charts/web/Chart.yaml"] = strings.Replace(files["charts/web/Chart.yaml"], "version: 0.1.0\n", "version: 0.1.0\nkubeVersion: \">=1.40.0\"\n", 1)
+	res := render(t, tree(files), helmOpts())
+	wantProblem(t, res, RuleHelm, "chart requires kubeVersion >=1.40.0, the cluster runs v1.37.2")
+}
