@@ -78,7 +78,7 @@ func (r *Report) Write(w io.Writer, s Style) {
 	if s.MaxPreview == 0 {
 		s.MaxPreview = 20
 	}
-	fmt.Fprintf(w, "%s %s/%s: %s -> cluster %s @ %.7s\n", s.paint(bold, "gitopsd"), r.Repo, r.Env, r.Branch, r.Cluster, r.Commit)
+	fmt.Fprintf(w, "%s %s/%s: %s -> cluster %s @ %s\n", s.paint(bold, "gitopsd"), r.Repo, r.Env, r.Branch, r.Cluster, shortCommit(r.Commit))
 	problems := append([]Problem(nil), r.Problems...)
 	sort.SliceStable(problems, func(i, j int) bool {
 		if problems[i].File != problems[j].File {
@@ -157,6 +157,14 @@ func (r *Report) writePreview(w io.Writer, s Style) {
 			fmt.Fprintf(w, "    %s ... and %d more\n", op, n)
 		}
 	}
+}
+
+// shortCommit abbreviates an object name as git does; anything else is kept.
+func shortCommit(c string) string {
+	if len(c) == 40 && strings.Trim(c, "0123456789abcdef") == "" {
+		return c[:7]
+	}
+	return c
 }
 
 func oneLine(s string) string {

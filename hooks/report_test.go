@@ -9,7 +9,7 @@ import (
 
 func TestReportRejected(t *testing.T) {
 	r := &Report{
-		Repo: "platform", Env: "staging", Branch: "staging", Cluster: "staging", Commit: "0123456789abcdef0123",
+		Repo: "platform", Env: "staging", Branch: "staging", Cluster: "staging", Commit: "0123456789abcdef0123456789abcdef01234567",
 		Problems: []Problem{
 			{File: "deploy/web.yaml", Line: 12, Object: "Deployment/web/web", Rule: "dry-run", Message: "spec.replicas: Invalid value: -1", Hint: "fix the field the API names"},
 			{File: "deploy/a.yaml", Line: 3, Rule: "yaml", Message: "mapping values are not allowed here"},

@@ -1,0 +1,191 @@
+package hooks
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"testing"
+	"testing/fstest"
+	"time"
+
+	"github.com/gitopsd/gitopsd/clusters"
+	"github.com/gitopsd/gitopsd/config"
+	"github.com/gitopsd/gitopsd/controlplane"
+	"github.com/gitopsd/gitopsd/internal/kubetest"
+	"github.com/gitopsd/gitopsd/kube"
+)
+
+func TestMain(m *testing.M) { kubetest.Main(m) }
+
+type checkBed struct {
+	t       *testing.T
+	ns      string
+	cfg     *config.Config
+	checker *Checker
+	env     config.Environment
+}
+
+func newCheckBed(t *testing.T, tweak func(*config.Environment)) *checkBed {
+	cp := kubetest.ControlPlane(t)
+	ns := kubetest.Namespace(t)
+	env := config.Environment{
+		Branch: "main", Cluster: "local", Path: "deploy", Namespace: ns,
+		Render: config.Render{Type: config.RenderAuto, Release: "main", Timeout: 30 * time.Second, MaxBytes: 64 << 20},
+		Checks: config.Checks{MaxPrune: 20},
+	}
+	if tweak != nil {
+		tweak(&env)
+	}
+	cfg := &config.Config{
+		Clusters: map[string]config.Cluster{"local": {Kubeconfig: cp.Kubeconfig, Context: controlplane.ContextName}},
+		Tests:    map[string]config.TestSpec{"no-api": {Command: []string{"sh", "-c", "! grep -q \"name: api\" all.yaml"}, Timeout: 10 * time.Second}},
+	}
+	return &checkBed{t: t, ns: ns, cfg: cfg, env: env,
+		checker: &Checker{Config: cfg, Clusters: clusters.New(cfg, kube.DefaultClientOptions())}}
+}
+
+func (b *checkBed) check(files map[string]string, allowPrune bool) (*Checked, string) {
+	fsys := fstest.MapFS{}
+	for p, c := range files {
+		fsys[p] = &fstest.MapFile{Data: []byte(c)}
+	}
+	res := b.checker.Check(context.Background(), Target{Repo: b.ns, EnvName: "main", Env: b.env, Commit: strings.Repeat("ab", 20), Tree: fsys, AllowPrune: allowPrune})
+	var out bytes.Buffer
+	res.Report.Write(&out, Style{})
+	return res, out.String()
+}
+
+const webDeployment = `apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+spec:
+  replicas: %s
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      containers:
+      - name: web
+        image: %s
+`
+
+func deploymentYAML(replicas, image string) string {
+	return strings.Replace(strings.Replace(webDeployment, "%s", replicas, 1), "%s", image, 1)
+}
+
+func TestCheckGoodPushPreview(t *testing.T) {
+	b := newCheckBed(t, nil)
+	res, out := b.check(map[string]string{
+		"deploy/web.yaml":    deploymentYAML("2", "nginx:1.27"),
+		"deploy/secret.yaml": "apiVersion: v1\nkind: Secret\nmetadata: {name: db}\nstringData: {password: hunter2}\n",
+	}, false)
+	if !res.Report.OK() {
+		t.Fatalf("a good push must pass:\n%s", out)
+	}
+	for _, want := range []string{"preview: 2 to create", "+ Deployment.apps/" + b.ns + "/web", "+ Secret/" + b.ns + "/db", "ok: checks passed", "dry-run"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("missing %q in:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "hunter2") {
+		t.Errorf("secret value in the output:\n%s", out)
+	}
+}
+
+func TestCheckAPIRefusalTiedToFileAndLine(t *testing.T) {
+	b := newCheckBed(t, nil)
+	res, out := b.check(map[string]string{
+		"deploy/ok.yaml":  "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: fine}\n",
+		"deploy/web.yaml": "# the web tier\n---\n" + deploymentYAML("-1", "nginx:1.27"),
+	}, false)
+	if res.Report.OK() {
+		t.Fatalf("a negative replica count must be refused:\n%s", out)
+	}
+	for _, want := range []string{"x deploy/web.yaml:3  Deployment.apps/" + b.ns + "/web", "dry-run:", "spec.replicas", "REJECTED: 1 problem"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("missing %q in:\n%s", want, out)
+		}
+	}
+}
+
+func TestCheckCRDInSamePush(t *testing.T) {
+	b := newCheckBed(t, nil)
+	crd := `apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata: {name: widgets.example.com}
+spec:
+  group: example.com
+  names: {kind: Widget, plural: widgets, singular: widget}
+  scope: Namespaced
+  versions:
+  - name: v1
+    served: true
+    storage: true
+    schema:
+      openAPIV3Schema:
+        type: object
+        properties:
+          spec: {type: object, properties: {size: {type: integer}}}
+`
+	res, out := b.check(map[string]string{
+		"deploy/crd.yaml":    crd,
+		"deploy/widget.yaml": "apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w}\nspec: {size: 3}\n",
+	}, false)
+	if !res.Report.OK() {
+		t.Fatalf("a CR whose CRD arrives in the same push must pass:\n%s", out)
+	}
+}
+
+func TestCheckPolicyAndTests(t *testing.T) {
+	b := newCheckBed(t, func(e *config.Environment) {
+		e.Checks.Policies = []string{"no-latest-tag"}
+		e.Checks.Tests = []string{"no-api"}
+	})
+	res, out := b.check(map[string]string{"deploy/web.yaml": deploymentYAML("1", "nginx:latest")}, false)
+	if res.Report.OK() || !strings.Contains(out, "x deploy/web.yaml:1  Deployment.apps/"+b.ns+"/web\n    no-latest-tag:") || !strings.Contains(out, "hint: pin the image") {
+		t.Fatalf("policy violation expected:\n%s", out)
+	}
+	res, out = b.check(map[string]string{"deploy/web.yaml": deploymentYAML("1", "nginx:1.27")}, false)
+	if !res.Report.OK() {
+		t.Fatalf("pinned image and passing test:\n%s", out)
+	}
+	b.env.Checks.Policies = nil
+	res, out = b.check(map[string]string{"deploy/api.yaml": strings.Replace(deploymentYAML("1", "nginx:1.27"), "name: web\nspec", "name: api\nspec", 1)}, false)
+	if res.Report.OK() || !strings.Contains(out, "test: test no-api: exited with status 1") {
+		t.Fatalf("a failing test must reject:\n%s", out)
+	}
+}
+
+func TestCheckPruneGuard(t *testing.T) {
+	b := newCheckBed(t, nil)
+	cl, err := b.checker.Clusters.Client("local")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// What the environment owns now, as a previous apply would have recorded it.
+	owner := kube.Owner{Repo: b.ns, Env: "main"}
+	inv := kube.NewInventory(
+		kube.ObjectID{Kind: "ConfigMap", Namespace: b.ns, Name: "kept"},
+		kube.ObjectID{Kind: "ConfigMap", Namespace: b.ns, Name: "gone"},
+		kube.ObjectID{Kind: "PersistentVolumeClaim", Namespace: b.ns, Name: "data"},
+	)
+	if err := cl.WriteInventory(context.Background(), owner, inv); err != nil {
+		t.Fatal(err)
+	}
+	files := map[string]string{"deploy/kept.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: kept}\n"}
+	res, out := b.check(files, false)
+	if res.Report.OK() || !strings.Contains(out, "prune-guard: this push would delete [PersistentVolumeClaim/"+b.ns+"/data]") || !strings.Contains(out, "- ConfigMap/"+b.ns+"/gone") {
+		t.Fatalf("deleting a PVC needs confirmation:\n%s", out)
+	}
+	res, out = b.check(files, true)
+	if !res.Report.OK() || !strings.Contains(out, "to prune") {
+		t.Fatalf("with -o gitopsd.allow-prune the push passes:\n%s", out)
+	}
+	b.env.Checks.MaxPrune = 1
+	b.env.Path = "other"
+	res, out = b.check(map[string]string{"other/x.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n"}, false)
+	if res.Report.OK() || !strings.Contains(out, "would delete 3 objects, more than the 1 allowed") {
+		t.Fatalf("too many deletions need confirmation:\n%s", out)
+	}
+}
