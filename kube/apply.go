@@ -38,6 +38,12 @@ type ApplyOptions struct {
 	// live state is read with one LIST instead of one GET each, so requests grow with kinds
 	// rather than objects. Zero never lists.
 	PrefetchThreshold int
+	// SkipUnchanged stamps each object with ConfigHashAnnotation and answers Unchanged,
+	// without a request, for an object whose live state provably equals what the apply
+	// would produce (see provenUnchanged). A dry run then does not re-run admission for
+	// objects the push does not change, and a real apply does not rewrite them, so
+	// CommitAnnotation names the commit that last changed an object.
+	SkipUnchanged bool
 }
 
 // DefaultApplyOptions are tuned for a 2-core API server: 16 requests in flight keep it
@@ -48,6 +54,7 @@ func DefaultApplyOptions() ApplyOptions {
 		Concurrency:       16,
 		CRDTimeout:        30 * time.Second,
 		PrefetchThreshold: 20,
+		SkipUnchanged:     true,
 	}
 }
 
@@ -213,6 +220,14 @@ func (c *Client) applyOne(ctx context.Context, it *item, opts ApplyOptions) {
 			return
 		}
 		it.live = live
+	}
+	if opts.SkipUnchanged {
+		stampConfigHash(it.obj)
+		if provenUnchanged(it.obj, it.live) {
+			it.change = Change{ID: it.id, Action: Unchanged}
+			it.done = true
+			return
+		}
 	}
 	data, err := it.obj.MarshalJSON()
 	if err != nil {

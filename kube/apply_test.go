@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
 	"github.com/gitopsd/gitopsd/internal/kubetest"
 )
 
@@ -163,5 +165,52 @@ func TestApplyCRDAndCustomResourceInOneBatch(t *testing.T) {
 	ch = wantAction(t, cs, crID, Failed)
 	if !strings.Contains(ch.Message, "spec.size") {
 		t.Errorf("schema message %q", ch.Message)
+	}
+}
+
+func TestApplySkipsProvenUnchanged(t *testing.T) {
+	c, requests := countingClient(t)
+	ns := kubetest.Namespace(t)
+	twoKeys := "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: cm, namespace: " + ns + "}\ndata: {a: '1', b: '2'}\n"
+	id := ObjectID{Kind: "ConfigMap", Namespace: ns, Name: "cm"}
+	opts := DefaultApplyOptions()
+	wantAction(t, mustApply(t, c, objs(t, twoKeys), opts), id, Created)
+
+	before := requests.Load()
+	wantAction(t, mustApply(t, c, objs(t, twoKeys), opts), id, Unchanged)
+	if n := requests.Load() - before; n != 1 { // the GET of the live object only
+		t.Errorf("unchanged object took %d requests", n)
+	}
+
+	// A key removed from git: every remaining value is still live, but the hash differs,
+	// so the server is asked and the removal shows.
+	dry := opts
+	dry.DryRun = true
+	oneKey := strings.Replace(twoKeys, ", b: '2'", "", 1)
+	ch := wantAction(t, mustApply(t, c, objs(t, oneKey), dry), id, Configured)
+	if len(ch.Fields) != 1 || ch.Fields[0].String() != `.data.b: - "2"` {
+		t.Errorf("removed key: %v", ch.Fields)
+	}
+
+	// A value changed by hand: the hash matches but the value does not.
+	cs := kubetest.Client(t, kubetest.Config(t))
+	cm, err := cs.CoreV1().ConfigMaps(ns).Get(ctxT(t), "cm", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cm.Data["a"] = "edited"
+	if _, err := cs.CoreV1().ConfigMaps(ns).Update(ctxT(t), cm, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	dry.Force = true
+	ch = wantAction(t, mustApply(t, c, objs(t, twoKeys), dry), id, Configured)
+	if len(ch.Fields) != 1 || ch.Fields[0].Path != ".data.a" {
+		t.Errorf("edited value: %v", ch.Fields)
+	}
+	// Without the shortcut, the same answers come from the server.
+	dry.SkipUnchanged = false
+	ch = wantAction(t, mustApply(t, c, objs(t, twoKeys), dry), id, Configured)
+	if len(ch.Fields) != 1 || ch.Fields[0].Path != ".data.a" {
+		t.Errorf("edited value without shortcut: %v", ch.Fields)
 	}
 }

@@ -15,9 +15,9 @@ import (
 // them is not a change of the object.
 var metadataNoise = []string{"resourceVersion", "generation", "managedFields", "creationTimestamp", "uid", "selfLink"}
 
-// ignoredAnnotations change with every push or apply by design; they never make an object
-// "configured" on their own.
-var ignoredAnnotations = []string{CommitAnnotation}
+// ignoredAnnotations change with every push or apply by design, or only when something
+// else does; they never make an object "configured" on their own.
+var ignoredAnnotations = []string{CommitAnnotation, ConfigHashAnnotation}
 
 // comparable returns obj's content with the noise removed, for diffing.
 func comparable(obj *unstructured.Unstructured) map[string]any {

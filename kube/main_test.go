@@ -2,6 +2,8 @@ package kube
 
 import (
 	"context"
+	"net/http"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -64,3 +66,25 @@ func wantAction(t testing.TB, cs *ChangeSet, id ObjectID, want Action) Change {
 	}
 	return ch
 }
+
+// countingClient is newClient whose requests are counted, to check how many a step makes.
+func countingClient(t testing.TB) (*Client, *atomic.Int64) {
+	t.Helper()
+	cfg := kubetest.Config(t)
+	n := &atomic.Int64{}
+	cfg.Wrap(func(rt http.RoundTripper) http.RoundTripper {
+		return roundTripFunc(func(r *http.Request) (*http.Response, error) {
+			n.Add(1)
+			return rt.RoundTrip(r)
+		})
+	})
+	c, err := New(cfg, ClientOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c, n
+}
+
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
