@@ -62,6 +62,10 @@ type Tree struct {
 	commit plumbing.Hash
 	opts   Options
 	read   int64 // bytes of the files opened so far
+	// Decoded trees and object sizes, so that walking a directory of many files does not
+	// decode the same trees again for every path.
+	trees map[plumbing.Hash]*object.Tree
+	sizes map[plumbing.Hash]int64
 }
 
 var (
@@ -101,7 +105,8 @@ func Open(repoDir, commit string, opts Options) (*Tree, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open tree of commit %s: %w", commit, err)
 	}
-	return &Tree{store: store, root: root, commit: c.Hash, opts: opts}, nil
+	return &Tree{store: store, root: root, commit: c.Hash, opts: opts,
+		trees: map[plumbing.Hash]*object.Tree{}, sizes: map[plumbing.Hash]int64{}}, nil
 }
 
 // Commit is the commit the tree belongs to.
@@ -162,7 +167,7 @@ func (t *Tree) resolve(name string, follow bool) (*node, error) {
 		case e.Mode == filemode.Submodule:
 			return nil, fmt.Errorf("%s: %w", p, ErrSubmodule)
 		case e.Mode == filemode.Dir:
-			sub, err := object.GetTree(t.store, e.Hash)
+			sub, err := t.tree(e.Hash)
 			if err != nil {
 				return nil, fmt.Errorf("read directory %s: %w", p, err)
 			}
@@ -191,17 +196,32 @@ func (t *Tree) linkTarget(h plumbing.Hash) (string, error) {
 	return string(b), nil
 }
 
+func (t *Tree) tree(h plumbing.Hash) (*object.Tree, error) {
+	if tr, ok := t.trees[h]; ok {
+		return tr, nil
+	}
+	tr, err := object.GetTree(t.store, h)
+	if err == nil {
+		t.trees[h] = tr
+	}
+	return tr, err
+}
+
 // size returns an object's size without loading it.
 func (t *Tree) size(h plumbing.Hash) (int64, error) {
-	n, err := t.store.EncodedObjectSize(h)
-	if err == nil {
+	if n, ok := t.sizes[h]; ok {
 		return n, nil
 	}
-	o, err := t.store.EncodedObject(plumbing.BlobObject, h)
+	n, err := t.store.EncodedObjectSize(h)
 	if err != nil {
-		return 0, err
+		o, oerr := t.store.EncodedObject(plumbing.BlobObject, h)
+		if oerr != nil {
+			return 0, oerr
+		}
+		n = o.Size()
 	}
-	return o.Size(), nil
+	t.sizes[h] = n
+	return n, nil
 }
 
 // blob loads a blob of at most limit bytes; the size is checked before any content is read.

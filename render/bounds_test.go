@@ -90,7 +90,7 @@ func TestTotalInputBound(t *testing.T) {
 
 // gitTree commits files (content "symlink:T" makes a symlink to T) with the real git and
 // opens the commit with gittree, as the pre-receive hook does.
-func gitTree(t *testing.T, files map[string]string) *gittree.Tree {
+func gitTree(t testing.TB, files map[string]string) *gittree.Tree {
 	t.Helper()
 	dir := t.TempDir()
 	for name, content := range files {
@@ -169,7 +169,7 @@ func TestSymlinkToEtc(t *testing.T) {
 
 // osRoot writes files to a directory and opens it the way `gitopsd validate DIR` should:
 // with os.OpenRoot, whose FS refuses symlinks that leave the directory.
-func osRoot(t *testing.T, files map[string]string) fs.FS {
+func osRoot(t testing.TB, files map[string]string) fs.FS {
 	dir := t.TempDir()
 	for name, content := range files {
 		p := filepath.Join(dir, filepath.FromSlash(name))

@@ -30,6 +30,7 @@ const (
 	RuleHelmDependency  = "helm-dependency"  // a dependency is not vendored in charts/
 	RuleHelmSchema      = "helm-schema"      // values.schema.json refers outside itself
 	RuleTimeout         = "timeout"          // rendering took longer than Options.Timeout
+	RuleInternal        = "internal"         // a renderer panicked
 )
 
 // Problem is one thing wrong with the input, addressed to the person who pushed it.

@@ -173,6 +173,14 @@ func Render(ctx context.Context, fsys fs.FS, opts Options) (*Result, error) {
 	done := make(chan outcome, 1) // buffered: an abandoned renderer must not block
 	go func() {
 		r := &renderer{ctx: ctx, fsys: fsys, opts: opts, in: &budget{max: opts.MaxBytes}}
+		// A panic in Kustomize or Helm on hostile input must not take the daemon down.
+		defer func() {
+			if v := recover(); v != nil {
+				r.ps.add(Problem{File: dir, Rule: RuleInternal, Message: fmt.Sprintf("rendering failed: %v", v),
+					Hint: "this is a bug in gitopsd or a library it uses; please report it"})
+				done <- outcome{nil, r.ps}
+			}
+		}()
 		var objs []Object
 		switch res.Type {
 		case TypePlain:

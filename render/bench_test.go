@@ -1,0 +1,115 @@
+package render
+
+import (
+	"context"
+	"fmt"
+	"io/fs"
+	"strings"
+	"testing"
+)
+
+// manifest is a Deployment of typical size (about 40 lines).
+func manifest(i int) string {
+	return fmt.Sprintf(`apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: app-%[1]d
+  labels: {app: app-%[1]d, team: shop}
+  annotations: {owner: "team-shop@example.com"}
+spec:
+  replicas: 2
+  selector:
+    matchLabels: {app: app-%[1]d}
+  template:
+    metadata:
+      labels: {app: app-%[1]d, team: shop}
+    spec:
+      containers:
+      - name: app
+        image: registry.example.com/shop/app:1.2.%[1]d
+        args: ["--port=8080", "--log-level=info"]
+        ports:
+        - {name: http, containerPort: 8080}
+        env:
+        - {name: MODE, value: production}
+        - {name: INDEX, value: "%[1]d"}
+        resources:
+          requests: {cpu: 100m, memory: 128Mi}
+          limits: {cpu: 500m, memory: 256Mi}
+        readinessProbe:
+          httpGet: {path: /healthz, port: http}
+          periodSeconds: 5
+        securityContext:
+          runAsNonRoot: true
+          allowPrivilegeEscalation: false
+`, i)
+}
+
+// plain1000 is 1,000 Deployments in 100 files of 10 documents.
+func plain1000() map[string]string {
+	files := map[string]string{}
+	for f := 0; f < 100; f++ {
+		var b strings.Builder
+		for d := 0; d < 10; d++ {
+			b.WriteString("---\n" + manifest(f*10+d))
+		}
+		files[fmt.Sprintf("deploy/group-%02d/apps.yaml", f)] = b.String()
+	}
+	return files
+}
+
+func benchRender(b *testing.B, fsys fs.FS, opts Options, want int) {
+	b.ReportAllocs()
+	for b.Loop() {
+		res, err := Render(context.Background(), fsys, opts)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if !res.OK() || len(res.Objects) != want {
+			b.Fatalf("%d objects: %s", len(res.Objects), dump(res))
+		}
+	}
+}
+
+// BenchmarkPlain1000 renders 1,000 Deployments from memory.
+func BenchmarkPlain1000(b *testing.B) {
+	benchRender(b, tree(plain1000()), Options{Path: "deploy", DefaultNamespace: "shop"}, 1000)
+}
+
+// BenchmarkPlain1000Git renders the same objects from a real git commit through gittree,
+// as the pre-receive hook does.
+func BenchmarkPlain1000Git(b *testing.B) {
+	fsys := gitTree(b, plain1000())
+	benchRender(b, fsys, Options{Path: "deploy", DefaultNamespace: "shop"}, 1000)
+}
+
+// BenchmarkHelmChart renders the test chart (a Deployment, a subchart Service, a CRD).
+func BenchmarkHelmChart(b *testing.B) {
+	benchRender(b, tree(testChart(nil)), helmOpts(), 3)
+}
+
+// BenchmarkHelm1000 renders a chart whose template loops over 1,000 Deployments.
+func BenchmarkHelm1000(b *testing.B) {
+	tpl := "{{- range $i := until (int .Values.count) }}\n---\n" +
+		strings.ReplaceAll(strings.ReplaceAll(manifest(0), "app-0", "app-{{ $i }}"), "1.2.0", "1.2.{{ $i }}") +
+		"{{- end }}\n"
+	tpl = strings.ReplaceAll(tpl, `value: "0"`, `value: "{{ $i }}"`)
+	fsys := tree(map[string]string{
+		"chart/Chart.yaml":          "apiVersion: v2\nname: many\nversion: 1.0.0\n",
+		"chart/values.yaml":         "count: 1000\n",
+		"chart/templates/apps.yaml": tpl,
+	})
+	benchRender(b, fsys, Options{Path: "chart", DefaultNamespace: "shop"}, 1000)
+}
+
+// BenchmarkKustomize1000 builds an overlay over a base of 1,000 Deployments.
+func BenchmarkKustomize1000(b *testing.B) {
+	files := plain1000()
+	var res []string
+	for p := range files {
+		res = append(res, "- "+strings.TrimPrefix(p, "deploy/"))
+	}
+	files["deploy/kustomization.yaml"] = "resources:\n" + strings.Join(res, "\n") + "\n"
+	files["overlay/kustomization.yaml"] = "resources: [../deploy]\nnamePrefix: prod-\nlabels: [{pairs: {env: prod}}]\n"
+	benchRender(b, tree(files), Options{Path: "overlay", DefaultNamespace: "shop"}, 1000)
+}
