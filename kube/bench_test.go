@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -84,9 +85,11 @@ func BenchmarkDryRun1000(b *testing.B) {
 	b.Run("new", func(b *testing.B) {
 		ns := benchNamespace(b, "bench-dry-new")
 		in, _ := benchObjects(b, ns, 1000)
+		cpu := readCPU()
 		for i := 0; i < b.N; i++ {
 			runApply(b, c, in, opts)
 		}
+		cpu.report(b)
 	})
 	b.Run("existing", func(b *testing.B) {
 		ns := benchNamespace(b, "bench-dry-existing")
@@ -94,15 +97,19 @@ func BenchmarkDryRun1000(b *testing.B) {
 		b.StopTimer()
 		runApply(b, c, in, benchOptions())
 		b.StartTimer()
+		cpu := readCPU()
 		for i := 0; i < b.N; i++ {
 			runApply(b, c, in, opts)
 		}
+		cpu.report(b)
 	})
 }
 
 // BenchmarkApply500 applies 500 new objects into a fresh namespace per iteration.
 func BenchmarkApply500(b *testing.B) {
 	c := warmClient(b)
+	cpu := readCPU()
+	defer cpu.report(b)
 	for i := 0; i < b.N; i++ {
 		ns := benchNamespace(b, "bench-apply")
 		b.StopTimer()
@@ -173,4 +180,74 @@ func BenchmarkVsKubectl(b *testing.B) {
 			b.Logf("%s: gitopsd %v, kubectl %v, ratio %.2f", tc.name, ours/time.Duration(b.N), theirs/time.Duration(b.N), ours.Seconds()/theirs.Seconds())
 		})
 	}
+}
+
+// BenchmarkDrift5000 scans 5,000 live objects (half ConfigMaps, half Deployments, ten of
+// them edited by hand) and reports the API requests per scan, which should grow with
+// kinds, not objects, and the peak heap.
+func BenchmarkDrift5000(b *testing.B) {
+	c, requests := countingClient(b)
+	ns := benchNamespace(b, "bench-drift")
+	b.StopTimer()
+	in, _ := benchObjects(b, ns, 5000)
+	owner := Owner{Repo: "bench", Env: "drift"}
+	opts := benchOptions()
+	opts.Owner = &owner
+	runApply(b, c, in, opts)
+	cs := kubetest.Client(b, kubetest.Config(b))
+	for i := 0; i < 20; i += 2 {
+		cm, err := cs.CoreV1().ConfigMaps(ns).Get(context.Background(), fmt.Sprintf("cm-%04d", i), metav1.GetOptions{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		cm.Data["key"] = "edited"
+		if _, err := cs.CoreV1().ConfigMaps(ns).Update(context.Background(), cm, metav1.UpdateOptions{FieldManager: "kubectl-edit"}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	dopts := DefaultDriftOptions()
+	dopts.Owner = &owner
+	peak := heapPeak()
+	before := requests.Load()
+	cpu := readCPU()
+	b.StartTimer()
+	for i := 0; i < b.N; i++ {
+		r, err := c.Drift(context.Background(), in, dopts)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if r.Count(Configured) != 10 || r.Count(Unchanged) != 4990 {
+			b.Fatalf("drift: %s", r.Summary())
+		}
+	}
+	b.StopTimer()
+	cpu.report(b)
+	b.ReportMetric(float64(requests.Load()-before)/float64(b.N), "requests/op")
+	b.ReportMetric(float64(peak())/(1<<20), "peak-heap-MB")
+}
+
+// heapPeak samples the heap until the returned function is called, which returns the
+// highest value seen.
+func heapPeak() func() uint64 {
+	stop := make(chan struct{})
+	done := make(chan uint64)
+	go func() {
+		var max uint64
+		t := time.NewTicker(10 * time.Millisecond)
+		defer t.Stop()
+		for {
+			var ms runtime.MemStats
+			runtime.ReadMemStats(&ms)
+			if ms.HeapAlloc > max {
+				max = ms.HeapAlloc
+			}
+			select {
+			case <-stop:
+				done <- max
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	return func() uint64 { close(stop); return <-done }
 }
