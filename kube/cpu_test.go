@@ -50,6 +50,6 @@ func readCPU() cpuMeter {
 func (m cpuMeter) report(b *testing.B) {
 	now := readCPU()
 	n := float64(b.N)
-	b.ReportMetric((now.self - m.self).Seconds()/n, "client-cpu-s/op")
-	b.ReportMetric((now.server - m.server).Seconds()/n, "apiserver-cpu-s/op")
+	b.ReportMetric((now.self-m.self).Seconds()/n, "client-cpu-s/op")
+	b.ReportMetric((now.server-m.server).Seconds()/n, "apiserver-cpu-s/op")
 }
