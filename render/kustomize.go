@@ -62,8 +62,10 @@ func (r *renderer) kustomize(dir string) []Object {
 	}
 	var objs []Object
 	var out int64
+	lines := map[string][]document{} // documents of each source file, for lines
 	for _, res := range m.Resources() {
 		src := r.origin(dir, res)
+		src.Line = r.sourceLine(mem, lines, src.File, res.GetKind(), res.GetName())
 		if injected {
 			anns := res.GetAnnotations()
 			delete(anns, originKey)
@@ -324,6 +326,30 @@ func (r *renderer) origin(dir string, res *resource.Resource) Source {
 		return Source{File: path.Join(dir, o.ConfiguredIn)}
 	}
 	return Source{File: dir}
+}
+
+// sourceLine finds the line of the document a resource came from: the one in its file
+// with the same kind whose name the final name contains (prefixes and suffixes are added
+// by transformers). It returns 0 when that is ambiguous or unknown.
+func (r *renderer) sourceLine(mem filesys.FileSystem, cache map[string][]document, file, kind, name string) int {
+	docs, ok := cache[file]
+	if !ok {
+		if data, err := mem.ReadFile(path.Join(memRoot, file)); err == nil && !isKustomization(file) {
+			var ignored problems
+			docs = decodeStream(file, data, r.limits(), &ignored)
+		}
+		cache[file] = docs
+	}
+	line, best := 0, -1
+	for _, d := range docs {
+		k, _ := d.obj["kind"].(string)
+		md, _ := d.obj["metadata"].(map[string]any)
+		n, _ := md["name"].(string)
+		if k == kind && n != "" && strings.Contains(name, n) && len(n) > best {
+			line, best = d.line, len(n)
+		}
+	}
+	return line
 }
 
 func stripRoot(s string) string {

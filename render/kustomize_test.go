@@ -31,7 +31,7 @@ func withFiles(extra map[string]string) map[string]string {
 func TestKustomizeOverlay(t *testing.T) {
 	fsys := tree(withFiles(map[string]string{
 		"overlays/prod/kustomization.yaml": "resources:\n- ../../base\n- extra.yaml\nnamePrefix: prod-\nconfigMapGenerator:\n- name: settings\n  literals: [mode=prod]\n",
-		"overlays/prod/extra.yaml":         "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: extra\n",
+		"overlays/prod/extra.yaml":         "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: ex\n---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: extra\n",
 	}))
 	res := render(t, fsys, Options{Path: "overlays/prod", DefaultNamespace: "shop"})
 	wantOK(t, res)
@@ -40,16 +40,18 @@ func TestKustomizeOverlay(t *testing.T) {
 	}
 	got := names(res)
 	want := []string{
-		"Deployment/shop/prod-web@base/deploy.yaml",
-		"Service/shop/prod-web@base/svc.yaml",
-		"ConfigMap/shop/prod-extra@overlays/prod/extra.yaml",
+		"Deployment/shop/prod-web@base/deploy.yaml:1",
+		"Service/shop/prod-web@base/svc.yaml:1",
+		"ConfigMap/shop/prod-extra@overlays/prod/extra.yaml:6",
 	}
 	for _, w := range want {
 		if !slices.Contains(got, w) {
 			t.Errorf("missing %s in %v", w, got)
 		}
 	}
-	if !slices.ContainsFunc(got, func(s string) bool { return strings.HasPrefix(s, "ConfigMap/shop/prod-settings-") }) {
+	if !slices.ContainsFunc(got, func(s string) bool {
+		return strings.HasPrefix(s, "ConfigMap/shop/prod-settings-") && strings.HasSuffix(s, "@overlays/prod/kustomization.yaml")
+	}) {
 		t.Errorf("generated ConfigMap missing: %v", got)
 	}
 	for _, o := range res.Objects {
