@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"path"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -94,10 +95,12 @@ func (r *renderer) kustomize(dir string) []Object {
 	return objs
 }
 
-// copyTree copies the whole tree into memory under memRoot (bases may be anywhere in the
-// repository) and returns the paths of the kustomization files.
+// copyTree lays the whole tree out in memory under memRoot (bases may be anywhere in the
+// repository) and returns the paths of the kustomization files. Kustomizations are read
+// now, to be checked; other files are read when kustomize first asks for them, so that a
+// large or broken file the build never uses costs nothing.
 func (r *renderer) copyTree() (filesys.FileSystem, []string) {
-	mem := filesys.MakeFsInMemory()
+	mem := &lazyFS{FileSystem: filesys.MakeFsInMemory(), r: r, lazy: map[string]string{}}
 	var kusts []string
 	err := fs.WalkDir(r.fsys, ".", func(p string, d fs.DirEntry, err error) error {
 		if r.ctx.Err() != nil {
@@ -111,34 +114,78 @@ func (r *renderer) copyTree() (filesys.FileSystem, []string) {
 			return mem.MkdirAll(path.Join(memRoot, p))
 		}
 		if d.Type()&fs.ModeSymlink != 0 {
-			fi, err := fs.Stat(r.fsys, p)
-			if err != nil {
-				r.ps.add(Problem{File: p, Rule: RuleRead, Message: "cannot read: " + describe(err),
-					Hint: "symlinks must stay inside the repository"})
+			// A symlinked directory is not copied (it could be a cycle); a link that
+			// leaves the tree becomes a problem if kustomize reads it.
+			if fi, err := fs.Stat(r.fsys, p); err == nil && fi.IsDir() {
 				return nil
-			}
-			if fi.IsDir() {
-				return nil // not copied: a symlinked directory could be a cycle
 			}
 		} else if !d.Type().IsRegular() {
 			return nil // a submodule: kustomize will report it missing if it is used
+		}
+		if !isKustomization(p) {
+			return mem.placeholder(p)
 		}
 		data := r.readFile(p)
 		if data == nil {
 			return nil
 		}
 		r.checkAliases(p, data)
-		for _, n := range kustomizationNames {
-			if d.Name() == n {
-				kusts = append(kusts, p)
-			}
-		}
-		return mem.WriteFile(path.Join(memRoot, p), data)
+		kusts = append(kusts, p)
+		return mem.FileSystem.WriteFile(path.Join(memRoot, p), data)
 	})
 	if err != nil {
 		r.ps.add(Problem{Rule: RuleRead, Message: "cannot copy the tree: " + err.Error()})
 	}
 	return mem, kusts
+}
+
+// lazyFS is kustomize's in-memory file system holding empty placeholders for the files of
+// the tree, filled from the tree (under the renderer's bounds) on first read.
+type lazyFS struct {
+	filesys.FileSystem
+	r    *renderer
+	lazy map[string]string // in-memory path -> tree path, until loaded
+}
+
+func (l *lazyFS) placeholder(p string) error {
+	mp := path.Join(memRoot, p)
+	l.lazy[mp] = p
+	return l.FileSystem.WriteFile(mp, nil)
+}
+
+// load fills a placeholder; a file that cannot be read (too large, a symlink out of the
+// tree, a YAML bomb) has been reported as a problem and fails kustomize's read.
+func (l *lazyFS) load(p string) error {
+	mp := filepath.ToSlash(filepath.Clean(p))
+	tp, ok := l.lazy[mp]
+	if !ok {
+		return nil
+	}
+	delete(l.lazy, mp)
+	before := len(l.r.ps)
+	data := l.r.readFile(tp)
+	if data != nil {
+		l.r.checkAliases(tp, data)
+	}
+	if len(l.r.ps) > before {
+		_ = l.FileSystem.RemoveAll(mp)
+		return fmt.Errorf("%s: %s", tp, l.r.ps[len(l.r.ps)-1].Message)
+	}
+	return l.FileSystem.WriteFile(mp, data)
+}
+
+func (l *lazyFS) ReadFile(p string) ([]byte, error) {
+	if err := l.load(p); err != nil {
+		return nil, err
+	}
+	return l.FileSystem.ReadFile(p)
+}
+
+func (l *lazyFS) Open(p string) (filesys.File, error) {
+	if err := l.load(p); err != nil {
+		return nil, err
+	}
+	return l.FileSystem.Open(p)
 }
 
 // checkAliases refuses a YAML bomb before kustomize's parser, which expands aliases

@@ -152,3 +152,27 @@ func TestKustomizeErrors(t *testing.T) {
 	res = render(t, tree(withFiles(map[string]string{"k/kustomization.yaml": "resources: [bomb.yaml]\n", "k/bomb.yaml": bomb})), Options{Path: "k"})
 	wantProblem(t, res, RuleYAMLAliases, "k/bomb.yaml:", "YAML aliases expand to more than")
 }
+
+// TestKustomizeSymlinks: a symlink out of the tree that the build uses is a problem naming
+// it; one the build does not use, and a large unrelated file, cost nothing.
+func TestKustomizeSymlinks(t *testing.T) {
+	files := withFiles(map[string]string{
+		"k/kustomization.yaml":  "resources:\n- ../base\n- passwd.yaml\n",
+		"k/passwd.yaml":         "symlink:/etc/passwd",
+		"unused/hosts.yaml":     "symlink:/etc/hosts",
+		"docs/big.bin":          strings.Repeat("\x00", 2000),
+		"k2/kustomization.yaml": "resources:\n- svc.yaml\n",
+		"k2/svc.yaml":           "symlink:../base/svc.yaml",
+	})
+	tr := gitTree(t, files)
+	res := render(t, tr, Options{Path: "k", DefaultNamespace: "shop", MaxBytes: 1500})
+	wantProblem(t, res, RuleRead, "k/passwd.yaml: cannot read: k/passwd.yaml -> /etc/passwd: symlink points outside the repository")
+	if strings.Contains(dump(res), "root:") {
+		t.Error("/etc/passwd leaked")
+	}
+	res = render(t, tr, Options{Path: "k2", DefaultNamespace: "shop", MaxBytes: 1500})
+	wantOK(t, res)
+	if got := names(res); !slices.Equal(got, []string{"Service/shop/web@k2/svc.yaml:1"}) {
+		t.Errorf("objects %v", got)
+	}
+}
