@@ -136,13 +136,20 @@ func TestApplyCRDAndCustomResourceInOneBatch(t *testing.T) {
 	opts.DryRun = true
 	cs := mustApply(t, c, in, opts)
 	ch := wantAction(t, cs, crID, Created)
-	if !strings.Contains(ch.Message, "created by this batch") {
+	if !strings.Contains(ch.Message, "checked against the schema of CustomResourceDefinition widgets."+group) {
 		t.Errorf("dry-run CR message %q", ch.Message)
 	}
 	wantAction(t, cs, ObjectID{Kind: "ConfigMap", Namespace: newNS, Name: "in-new"}, Created)
 	wantAction(t, cs, ObjectID{Group: crdGroup, Kind: "CustomResourceDefinition", Name: "widgets." + group}, Created)
 	if cs.HasFailed() {
 		t.Fatalf("dry run failed: %v", cs.Failed())
+	}
+	// Before its CRD exists, a CR is still checked against the CRD's schema.
+	badCR := strings.Replace(cr, "size: 3", "size: three", 1)
+	cs = mustApply(t, c, objs(t, crd, badCR), opts)
+	ch = wantAction(t, cs, crID, Failed)
+	if want := `Widget.` + group + ` "w1" is invalid: spec.size in body must be of type integer: "string"`; ch.Message != want {
+		t.Errorf("dry-run CR schema message\n%q, want\n%q", ch.Message, want)
 	}
 
 	// A bad object in a namespace the batch creates is still checked by the API.
@@ -160,7 +167,6 @@ func TestApplyCRDAndCustomResourceInOneBatch(t *testing.T) {
 	wantAction(t, cs, crID, Created)
 
 	// Now the CRD exists: a dry run checks the CR for real.
-	badCR := strings.Replace(cr, "size: 3", "size: three", 1)
 	cs = mustApply(t, c, objs(t, crd, badCR), opts)
 	ch = wantAction(t, cs, crID, Failed)
 	if !strings.Contains(ch.Message, "spec.size") {

@@ -72,8 +72,17 @@ func (c *Client) checkPending(it *item, crds map[schema.GroupKind]*crdInfo) {
 			it.obj.SetNamespace("")
 			it.id.Namespace = ""
 		}
+		problems, err := validateAgainstCRD(info.item.obj, gvk.Version, it.obj)
+		if err != nil {
+			it.fail(err, err.Error())
+			return
+		}
+		if len(problems) > 0 {
+			it.fail(fmt.Errorf("dry-run %s: invalid", it.id.Short()), invalidMessage(it, problems))
+			return
+		}
 		it.change = Change{ID: it.id, Action: Created,
-			Message: fmt.Sprintf("not checked by the API server: its CustomResourceDefinition %s is created by this batch", info.item.id.Name)}
+			Message: fmt.Sprintf("checked against the schema of CustomResourceDefinition %s, which this batch creates; admission runs at apply", info.item.id.Name)}
 		it.done = true
 	}
 }
