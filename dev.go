@@ -41,6 +41,9 @@ repos:
         cluster: local
         path: deploy
         namespace: demo
+        # No kubelet or controllers run in the dev control plane: a Deployment is stored
+        # but never becomes ready, so keep the health wait short.
+        apply: {wait: 30s, health_timeout: 10s}
         drift: {schedule: "@every 1m", mode: correct}
 `
 
@@ -99,13 +102,14 @@ gitopsd dev is serving. In another terminal:
   export KUBECONFIG=%s
   export GIT_SSH_COMMAND=%q
   git clone ssh://git@127.0.0.1:%s/demo && cd demo
-  mkdir deploy && kubectl create configmap hello --from-literal=greeting=hi --dry-run=client -o yaml > deploy/hello.yaml
+  mkdir deploy && printf 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: hello}\ndata: {greeting: hi}\n' > deploy/hello.yaml
   git add deploy && git commit -m "hello" && git push origin HEAD:main
   %s git@127.0.0.1 status
+  %s/kubectl get configmaps -n demo
 
 Config: %s   Data: %s   Stop with Ctrl-C.
 
-`, kubeconfig, sshCmd, port, sshCmd, cfgPath, *dir)
+`, kubeconfig, sshCmd, port, sshCmd, *binDir, cfgPath, *dir)
 	return serve(ctx, cfg, log)
 }
 

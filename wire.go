@@ -2,16 +2,174 @@ package main
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"time"
 
 	"github.com/rs/zerolog"
 
+	"github.com/gitopsd/gitopsd/clusters"
 	"github.com/gitopsd/gitopsd/config"
 	"github.com/gitopsd/gitopsd/gitserver"
+	"github.com/gitopsd/gitopsd/hooks"
+	"github.com/gitopsd/gitopsd/kube"
+	"github.com/gitopsd/gitopsd/metrics"
+	"github.com/gitopsd/gitopsd/reconcile"
 )
 
-// buildHooks assembles what runs at pre-receive and post-receive. For now the built-in ref
-// rules in gitserver are the only checks; validation and reconcile plug in here.
-func buildHooks(ctx context.Context, cfg *config.Config, log zerolog.Logger) (gitserver.Hooks, error) {
-	_, _, _ = ctx, cfg, log
-	return gitserver.NopHooks{}, nil
+// app is everything behind the Git server: the checks at pre-receive, the reconciler at
+// post-receive, the drift scans, status and metrics. It implements gitserver.Hooks, so
+// gitserver never imports what talks to Kubernetes.
+type app struct {
+	cfg      atomic.Pointer[config.Config]
+	log      zerolog.Logger
+	metrics  *metrics.Metrics
+	clusters *clusters.Registry
+	store    *reconcile.Store
+	rec      *reconcile.Reconciler
+	pre      *hooks.PreReceive
+	notifier *notifier
+}
+
+var _ gitserver.Hooks = (*app)(nil)
+
+// newApp wires the daemon's parts for cfg. Nothing runs until start.
+func newApp(cfg *config.Config, log zerolog.Logger, m *metrics.Metrics) (*app, error) {
+	a := &app{log: log, metrics: m}
+	a.cfg.Store(cfg)
+	store, err := reconcile.OpenStore(filepath.Join(cfg.Server.DataDir, "status"))
+	if err != nil {
+		return nil, err
+	}
+	a.store = store
+	a.clusters = clusters.New(cfg, kube.DefaultClientOptions())
+	a.notifier = newNotifier(a.config, log)
+	a.pre = &hooks.PreReceive{Config: a.config, Clusters: a.clusters, Log: log, Metrics: m}
+	host, _ := os.Hostname()
+	a.rec = reconcile.New(reconcile.Options{
+		Config:   a.config,
+		RepoDir:  func(repo string) string { return gitserver.RepoDir(a.config().Server.DataDir, repo) },
+		Clusters: a.clusters,
+		Store:    store,
+		Log:      log,
+		Metrics:  m,
+		Notify:   a.notifier.send,
+		Locker:   &reconcile.LeaseLocker{Clusters: a.clusters, Identity: host + ":" + cfg.Server.DataDir, Duration: 2 * time.Minute},
+	})
+	return a, nil
+}
+
+func (a *app) config() *config.Config { return a.cfg.Load() }
+
+// start runs the reconciler (which applies what was pushed while the daemon was down) and
+// the drift scans until ctx ends.
+func (a *app) start(ctx context.Context) error {
+	a.notifier.start(ctx)
+	a.rec.Start(ctx)
+	sched := reconcile.NewScheduler(a.log, 30*time.Second)
+	if err := a.rec.ScheduleDrift(ctx, sched); err != nil {
+		return err
+	}
+	sched.Start()
+	go func() {
+		<-ctx.Done()
+		stop, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		sched.Stop(stop)
+	}()
+	return nil
+}
+
+// PreReceive runs the checks of every environment the push touches.
+func (a *app) PreReceive(ctx context.Context, push *gitserver.Push, out io.Writer) error {
+	err := a.pre.Run(ctx, push, out)
+	result := "accepted"
+	switch {
+	case errors.Is(err, hooks.ErrRejected):
+		result = "rejected"
+	case err != nil:
+		result = "error"
+	}
+	a.metrics.Pushes.WithLabelValues(push.Repo, result).Inc()
+	if err != nil {
+		a.notifier.send(reconcile.Event{Type: "push.rejected", Repo: push.Repo, Summary: err.Error(), Time: time.Now()})
+	}
+	return err
+}
+
+// PostReceive hands the accepted branch heads to the reconciler and reports its outcome.
+func (a *app) PostReceive(ctx context.Context, push *gitserver.Push, out io.Writer) {
+	req := reconcile.PushRequest{Repo: push.Repo, User: push.User, NoWait: slices.Contains(push.Options, hooks.OptionNoWait)}
+	for _, u := range push.Updates {
+		if branch, ok := u.Branch(); ok && !u.IsDelete() {
+			req.Updates = append(req.Updates, reconcile.Update{Branch: branch, Commit: u.New})
+		}
+	}
+	if len(req.Updates) > 0 {
+		a.rec.PostReceive(ctx, req, out)
+	}
+}
+
+// Status answers `ssh HOST status`: the environments of the repos user may read.
+func (a *app) Status(_ context.Context, user string, out io.Writer) error {
+	cfg := a.config()
+	var sts []reconcile.Status
+	for _, st := range a.store.All() {
+		repo, ok := cfg.Repos[st.Repo]
+		if !ok || !repo.CanRead(user) {
+			continue
+		}
+		if _, ok := repo.Environments[st.Env]; ok {
+			sts = append(sts, st)
+		}
+	}
+	// Environments never pushed to have no status yet; list them too.
+	for _, rn := range sortedRepoNames(cfg) {
+		repo := cfg.Repos[rn]
+		if !repo.CanRead(user) {
+			continue
+		}
+		for en, env := range repo.Environments {
+			if !slices.ContainsFunc(sts, func(s reconcile.Status) bool { return s.Repo == rn && s.Env == en }) {
+				sts = append(sts, reconcile.Status{Repo: rn, Env: en, Branch: env.Branch, Cluster: env.Cluster})
+			}
+		}
+	}
+	slices.SortFunc(sts, func(x, y reconcile.Status) int { return strings.Compare(x.Key(), y.Key()) })
+	reconcile.WriteStatus(out, sts, time.Now())
+	return nil
+}
+
+// reload switches to a new configuration: clusters and later pushes use it at once.
+func (a *app) reload(cfg *config.Config) {
+	a.cfg.Store(cfg)
+	a.clusters.Update(cfg)
+	a.rec.Resync()
+}
+
+func sortedRepoNames(cfg *config.Config) []string {
+	names := make([]string, 0, len(cfg.Repos))
+	for n := range cfg.Repos {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	return names
+}
+
+// buildHooks assembles and starts what runs behind the Git server.
+func buildHooks(ctx context.Context, cfg *config.Config, log zerolog.Logger) (*app, error) {
+	a, err := newApp(cfg, log, metrics.New())
+	if err != nil {
+		return nil, fmt.Errorf("wire: %w", err)
+	}
+	if err := a.start(ctx); err != nil {
+		return nil, err
+	}
+	return a, nil
 }

@@ -106,6 +106,7 @@ func (c *Checker) Check(ctx context.Context, t Target) *Checked {
 		return out
 	}
 	rep.Problems = append(rep.Problems, res.Problems...)
+	res.Objects = render.WithNamespace(res.Objects, env.Namespace)
 	out.Objects = res.Objects
 
 	start = time.Now()

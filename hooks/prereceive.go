@@ -2,6 +2,7 @@ package hooks
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"slices"
@@ -33,8 +34,15 @@ type PreReceive struct {
 	Metrics  *metrics.Metrics
 }
 
-// ErrRejected is returned (wrapped) when a push is refused; the details went to out.
-var ErrRejected = fmt.Errorf("push rejected")
+// ErrRejected matches (errors.Is) the error Run returns when a push is refused; the
+// details went to out.
+var ErrRejected = errors.New("push rejected")
+
+// rejection is a refusal; gitserver already says "push rejected" in front of it.
+type rejection string
+
+func (r rejection) Error() string        { return string(r) }
+func (r rejection) Is(target error) bool { return target == ErrRejected }
 
 // Run checks push and writes one report per environment to out. A non-nil error refuses
 // the whole push, so that a push touching two environments lands in both or neither.
@@ -90,9 +98,9 @@ func (h *PreReceive) Run(ctx context.Context, push *gitserver.Push, out io.Write
 	}
 	switch {
 	case rejected > 0:
-		return fmt.Errorf("%w: %d of %d environment(s) failed their checks", ErrRejected, rejected, checked)
+		return rejection(fmt.Sprintf("%d of %d environment(s) failed their checks", rejected, checked))
 	case dryRun:
-		return fmt.Errorf("%w: dry run (-o %s): checks passed, nothing was changed", ErrRejected, OptionDryRun)
+		return rejection(fmt.Sprintf("dry run (-o %s): checks passed, nothing was changed", OptionDryRun))
 	}
 	return nil
 }

@@ -28,6 +28,7 @@ type worker struct {
 	onWait  func(commit string, next time.Time, err error)
 
 	mu       sync.Mutex
+	running  bool
 	want     string
 	waiters  []*waiter
 	wake     chan struct{}
@@ -102,7 +103,9 @@ func (w *worker) loop(ctx context.Context) {
 				}
 			}
 		}
+		w.setRunning(true)
 		out := w.run(ctx, commit, progress)
+		w.setRunning(false)
 		for _, wt := range waiters {
 			wt.done <- out
 		}
@@ -141,4 +144,18 @@ func (w *worker) finish(out Outcome) {
 	for _, wt := range waiters {
 		wt.done <- out
 	}
+}
+
+func (w *worker) setRunning(r bool) {
+	w.mu.Lock()
+	w.running = r
+	w.mu.Unlock()
+}
+
+// busy reports whether a reconcile is running, or one was asked for and has not started.
+// A retry waiting for its backoff is not busy: it is resumed at the next start.
+func (w *worker) busy() bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.running || len(w.waiters) > 0
 }

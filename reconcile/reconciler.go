@@ -116,6 +116,29 @@ func (r *Reconciler) Resync() {
 // Wait blocks until every worker has stopped (after Start's context ended).
 func (r *Reconciler) Wait() { r.wg.Wait() }
 
+// Idle waits until no reconcile is running or queued, or ctx ends; at shutdown it lets
+// running applies finish within a bound.
+func (r *Reconciler) Idle(ctx context.Context) {
+	t := time.NewTicker(50 * time.Millisecond)
+	defer t.Stop()
+	for {
+		r.mu.Lock()
+		busy := false
+		for _, w := range r.workers {
+			busy = busy || w.busy()
+		}
+		r.mu.Unlock()
+		if !busy {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
 // Enqueue asks for commit to be applied to repo/env. progress, if set, receives lines to
 // show the pusher. The channel gets the outcome of the reconcile that covers the commit.
 func (r *Reconciler) Enqueue(repo, env, commit string, progress func(string)) <-chan Outcome {
@@ -346,8 +369,9 @@ func (r *Reconciler) render(ctx context.Context, repoName string, env config.Env
 	if !res.OK() {
 		return nil, &renderError{problems: res.Problems}
 	}
-	objs := make([]*unstructured.Unstructured, len(res.Objects))
-	for i, o := range res.Objects {
+	rendered := render.WithNamespace(res.Objects, env.Namespace)
+	objs := make([]*unstructured.Unstructured, len(rendered))
+	for i, o := range rendered {
 		objs[i] = o.Unstructured
 	}
 	return objs, nil

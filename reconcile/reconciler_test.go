@@ -161,7 +161,9 @@ func TestApplyPruneAndStatus(t *testing.T) {
 	if o.Err != nil {
 		t.Fatalf("apply: %v", o.Err)
 	}
-	if !strings.Contains(o.Summary, "applied 2 objects (2 created, 0 configured, 0 unchanged), pruned 0, healthy in") {
+	// The environment's namespace is part of what it deploys (it exists here already, so
+	// applying it configures it: the ownership labels).
+	if !strings.Contains(o.Summary, "applied 3 objects (2 created, 1 configured, 0 unchanged), pruned 0, healthy in") {
 		t.Errorf("summary: %q", o.Summary)
 	}
 	a, err := b.configMap("a")
@@ -178,7 +180,7 @@ func TestApplyPruneAndStatus(t *testing.T) {
 	}
 	c2 := b.commit(map[string]string{"deploy/b.yaml": "", "deploy/a.yaml": cmYAML("a", "two")})
 	o = b.apply(c2)
-	if o.Err != nil || !strings.Contains(o.Summary, "(0 created, 1 configured, 0 unchanged), pruned 1") {
+	if o.Err != nil || !strings.Contains(o.Summary, "(0 created, 1 configured, 1 unchanged), pruned 1") {
 		t.Fatalf("second apply: %+v", o)
 	}
 	if _, err := b.configMap("b"); !apierrors.IsNotFound(err) {
@@ -191,7 +193,7 @@ func TestApplyPruneAndStatus(t *testing.T) {
 		t.Errorf("a not updated: %v", a.Data)
 	}
 	st := b.store.Get(b.repo, "staging")
-	if st.LastApplied != c2 || st.LastHealthy != c2 || st.Objects != 1 || st.LastError != "" {
+	if st.LastApplied != c2 || st.LastHealthy != c2 || st.Objects != 2 || st.LastError != "" {
 		t.Errorf("status: %+v", st)
 	}
 }
