@@ -42,6 +42,14 @@ func preReceive(out string) int {
 		}
 		b, err := fs.ReadFile(tr, "manifest.yaml")
 		fmt.Fprintf(&report, "content=%q err=%v\n", b, err)
+		// The same, naming the quarantine relative to the repository.
+		rel, _ := filepath.Rel(repoDir, os.Getenv("GIT_OBJECT_DIRECTORY"))
+		if tr, err := Open(repoDir, f[1], Options{ObjectDirs: []string{rel}}); err != nil {
+			fmt.Fprintf(&report, "relative: %v\n", err)
+		} else {
+			b, err := fs.ReadFile(tr, "manifest.yaml")
+			fmt.Fprintf(&report, "relative=%q err=%v\n", b, err)
+		}
 		// The old base file comes from the repository's own objects, behind the quarantine.
 		b, err = fs.ReadFile(tr, "base.yaml")
 		fmt.Fprintf(&report, "base=%q err=%v\n", b, err)
@@ -99,10 +107,26 @@ func testQuarantinePush(t *testing.T, unpackLimit string) {
 		"quarantine=true",
 		`content="pushed: true\n" err=<nil>`,
 		`base="base: 1\n" err=<nil>`,
+		`relative="pushed: true\n" err=<nil>`,
 		"outside-quarantine=exit status 1",
 	} {
 		if !strings.Contains(string(got), want) {
 			t.Errorf("hook saw:\n%s\nwant %q", got, want)
 		}
+	}
+}
+
+func TestObjectDirsFromEnv(t *testing.T) {
+	env := map[string]string{
+		"GIT_OBJECT_DIRECTORY":             "/r/objects/tmp_objdir-incoming-x",
+		"GIT_ALTERNATE_OBJECT_DIRECTORIES": "/r/objects:\"/other/objects\"",
+	}
+	got := ObjectDirsFromEnv(func(k string) string { return env[k] })
+	want := []string{"/r/objects/tmp_objdir-incoming-x", "/r/objects", "/other/objects"}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("got %q, want %q", got, want)
+	}
+	if got := ObjectDirsFromEnv(func(string) string { return "" }); len(got) != 0 {
+		t.Errorf("empty environment: %q", got)
 	}
 }

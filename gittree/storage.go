@@ -63,13 +63,23 @@ var _ storer.EncodedObjectStorer = (*chain)(nil)
 func openChain(repoDir string, objectDirs []string, largeObject int64) (*chain, error) {
 	opts := filesystem.Options{LargeObjectThreshold: largeObject, AlternatesFS: osfs.New("/")}
 	objCache := cache.NewObjectLRU(16 * cache.MiByte)
+	repo, err := filepath.Abs(repoDir)
+	if err != nil {
+		return nil, fmt.Errorf("repository %s: %w", repoDir, err)
+	}
+	if fi, err := os.Stat(filepath.Join(repo, "objects")); err != nil || !fi.IsDir() {
+		return nil, fmt.Errorf("repository %s: no objects directory", repoDir)
+	}
 	c := &chain{}
 	seen := map[string]bool{}
 	for _, d := range objectDirs {
-		abs, err := filepath.Abs(d)
-		if err != nil {
-			return nil, fmt.Errorf("object directory %s: %w", d, err)
+		// Git runs hooks in the repository, so a relative directory is relative to it,
+		// not to the daemon's working directory.
+		abs := d
+		if !filepath.IsAbs(d) {
+			abs = filepath.Join(repo, d)
 		}
+		abs = filepath.Clean(abs)
 		if seen[abs] {
 			continue
 		}
@@ -79,15 +89,8 @@ func openChain(repoDir string, objectDirs []string, largeObject int64) (*chain, 
 		}
 		c.stores = append(c.stores, newStore(objectsFS(abs), objCache, opts))
 	}
-	abs, err := filepath.Abs(repoDir)
-	if err != nil {
-		return nil, fmt.Errorf("repository %s: %w", repoDir, err)
-	}
-	if fi, err := os.Stat(filepath.Join(abs, "objects")); err != nil || !fi.IsDir() {
-		return nil, fmt.Errorf("repository %s: no objects directory", repoDir)
-	}
-	if !seen[filepath.Join(abs, "objects")] {
-		c.stores = append(c.stores, newStore(osfs.New(abs), objCache, opts))
+	if !seen[filepath.Join(repo, "objects")] {
+		c.stores = append(c.stores, newStore(osfs.New(repo), objCache, opts))
 	}
 	return c, nil
 }
