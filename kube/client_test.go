@@ -1,0 +1,83 @@
+package kube
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/util/wait"
+
+	"github.com/gitopsd/gitopsd/internal/kubetest"
+)
+
+func TestNamespacedAndDiscoveryRefresh(t *testing.T) {
+	c := newClient(t)
+	ctx := ctxT(t)
+	for gvk, want := range map[schema.GroupVersionKind]bool{
+		{Version: "v1", Kind: "ConfigMap"}:                                                        true,
+		{Version: "v1", Kind: "Namespace"}:                                                        false,
+		{Group: "rbac.authorization.k8s.io", Version: "v1", Kind: "ClusterRole"}:                  false,
+		{Group: "apps", Version: "v1", Kind: "Deployment"}:                                        true,
+		{Group: crdGroup, Version: "v1", Kind: "CustomResourceDefinition"}:                        false,
+		{Group: "networking.k8s.io", Version: "v1", Kind: "NetworkPolicy"}:                        true,
+		{Group: "coordination.k8s.io", Version: "v1", Kind: "Lease"}:                              true,
+		{Group: "admissionregistration.k8s.io", Version: "v1", Kind: "ValidatingAdmissionPolicy"}: false,
+	} {
+		ns, known, err := c.Namespaced(gvk)
+		if err != nil || !known || ns != want {
+			t.Errorf("%v: namespaced=%v known=%v err=%v, want %v", gvk, ns, known, err, want)
+		}
+	}
+
+	// A CRD created behind the client's back, after it cached discovery.
+	ns := kubetest.Namespace(t)
+	group := strings.ReplaceAll(ns, "-", "") + ".example.com"
+	gvk := schema.GroupVersionKind{Group: group, Version: "v1", Kind: "Sprocket"}
+	if _, known, err := c.Namespaced(gvk); known || err != nil {
+		t.Fatalf("unknown kind: known=%v err=%v", known, err)
+	}
+	other := newClient(t)
+	crd := objs(t, fmt.Sprintf(crdYAML, "sprocket", group, "Sprocket"))[0]
+	ri, _, err := other.resourceFor(crd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ri.Create(ctx, crd, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	// The first client finds it without being told, by refreshing on the miss.
+	err = wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
+		namespaced, known, err := c.Namespaced(gvk)
+		return known && namespaced, err
+	})
+	if err != nil {
+		t.Fatalf("new CRD never found: %v", err)
+	}
+}
+
+func TestApplyConflictAndForce(t *testing.T) {
+	c := newClient(t)
+	ns := kubetest.Namespace(t)
+	id := ObjectID{Kind: "ConfigMap", Namespace: ns, Name: "cm"}
+	mustApply(t, c, objs(t, configMap(ns, "cm", "ours")), DefaultApplyOptions())
+	theirs := DefaultApplyOptions()
+	theirs.FieldManager = "someone-else"
+	theirs.Force = true
+	theirs.SkipUnchanged = false // the hash annotation is gitopsd's alone
+	mustApply(t, c, objs(t, configMap(ns, "cm", "theirs")), theirs)
+
+	ch := wantAction(t, mustApply(t, c, objs(t, configMap(ns, "cm", "ours")), DefaultApplyOptions()), id, Failed)
+	if !strings.Contains(ch.Message, `with "someone-else"`) || !strings.Contains(ch.Message, ".data.key") {
+		t.Errorf("conflict message %q", ch.Message)
+	}
+	force := DefaultApplyOptions()
+	force.Force = true
+	ch = wantAction(t, mustApply(t, c, objs(t, configMap(ns, "cm", "ours")), force), id, Configured)
+	if len(ch.Fields) != 1 || ch.Fields[0].String() != `.data.key: "theirs" -> "ours"` {
+		t.Errorf("fields %v", ch.Fields)
+	}
+}
