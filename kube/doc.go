@@ -4,10 +4,28 @@
 // cluster, prunes what an environment no longer owns and waits for health with kstatus.
 //
 // It knows nothing about git, repositories or who calls it: every operation takes objects
-// or object IDs and returns a ChangeSet (or a health/drift report) that the caller turns
-// into push output, logs or status. It never logs, and no value of a Secret's data leaves
-// it: diffs and messages mask them as "***".
+// or object IDs and returns a ChangeSet (or a HealthReport) that the caller turns into
+// push output, logs or status. It never logs, and no value of a Secret's data leaves it:
+// diffs show Secret keys with values "***", and messages are scrubbed of them.
 //
-// The shape follows fluxcd/pkg/ssa: dependency order (CRDs and Namespaces first), one
-// result per object, every object attempted even when some fail.
+// A reconcile is a straight pipeline over it:
+//
+//	c, _ := kube.New(cfg, kube.DefaultClientOptions())
+//	owner := kube.Owner{Repo: repo, Env: env, Commit: commit}
+//	opts := kube.DefaultApplyOptions()
+//	opts.Owner = &owner
+//	cs, _ := c.Apply(ctx, objs, opts)              // CRDs and Namespaces first, then the rest
+//	old, _, _ := c.ReadInventory(ctx, owner)
+//	cur := kube.InventoryOf(cs)
+//	pruned, _ := c.Prune(ctx, kube.Stale(old, cur), kube.DefaultPruneOptions(owner))
+//	_ = c.WriteInventory(ctx, owner, cur)           // plus the IDs whose prune failed
+//	health, _ := c.WaitHealthy(ctx, cur.IDs, kube.DefaultHealthOptions())
+//
+// Pre-receive runs the same Apply with DryRun (or Diff); the drift scan runs Drift.
+//
+// The shape follows fluxcd/pkg/ssa: dependency order, one result per object, every
+// object attempted even when some fail. Two things differ. Live state is read with one
+// LIST per kind and namespace when many objects share them, so requests grow with kinds
+// rather than objects; and an object stamped with ConfigHashAnnotation whose live state
+// provably equals what an apply would make is reported unchanged without a request.
 package kube

@@ -114,3 +114,13 @@ func scrubSecret(obj *unstructured.Unstructured, msg string) string {
 	}
 	return msg
 }
+
+// scrubbedError is a Secret's error whose text went through scrubSecret. It still
+// unwraps to the original, for errors.Is and API status checks.
+type scrubbedError struct {
+	err error
+	msg string
+}
+
+func (e *scrubbedError) Error() string { return e.msg }
+func (e *scrubbedError) Unwrap() error { return e.err }

@@ -2,6 +2,7 @@ package kube
 
 import (
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -93,6 +94,11 @@ func TestScrubAndMask(t *testing.T) {
 	}
 	if s.Object["data"].(map[string]any)["a"] == Masked {
 		t.Error("MaskSecret changed its input")
+	}
+	it := &item{obj: s}
+	it.fail(fmt.Errorf("apply: %w", errors.New("value secret-value rejected")), "value plain-secret rejected")
+	if it.change.Err.Error() != "apply: value *** rejected" || it.change.Message != "value *** rejected" {
+		t.Errorf("failure of a Secret: %q / %q", it.change.Err, it.change.Message)
 	}
 	cm := objs(t, configMap("n", "c", "secret-value"))[0]
 	if scrubSecret(cm, "secret-value") != "secret-value" || MaskSecret(cm) != cm {
