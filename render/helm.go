@@ -338,6 +338,8 @@ func (r *renderer) helmObjects(dir string, ch *chart.Chart, rendered map[string]
 		}
 		return true
 	}
+	sources := templateSources(ch)
+	kindLines := map[string]int{}
 	var objs []Object
 	for _, crd := range ch.CRDObjects() {
 		file := templatePath(dir, crd.Filename)
@@ -372,7 +374,13 @@ func (r *renderer) helmObjects(dir string, ch *chart.Chart, rendered map[string]
 		}
 		for _, d := range docs {
 			for _, o := range r.expand(file, d) {
-				o.Source.Line = 0
+				key := n + "\x00" + o.GetKind()
+				line, ok := kindLines[key]
+				if !ok {
+					line = templateKindLine(sources[n], o.GetKind())
+					kindLines[key] = line
+				}
+				o.Source.Line = line
 				if strings.Contains(o.GetAnnotations()["helm.sh/hook"], "test") {
 					continue
 				}
@@ -381,4 +389,38 @@ func (r *renderer) helmObjects(dir string, ch *chart.Chart, rendered map[string]
 		}
 	}
 	return objs
+}
+
+// templateSources maps the engine's template names to their text, subcharts included.
+func templateSources(ch *chart.Chart) map[string][]byte {
+	out := map[string][]byte{}
+	var walk func(c *chart.Chart)
+	walk = func(c *chart.Chart) {
+		for _, t := range c.Templates {
+			out[path.Join(c.ChartFullPath(), t.Name)] = t.Data
+		}
+		for _, d := range c.Dependencies() {
+			walk(d)
+		}
+	}
+	walk(ch)
+	return out
+}
+
+// templateKindLine is the best line Helm allows for an object: the template's only top-level
+// "kind: <kind>" line. Rendered lines do not match template lines, so it is 0 when the
+// kind is templated or appears more than once.
+func templateKindLine(src []byte, kind string) int {
+	if kind == "" {
+		return 0
+	}
+	re, err := regexp.Compile(`(?m)^kind:[ \t]*["']?` + regexp.QuoteMeta(kind) + `["']?[ \t]*$`)
+	if err != nil {
+		return 0
+	}
+	locs := re.FindAllIndex(src, 2)
+	if len(locs) != 1 {
+		return 0
+	}
+	return lineAt(src, locs[0][0])
 }
