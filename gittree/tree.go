@@ -52,7 +52,8 @@ func (o *Options) defaults() {
 
 // Tree is the tree of one commit as a read-only fs.FS. It is safe for concurrent use.
 // Paths are slash-separated and relative to the root of the commit (fs.ValidPath); use
-// fs.Sub for a subdirectory. In ReadDir listings a symlink to a file looks like the file
+// fs.Sub for a subdirectory (symlinks are still judged against the commit's root, so a
+// link from an overlay to a shared base elsewhere in the repository works). In ReadDir listings a symlink to a file looks like the file
 // and a symlink to a directory or outside the tree keeps fs.ModeSymlink, so fs.WalkDir
 // never loops; Open and Stat follow symlinks that stay inside the tree.
 type Tree struct {
