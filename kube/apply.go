@@ -143,9 +143,9 @@ func (c *Client) Apply(ctx context.Context, objs []*unstructured.Unstructured, o
 	return cs, ctx.Err()
 }
 
-// Diff previews objs: a server-side dry-run apply (never forced, so conflicts with other
-// managers show) whose ChangeSet says, per object, create, configure (with fields) or
-// unchanged. Secret values are masked.
+// Diff previews objs: Apply as a server-side dry run, whose ChangeSet says per object
+// create, configure (with the fields, old -> new) or unchanged, or why it would fail.
+// Leave opts.Force false to see conflicts with other managers. Secret values are masked.
 func (c *Client) Diff(ctx context.Context, objs []*unstructured.Unstructured, opts ApplyOptions) (*ChangeSet, error) {
 	opts.DryRun = true
 	return c.Apply(ctx, objs, opts)

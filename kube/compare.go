@@ -19,8 +19,8 @@ var metadataNoise = []string{"resourceVersion", "generation", "managedFields", "
 // else does; they never make an object "configured" on their own.
 var ignoredAnnotations = []string{CommitAnnotation, ConfigHashAnnotation}
 
-// comparable returns obj's content with the noise removed, for diffing.
-func comparable(obj *unstructured.Unstructured) map[string]any {
+// normalized returns obj's content with the noise removed, for diffing.
+func normalized(obj *unstructured.Unstructured) map[string]any {
 	if obj == nil {
 		return nil
 	}
@@ -45,7 +45,7 @@ func comparable(obj *unstructured.Unstructured) map[string]any {
 // an apply), masking Secret values.
 func changedFields(live, merged *unstructured.Unstructured) []FieldChange {
 	var out []FieldChange
-	diffValue(&out, "", comparable(live), comparable(merged), isSecret(merged))
+	diffValue(&out, "", normalized(live), normalized(merged), isSecret(merged))
 	return out
 }
 

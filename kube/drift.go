@@ -94,7 +94,7 @@ func (c *Client) driftOne(ctx context.Context, it *item, opts DriftOptions) {
 		it.change = Change{ID: it.id, Action: Created, Message: "missing from the cluster"}
 		return
 	}
-	if subset(comparable(it.obj), it.live.Object) {
+	if subset(normalized(it.obj), it.live.Object) {
 		it.change = Change{ID: it.id, Action: Unchanged}
 		return
 	}

@@ -12,6 +12,4 @@ var (
 	ErrNoNamespace = errors.New("namespaced object without namespace")
 	// ErrCRDNotEstablished means a CustomResourceDefinition did not become Established in time.
 	ErrCRDNotEstablished = errors.New("CustomResourceDefinition not established")
-	// ErrHealthTimeout means objects were not all ready before the health timeout.
-	ErrHealthTimeout = errors.New("timed out waiting for objects to become ready")
 )

@@ -18,7 +18,7 @@ func stampConfigHash(obj *unstructured.Unstructured) {
 	delete(ann, ConfigHashAnnotation)
 	obj.SetAnnotations(ann)
 	// encoding/json sorts map keys: equal objects give equal bytes.
-	b, err := json.Marshal(comparable(obj))
+	b, err := json.Marshal(normalized(obj))
 	if err != nil {
 		return
 	}
@@ -43,5 +43,5 @@ func provenUnchanged(desired, live *unstructured.Unstructured) bool {
 	if h == "" || live.GetAnnotations()[ConfigHashAnnotation] != h || live.GetDeletionTimestamp() != nil {
 		return false
 	}
-	return subset(comparable(desired), live.Object)
+	return subset(normalized(desired), live.Object)
 }
