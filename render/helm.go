@@ -23,8 +23,9 @@ import (
 // dependencies must be vendored under charts/ (nothing is downloaded); lookup always
 // returns nothing because the engine has no cluster client; DNS lookups stay disabled.
 func (r *renderer) helm(dir string) []Object {
+	start := len(r.ps)
 	files := r.chartFiles(dir)
-	if files == nil {
+	if files == nil || len(r.ps) > start {
 		return nil
 	}
 	// Helm parses Chart.yaml and values.yaml with an unbounded parser: check them first.

@@ -230,3 +230,17 @@ func TestHelmKubeVersionConstraint(t *testing.T) {
 	res := render(t, tree(files), helmOpts())
 	wantProblem(t, res, RuleHelm, "chart requires kubeVersion >=1.40.0, the cluster runs v1.37.2")
 }
+
+// TestHelmSymlinkOut commits a chart file that is a symlink to /etc/passwd: the chart is
+// refused with the link named, and nothing of the file reaches the output.
+func TestHelmSymlinkOut(t *testing.T) {
+	files := testChart(map[string]string{
+		"charts/web/files/passwd":      "symlink:/etc/passwd",
+		"charts/web/templates/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: p\ndata:\n  p: {{ .Files.Get \"files/passwd\" | quote }}\n",
+	})
+	res := render(t, gitTree(t, files), helmOpts())
+	wantProblem(t, res, RuleRead, "charts/web/files/passwd: cannot read: charts/web/files/passwd -> /etc/passwd: symlink points outside the repository")
+	if len(res.Objects) != 0 || strings.Contains(dump(res), "root:") {
+		t.Errorf("rendered anyway: %s", dump(res))
+	}
+}
