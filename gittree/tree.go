@@ -17,8 +17,7 @@ import (
 
 // Defaults for Options.
 const (
-	DefaultMaxBytes     = 64 << 20
-	DefaultMaxFileBytes = 16 << 20
+	DefaultMaxBytes = 64 << 20
 	// maxSymlinkHops matches what Linux allows before ELOOP.
 	maxSymlinkHops = 40
 	// maxLinkTarget bounds the blob read as a symlink target; PATH_MAX on Linux.
@@ -32,21 +31,21 @@ type Options struct {
 	ObjectDirs []string
 	// MaxBytes bounds the sum of the sizes of the files opened (DefaultMaxBytes if 0).
 	MaxBytes int64
-	// MaxFileBytes bounds the size of one file (DefaultMaxFileBytes if 0).
+	// MaxFileBytes bounds the size of one file (MaxBytes if 0).
 	MaxFileBytes int64
 }
 
 // DefaultOptions returns Options with every bound at its default.
 func DefaultOptions() Options {
-	return Options{MaxBytes: DefaultMaxBytes, MaxFileBytes: DefaultMaxFileBytes}
+	return Options{MaxBytes: DefaultMaxBytes, MaxFileBytes: DefaultMaxBytes}
 }
 
 func (o *Options) defaults() {
 	if o.MaxBytes <= 0 {
 		o.MaxBytes = DefaultMaxBytes
 	}
-	if o.MaxFileBytes <= 0 {
-		o.MaxFileBytes = DefaultMaxFileBytes
+	if o.MaxFileBytes <= 0 || o.MaxFileBytes > o.MaxBytes {
+		o.MaxFileBytes = o.MaxBytes
 	}
 }
 
