@@ -60,6 +60,21 @@ func TestApplyCreateConfigureUnchanged(t *testing.T) {
 	}
 	cs = mustApply(t, c, objs(t, configMap(ns, "cm", "a")), dry)
 	wantAction(t, cs, cmID, Unchanged)
+
+	// Diff is the same dry run.
+	cs, err := c.Diff(ctxT(t), objs(t, configMap(ns, "cm", "c"), configMap(ns, "new", "n")), DefaultApplyOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantAction(t, cs, cmID, Configured)
+	wantAction(t, cs, ObjectID{Kind: "ConfigMap", Namespace: ns, Name: "new"}, Created)
+	if got := cs.Summary(); got != "2 objects (1 created, 1 configured)" {
+		t.Errorf("summary %q", got)
+	}
+	cm, err := kubetest.Client(t, kubetest.Config(t)).CoreV1().ConfigMaps(ns).Get(ctxT(t), "cm", metav1.GetOptions{})
+	if err != nil || cm.Data["key"] != "a" {
+		t.Errorf("a dry run changed the object: %v %v", cm.Data, err)
+	}
 }
 
 func TestApplyReportsEveryFailure(t *testing.T) {

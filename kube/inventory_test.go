@@ -4,6 +4,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/gitopsd/gitopsd/internal/kubetest"
 )
 
 func TestInventoryPureFunctions(t *testing.T) {
@@ -36,7 +38,9 @@ func TestInventoryPureFunctions(t *testing.T) {
 func TestInventoryInCluster(t *testing.T) {
 	c := newClient(t)
 	ctx := ctxT(t)
-	o := Owner{Repo: "shop/App", Env: "prod_eu"}
+	// Unique per run: the API server outlives a test run with -count.
+	repo := "shop/App-" + kubetest.Namespace(t)
+	o := Owner{Repo: repo, Env: "prod_eu"}
 	if _, found, err := c.ReadInventory(ctx, o); err != nil || found {
 		t.Fatalf("fresh inventory found=%v err=%v", found, err)
 	}
@@ -51,7 +55,7 @@ func TestInventoryInCluster(t *testing.T) {
 		t.Fatalf("read back %v found=%v err=%v", got, found, err)
 	}
 	// Another environment of the same repo has its own.
-	if _, found, _ := c.ReadInventory(ctx, Owner{Repo: "shop/App", Env: "staging"}); found {
+	if _, found, _ := c.ReadInventory(ctx, Owner{Repo: repo, Env: "staging"}); found {
 		t.Error("inventories shared between environments")
 	}
 	if n := InventoryName(o); strings.ContainsAny(n, "/_A") || len(n) > 253 {
