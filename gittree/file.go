@@ -19,7 +19,7 @@ type fileInfo struct {
 }
 
 func (fi *fileInfo) Name() string       { return fi.name }
-func (fi *fileInfo) Size() int64        { return max(fi.size, 0) }
+func (fi *fileInfo) Size() int64        { return max(fi.size, 0) } // listings call Info first
 func (fi *fileInfo) Mode() fs.FileMode  { return fi.mode }
 func (fi *fileInfo) ModTime() time.Time { return time.Time{} }
 func (fi *fileInfo) IsDir() bool        { return fi.mode.IsDir() }
@@ -34,10 +34,10 @@ func (d *dirEntry) Name() string      { return d.info.name }
 func (d *dirEntry) IsDir() bool       { return d.info.IsDir() }
 func (d *dirEntry) Type() fs.FileMode { return d.info.mode.Type() }
 func (d *dirEntry) Info() (fs.FileInfo, error) {
+	d.t.mu.Lock()
+	defer d.t.mu.Unlock()
 	if d.info.size < 0 && d.info.mode.IsRegular() {
-		d.t.mu.Lock()
 		n, err := d.t.size(d.info.hash)
-		d.t.mu.Unlock()
 		if err != nil {
 			return nil, err
 		}
