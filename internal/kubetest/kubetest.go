@@ -38,14 +38,24 @@ func Main(m *testing.M) {
 }
 
 func run(m *testing.M) int {
-	cp, err := Start(context.Background())
+	stop, err := Setup()
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "kubetest: %v\n", err)
 		return 1
 	}
-	shared = cp
-	defer cp.Stop()
+	defer stop()
 	return m.Run()
+}
+
+// Setup starts the package's control plane like Main does, for a TestMain that also
+// starts other things; call the returned stop after m.Run.
+func Setup() (stop func(), err error) {
+	cp, err := Start(context.Background())
+	if err != nil {
+		return nil, err
+	}
+	shared = cp
+	return func() { cp.Stop() }, nil
 }
 
 // Start starts a new control plane, for tests that need more than one cluster. The caller

@@ -1,0 +1,113 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/gitopsd/gitopsd/controlplane"
+	"github.com/gitopsd/gitopsd/internal/gittest"
+	"github.com/gitopsd/gitopsd/internal/kubetest"
+)
+
+func TestMain(m *testing.M) {
+	os.Exit(func() int {
+		cleanBin, err := gittest.Setup()
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "e2e:", err)
+			return 1
+		}
+		defer cleanBin()
+		stop, err := kubetest.Setup()
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "e2e:", err)
+			return 1
+		}
+		defer stop()
+		return m.Run()
+	}())
+}
+
+// cluster renders a clusters: entry for cp.
+func cluster(name string, cp *controlplane.ControlPlane) string {
+	return fmt.Sprintf("  %s: {kubeconfig: %s, context: %s}\n", name, cp.Kubeconfig, controlplane.ContextName)
+}
+
+// push pushes HEAD of work to branch and returns git's output and whether it succeeded.
+func push(t *testing.T, d *gittest.Daemon, key *gittest.Key, work, branch string, opts ...string) (string, bool) {
+	t.Helper()
+	args := []string{"push"}
+	for _, o := range opts {
+		args = append(args, "-o", o)
+	}
+	args = append(args, "origin", "HEAD:refs/heads/"+branch)
+	out, err := d.Git(t, key, work, args...)
+	return out, err == nil
+}
+
+// remoteHead is the commit branch points at on the server ("" if it does not exist).
+func remoteHead(t *testing.T, d *gittest.Daemon, branch string, repo string) string {
+	t.Helper()
+	out, err := exec.Command("git", "--git-dir", d.RepoDir(repo), "rev-parse", "--verify", "-q", "refs/heads/"+branch).Output()
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSpace(string(out))
+}
+
+// objectCount counts the loose and packed objects of the server's repo.
+func objectCount(t *testing.T, d *gittest.Daemon, repo string) string {
+	t.Helper()
+	out, err := exec.Command("git", "--git-dir", d.RepoDir(repo), "count-objects", "-v").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var keep []string
+	for _, l := range strings.Split(string(out), "\n") {
+		if strings.HasPrefix(l, "count:") || strings.HasPrefix(l, "in-pack:") {
+			keep = append(keep, l)
+		}
+	}
+	return strings.Join(keep, " ")
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(2 * time.Minute)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within 2 minutes", what)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func configMapValue(cs kubernetes.Interface, ns, name, key string) string {
+	cm, err := cs.CoreV1().ConfigMaps(ns).Get(context.Background(), name, metav1.GetOptions{})
+	if err != nil {
+		return "<" + err.Error() + ">"
+	}
+	return cm.Data[key]
+}
+
+func cmYAML(name, value string) string {
+	return "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: " + name + "\ndata:\n  value: " + value + "\n"
+}
+
+func writeFile(t *testing.T, path, content string) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}

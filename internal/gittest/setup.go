@@ -1,0 +1,19 @@
+package gittest
+
+import "os"
+
+// Setup builds the binary like Main does, for a TestMain that also starts other things
+// (kubetest.Setup); call the returned cleanup after m.Run.
+func Setup() (cleanup func(), err error) {
+	dir, err := os.MkdirTemp("", "gittest-bin-")
+	if err != nil {
+		return nil, err
+	}
+	bin, err := Build(dir)
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	binary = bin
+	return func() { os.RemoveAll(dir) }, nil
+}
