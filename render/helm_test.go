@@ -195,20 +195,52 @@ func TestHelmTemplateErrors(t *testing.T) {
 	wantProblem(t, res, RuleHelm, "charts/web/templates/_loop.tpl:1: rendering template has a nested reference name: loop")
 }
 
-// TestHelmTimeout renders a template that iterates 10^8 times (seconds); Render must give up at its
-// deadline. The goroutine keeps running until the template ends (see Render): the loop
-// allocates little, and the process exits with the test binary.
-func TestHelmTimeout(t *testing.T) {
-	o := helmOpts()
-	o.Timeout = 300 * time.Millisecond
-	start := time.Now()
-	res := render(t, tree(testChart(map[string]string{
-		"charts/web/templates/spin.yaml": `{{ range until 1000 }}{{ range until 1000 }}{{ range until 100 }}{{ end }}{{ end }}{{ end }}`,
-	})), o)
-	wantProblem(t, res, RuleTimeout, "charts/web: rendering took longer than 300ms")
-	if d := time.Since(start); d > 2*time.Second {
-		t.Errorf("Render returned after %v", d)
+// spin is a template that iterates 2*10^6 times: a second or more, far beyond the timeouts
+// below, and it allocates little.
+const spin = `{{ range until 1000 }}{{ range until 100 }}{{ range until 20 }}{{ end }}{{ end }}{{ end }}`
+
+// waitRunaways waits until the renders abandoned by a test have ended, so that they do not
+// count against the next test.
+func waitRunaways(t *testing.T) {
+	t.Helper()
+	deadline := time.Now().Add(3 * time.Minute)
+	for runaway.Load() > 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d abandoned renders still running", runaway.Load())
+		}
+		time.Sleep(50 * time.Millisecond) // polling the counter; nothing to wait on
 	}
+}
+
+// TestHelmTimeout renders a template that loops: Render gives up at its deadline, while
+// the abandoned goroutine runs on until the template ends (see Render). Two such renders
+// alive make the next one be refused at once.
+func TestHelmTimeout(t *testing.T) {
+	waitRunaways(t)
+	defer waitRunaways(t)
+	o := helmOpts()
+	o.Timeout = 100 * time.Millisecond
+	files := tree(testChart(map[string]string{"charts/web/templates/spin.yaml": spin}))
+	for i := 0; i < maxRunaway; i++ {
+		start := time.Now()
+		res := render(t, files, o)
+		wantProblem(t, res, RuleTimeout, "charts/web: rendering took longer than 100ms")
+		if d := time.Since(start); d > 2*time.Second {
+			t.Errorf("Render returned after %v", d)
+		}
+	}
+	if n := runaway.Load(); n != maxRunaway {
+		t.Fatalf("%d runaway renders, want %d (the template ended too soon for this test)", n, maxRunaway)
+	}
+	start := time.Now()
+	res := render(t, tree(map[string]string{"m/a.yaml": deploy}), Options{Path: "m", DefaultNamespace: "x"})
+	wantProblem(t, res, RuleTimeout, "m: 2 earlier renders that exceeded their timeout are still running")
+	if d := time.Since(start); d > 100*time.Millisecond {
+		t.Errorf("refusing took %v", d)
+	}
+	waitRunaways(t)
+	res = render(t, tree(map[string]string{"m/a.yaml": deploy}), Options{Path: "m", DefaultNamespace: "x"})
+	wantOK(t, res)
 }
 
 func TestHelmBombInValues(t *testing.T) {
