@@ -17,3 +17,14 @@ func Setup() (cleanup func(), err error) {
 	binary = bin
 	return func() { os.RemoveAll(dir) }, nil
 }
+
+// Signal sends sig to the running daemon (SIGHUP to reload, SIGKILL to crash it).
+func (d *Daemon) Signal(sig os.Signal) error {
+	if d.cmd == nil {
+		return os.ErrProcessDone
+	}
+	return d.cmd.Process.Signal(sig)
+}
+
+// Exited returns a channel closed when the daemon process has exited.
+func (d *Daemon) Exited() <-chan struct{} { return d.done }
