@@ -23,15 +23,19 @@ import (
 // recordingHooks is a Hooks that takes its time, records what it saw and refuses pushes
 // carrying the push option "reject".
 type recordingHooks struct {
-	delay time.Duration
-	mu    sync.Mutex
-	pre   []gitserver.Push
-	post  []gitserver.Push
-	seen  []string // object dirs that existed at pre-receive time
+	delay   time.Duration
+	started chan struct{} // receives once per pre-receive, if not nil
+	mu      sync.Mutex
+	pre     []gitserver.Push
+	post    []gitserver.Push
+	seen    []string // object dirs that existed at pre-receive time
 }
 
 func (h *recordingHooks) PreReceive(ctx context.Context, p *gitserver.Push, out io.Writer) error {
 	fmt.Fprintf(out, "checking %d update(s) for %s\n", len(p.Updates), p.User)
+	if h.started != nil {
+		h.started <- struct{}{}
+	}
 	// Silent for longer than the idle timeout: the session must survive it.
 	select {
 	case <-time.After(h.delay):
@@ -61,13 +65,20 @@ func (h *recordingHooks) PostReceive(_ context.Context, p *gitserver.Push, out i
 
 // startInProcess runs a gitserver.Server in the test with hooks; the shims still run the
 // built gitopsd binary, which talks to this server's socket.
-func startInProcess(t *testing.T, body string, hooks gitserver.Hooks) *gittest.Daemon {
+// parseConfig parses repos.yaml body with a server section for dataDir and limits.
+func parseConfig(t *testing.T, dataDir, limits, body string) *config.Config {
 	t.Helper()
-	dataDir := filepath.Join(t.TempDir(), "data")
-	cfg, err := config.Parse("repos.yaml", []byte(fmt.Sprintf("server:\n  listen: 127.0.0.1:0\n  data_dir: %s\n  limits: {idle_timeout: 1s}\n", dataDir)+body))
+	cfg, err := config.Parse("repos.yaml", []byte(fmt.Sprintf("server:\n  listen: 127.0.0.1:0\n  data_dir: %s\n  limits: {%s}\n", dataDir, limits)+body))
 	if err != nil {
 		t.Fatal(err)
 	}
+	return cfg
+}
+
+func startInProcess(t *testing.T, limits, body string, hooks gitserver.Hooks) (*gitserver.Server, *gittest.Daemon) {
+	t.Helper()
+	dataDir := filepath.Join(t.TempDir(), "data")
+	cfg := parseConfig(t, dataDir, limits, body)
 	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan net.Addr, 1)
 	srv, err := gitserver.New(ctx, gitserver.Options{
@@ -87,17 +98,17 @@ func startInProcess(t *testing.T, body string, hooks gitserver.Hooks) *gittest.D
 	})
 	select {
 	case a := <-ready:
-		return gittest.Attach(t, dataDir, a.String())
+		return srv, gittest.Attach(t, dataDir, a.String())
 	case err := <-done:
 		t.Fatalf("Serve: %v", err)
 	}
-	return nil
+	return nil, nil
 }
 
 func TestHooksSeePushAndDecide(t *testing.T) {
 	alice := gittest.NewKey(t, "alice")
 	hooks := &recordingHooks{delay: 2500 * time.Millisecond}
-	d := startInProcess(t, gittest.Users(alice)+"repos:\n  app: {write: [alice]}\n", hooks)
+	_, d := startInProcess(t, "idle_timeout: 1s", gittest.Users(alice)+"repos:\n  app: {write: [alice]}\n", hooks)
 	work := d.Clone(t, alice, "app")
 	commit := d.Commit(t, alice, work, "one", map[string]string{"a.txt": "a\n"})
 
@@ -134,5 +145,46 @@ func TestHooksSeePushAndDecide(t *testing.T) {
 	}
 	if got := strings.Fields(d.MustGit(t, alice, work, "ls-remote", "origin", "refs/heads/main"))[0]; got != commit {
 		t.Fatalf("main = %s after a rejected push, want %s", got, commit)
+	}
+}
+
+func TestBusyAndReload(t *testing.T) {
+	alice, bob := gittest.NewKey(t, "alice"), gittest.NewKey(t, "bob")
+	hooks := &recordingHooks{delay: 2 * time.Second, started: make(chan struct{}, 1)}
+	users := gittest.Users(alice, bob)
+	srv, d := startInProcess(t, "max_sessions: 1", users+"repos:\n  app: {write: [alice]}\n", hooks)
+	work := d.Clone(t, alice, "app")
+	d.Commit(t, alice, work, "one", map[string]string{"a.txt": "a\n"})
+
+	// One push holds the only session slot while its hook runs: the next session is told.
+	pushed := make(chan error, 1)
+	go func() {
+		out, err := d.Git(t, alice, work, "push", "origin", "HEAD:main")
+		if err != nil {
+			err = fmt.Errorf("%w\n%s", err, out)
+		}
+		pushed <- err
+	}()
+	<-hooks.started
+	if _, stderr, err := d.SSH(t, bob, nil, "help"); err == nil || !strings.Contains(stderr, "gitopsd: the server is busy (1 sessions at once)") {
+		t.Fatalf("second session while busy: err=%v\n%s", err, stderr)
+	}
+	if err := <-pushed; err != nil {
+		t.Fatalf("push: %v", err)
+	}
+
+	// Reload: a new repo appears, bob becomes app's writer, alice loses it.
+	cfg := parseConfig(t, srv.Config().Server.DataDir, "max_sessions: 1", users+"repos:\n  app: {read: [alice], write: [bob]}\n  extra: {write: [alice]}\n")
+	if err := srv.Reload(context.Background(), cfg); err != nil {
+		t.Fatal(err)
+	}
+	d.Clone(t, alice, "extra")
+	d.Commit(t, alice, work, "two", map[string]string{"b.txt": "b\n"})
+	if out, err := d.Git(t, alice, work, "push", "origin", "HEAD:main"); err == nil || !strings.Contains(out, "alice may read app but not push to it") {
+		t.Fatalf("alice pushing after losing write: err=%v\n%s", err, out)
+	}
+	bad := parseConfig(t, filepath.Join(t.TempDir(), "elsewhere"), "", users+"repos:\n  app: {write: [bob]}\n")
+	if err := srv.Reload(context.Background(), bad); err == nil {
+		t.Fatal("reload moved the data directory")
 	}
 }
