@@ -1,0 +1,202 @@
+package validate
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"sigs.k8s.io/yaml"
+
+	"github.com/gitopsd/gitopsd/clusters"
+	"github.com/gitopsd/gitopsd/config"
+	"github.com/gitopsd/gitopsd/controlplane"
+	"github.com/gitopsd/gitopsd/hooks"
+	"github.com/gitopsd/gitopsd/internal/gittest"
+	"github.com/gitopsd/gitopsd/internal/kubetest"
+	"github.com/gitopsd/gitopsd/kube"
+	"github.com/gitopsd/gitopsd/render"
+)
+
+// benchCase is one push to validate: its files, the environment's path, how many objects.
+type benchCase struct {
+	name  string
+	path  string
+	files map[string]string
+	want  int
+}
+
+func cases() []benchCase {
+	return []benchCase{
+		{"plain-1000", "deploy", plainFiles("deploy", 1000), 1000},
+		{"helm-200", "chart", helmFiles("chart", 200), 200},
+	}
+}
+
+// kubectl runs the test bed's kubectl as a pusher would, one process per run, with its
+// discovery cache in cacheDir (warm after the first run, as gitopsd's is).
+type kubectl struct {
+	bin, kubeconfig, cacheDir string
+}
+
+func newKubectl(b *testing.B, cp *controlplane.ControlPlane) *kubectl {
+	bin := filepath.Join(kubetest.BinDir(), "kubectl")
+	if _, err := os.Stat(bin); err != nil {
+		b.Fatalf("no kubectl in the test bed (testbed/build.sh builds it): %v", err)
+	}
+	return &kubectl{bin: bin, kubeconfig: cp.Kubeconfig, cacheDir: b.TempDir()}
+}
+
+func (k *kubectl) dryRun(b *testing.B, ns, dir string) time.Duration {
+	b.Helper()
+	args := []string{"--kubeconfig", k.kubeconfig, "--cache-dir", k.cacheDir, "apply", "--server-side",
+		"--dry-run=server", "-n", ns, "-f", dir}
+	start := time.Now()
+	out, err := exec.Command(k.bin, args...).CombinedOutput()
+	took := time.Since(start)
+	if err != nil {
+		b.Fatalf("kubectl %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return took
+}
+
+// rendered writes what gitopsd renders from the work tree at path into a new directory,
+// for kubectl, which cannot read a chart. Rendering is left out of kubectl's time, which
+// favours the baseline.
+func rendered(b *testing.B, work, path, ns string) string {
+	b.Helper()
+	res, err := render.Render(context.Background(), os.DirFS(work), render.Options{Path: path, DefaultNamespace: ns, Release: "main"})
+	if err != nil || !res.OK() {
+		b.Fatalf("render %s: %v %v", path, err, res.Problems)
+	}
+	var docs []string
+	for _, o := range res.Objects {
+		y, err := yaml.Marshal(o.Object)
+		if err != nil {
+			b.Fatal(err)
+		}
+		docs = append(docs, string(y))
+	}
+	dir := b.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "rendered.yaml"), []byte(strings.Join(docs, "---\n")), 0o644); err != nil {
+		b.Fatal(err)
+	}
+	return dir
+}
+
+// BenchmarkPush times what a pusher waits for: `git push -o gitopsd.dry-run` of the whole
+// commit over ssh to a running gitopsd whose environment targets the API server (render,
+// checks, server-side dry run, preview, then the refusal that lets it repeat), and
+// `kubectl apply --server-side --dry-run=server -f DIR` of the same objects. The timer
+// holds gitopsd's push alone; both are reported with their ratio. Each iteration runs the
+// two in turn, alternating who goes first, so that load from elsewhere falls on both.
+func BenchmarkPush(b *testing.B) {
+	cp := kubetest.ControlPlane(b)
+	kc := newKubectl(b, cp)
+	key := gittest.NewKey(b, "bench")
+	cs := cases()
+	nss := make([]string, len(cs))
+	var repos strings.Builder
+	for i, c := range cs {
+		nss[i] = kubetest.Namespace(b)
+		fmt.Fprintf(&repos, "  %s:\n    write: [bench]\n    environments:\n      check: {branch: main, cluster: local, path: %s, namespace: %s}\n", c.name, c.path, nss[i])
+	}
+	d := gittest.Start(b, gittest.Users(key)+
+		fmt.Sprintf("clusters:\n  local: {kubeconfig: %s, context: %s}\n", cp.Kubeconfig, controlplane.ContextName)+
+		"repos:\n"+repos.String())
+
+	for i, c := range cs {
+		ns := nss[i]
+		work := d.Clone(b, key, c.name)
+		d.Commit(b, key, work, c.name, c.files)
+		dir := filepath.Join(work, c.path)
+		if c.path == "chart" {
+			dir = rendered(b, work, c.path, ns)
+		}
+		push := func() time.Duration {
+			start := time.Now()
+			out, err := d.Git(b, key, work, "push", "-o", hooks.OptionDryRun, "origin", "HEAD:refs/heads/main")
+			took := time.Since(start)
+			if err == nil || !strings.Contains(out, "checks passed, nothing was changed") ||
+				!strings.Contains(out, fmt.Sprintf("preview: %d to create", c.want)) {
+				b.Fatalf("a dry-run push of %s must pass its checks and be refused:\n%s", c.name, out)
+			}
+			return took
+		}
+		// Warm both: the daemon's discovery and clients, kubectl's discovery cache.
+		push()
+		kc.dryRun(b, ns, dir)
+
+		b.Run(c.name, func(b *testing.B) {
+			var ours, theirs time.Duration
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				if i%2 == 1 {
+					b.StopTimer()
+					theirs += kc.dryRun(b, ns, dir)
+					b.StartTimer()
+				}
+				ours += push()
+				if i%2 == 0 {
+					b.StopTimer()
+					theirs += kc.dryRun(b, ns, dir)
+					b.StartTimer()
+				}
+			}
+			report(b, ours, theirs)
+		})
+	}
+}
+
+func report(b *testing.B, ours, theirs time.Duration) {
+	n := float64(b.N)
+	b.ReportMetric(ours.Seconds()/n, "gitopsd-s/op")
+	b.ReportMetric(theirs.Seconds()/n, "kubectl-s/op")
+	b.ReportMetric(ours.Seconds()/theirs.Seconds(), "ratio")
+}
+
+// BenchmarkChecker is the pre-receive pipeline alone, in-process, without git or ssh:
+// hooks.Checker.Check of the same trees (render, policies, server-side dry run, preview).
+func BenchmarkChecker(b *testing.B) {
+	cp := kubetest.ControlPlane(b)
+	cfg := &config.Config{Clusters: map[string]config.Cluster{"local": {Kubeconfig: cp.Kubeconfig, Context: controlplane.ContextName}}}
+	checker := &hooks.Checker{Config: cfg, Clusters: clusters.New(cfg, kube.DefaultClientOptions())}
+	for _, c := range cases() {
+		ns := kubetest.Namespace(b)
+		work := b.TempDir()
+		for p, content := range c.files {
+			full := filepath.Join(work, filepath.FromSlash(p))
+			if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
+				b.Fatal(err)
+			}
+			if err := os.WriteFile(full, []byte(content), 0o644); err != nil {
+				b.Fatal(err)
+			}
+		}
+		env := config.Environment{
+			Branch: "main", Cluster: "local", Path: c.path, Namespace: ns,
+			Render: config.Render{Type: config.RenderAuto, Release: "main", Timeout: time.Minute, MaxBytes: 64 << 20},
+			Checks: config.Checks{MaxPrune: 20},
+		}
+		target := hooks.Target{Repo: c.name, EnvName: "check", Env: env, Commit: strings.Repeat("ab", 20), Tree: os.DirFS(work)}
+		check := func() {
+			res := checker.Check(context.Background(), target)
+			// The environment's Namespace comes with the objects.
+			if !res.Report.OK() || len(res.Objects) != c.want+1 {
+				b.Fatalf("%s: %d objects, problems: %v", c.name, len(res.Objects), res.Report.Problems)
+			}
+		}
+		check() // warm: discovery, the cluster's capabilities
+		b.Run(c.name, func(b *testing.B) {
+			start := time.Now()
+			for i := 0; i < b.N; i++ {
+				check()
+			}
+			b.ReportMetric(time.Since(start).Seconds()/float64(b.N), "gitopsd-s/op")
+		})
+	}
+}
