@@ -11,15 +11,17 @@ import (
 )
 
 func TestConcurrentPushes(t *testing.T) {
-	w := newWorld(t, "")
+	w := newWorld(t)
 	d := w.d
+	// A plain branch: environment branches would also go through the cluster checks, and
+	// git's own locking is what is under test here.
 	work := d.Clone(t, w.bob, "platform")
 	d.Commit(t, w.bob, work, "base", map[string]string{"base.txt": "base\n"})
-	d.MustGit(t, w.bob, work, "push", "--quiet", "origin", "HEAD:staging")
+	d.MustGit(t, w.bob, work, "push", "--quiet", "origin", "HEAD:shared")
 	const n = 20
 	commits := make([]string, n)
 	for i := range n {
-		d.MustGit(t, w.bob, work, "checkout", "--quiet", "-b", fmt.Sprintf("b%d", i), "origin/staging")
+		d.MustGit(t, w.bob, work, "checkout", "--quiet", "-b", fmt.Sprintf("b%d", i), "origin/shared")
 		commits[i] = d.Commit(t, w.bob, work, fmt.Sprintf("change %d", i), map[string]string{
 			fmt.Sprintf("f%d.txt", i): strings.Repeat(fmt.Sprintf("line %d\n", i), 1000),
 		})
@@ -42,7 +44,7 @@ func TestConcurrentPushes(t *testing.T) {
 	}
 
 	t.Run("one branch", func(t *testing.T) {
-		outs, errs := pushAll(func(int) string { return "refs/heads/staging" })
+		outs, errs := pushAll(func(int) string { return "refs/heads/shared" })
 		var winners []int
 		for i := range n {
 			if errs[i] == nil {
@@ -58,9 +60,9 @@ func TestConcurrentPushes(t *testing.T) {
 		if len(winners) != 1 {
 			t.Fatalf("%d pushes won, want exactly 1 (all are children of the same base)", len(winners))
 		}
-		got := strings.Fields(d.MustGit(t, w.bob, work, "ls-remote", url, "refs/heads/staging"))[0]
+		got := strings.Fields(d.MustGit(t, w.bob, work, "ls-remote", url, "refs/heads/shared"))[0]
 		if got != commits[winners[0]] {
-			t.Fatalf("staging = %s, want the winner's commit %s", got, commits[winners[0]])
+			t.Fatalf("shared = %s, want the winner's commit %s", got, commits[winners[0]])
 		}
 		t.Logf("winner: push %d; %d clear rejections", winners[0], n-1)
 	})
@@ -93,7 +95,7 @@ func TestConcurrentPushes(t *testing.T) {
 	if len(left) > 0 {
 		t.Fatalf("quarantine directories left behind: %v", left)
 	}
-	if _, err := os.Stat(filepath.Join(repo, "refs", "heads", "staging.lock")); err == nil {
+	if _, err := os.Stat(filepath.Join(repo, "refs", "heads", "shared.lock")); err == nil {
 		t.Fatal("a ref lock was left behind")
 	}
 }

@@ -12,11 +12,10 @@ import (
 // TestRefusals checks that everything but authorized git is refused, each with a message the
 // client shows.
 func TestRefusals(t *testing.T) {
-	w := newWorld(t, "")
+	w := newWorld(t)
 	d := w.d
 	work := d.Clone(t, w.bob, "platform")
 	d.Commit(t, w.bob, work, "first", map[string]string{"a.txt": "1\n"})
-	d.MustGit(t, w.bob, work, "push", "--quiet", "origin", "HEAD:staging")
 
 	gitFails := func(t *testing.T, wantOut string, key *gittest.Key, dir string, args ...string) {
 		t.Helper()
@@ -45,12 +44,12 @@ func TestRefusals(t *testing.T) {
 	t.Run("read-only user pushing", func(t *testing.T) {
 		dir := d.Clone(t, w.carol, "platform")
 		d.Commit(t, w.carol, dir, "carol", map[string]string{"c.txt": "c\n"})
-		gitFails(t, "gitopsd: carol may read platform but not push to it", w.carol, dir, "push", "origin", "HEAD:staging")
+		gitFails(t, "gitopsd: carol may read platform but not push to it", w.carol, dir, "push", "origin", "HEAD:topic")
 	})
 	t.Run("writer of staging pushing to production", func(t *testing.T) {
 		gitFails(t, "remote: gitopsd: refused refs/heads/main: bob may not push to branch main of platform", w.bob, work, "push", "origin", "HEAD:main")
-		if out := d.MustGit(t, w.bob, work, "ls-remote", "origin"); strings.Contains(out, "refs/heads/main") {
-			t.Fatalf("main was created:\n%s", out)
+		if out := d.MustGit(t, w.bob, work, "ls-remote", "origin", "refs/heads/main"); !strings.HasPrefix(out, w.seed) {
+			t.Fatalf("main moved:\n%s", out)
 		}
 	})
 	t.Run("repo the user may not read", func(t *testing.T) {
@@ -122,7 +121,7 @@ func sftpArgs(args []string) []string {
 }
 
 func TestHookFailsClosedWithoutDaemon(t *testing.T) {
-	w := newWorld(t, "")
+	w := newWorld(t)
 	d := w.d
 	work := d.Clone(t, w.bob, "platform")
 	d.Commit(t, w.bob, work, "first", map[string]string{"a.txt": "1\n"})
@@ -130,17 +129,17 @@ func TestHookFailsClosedWithoutDaemon(t *testing.T) {
 	if err := os.Remove(filepath.Join(d.DataDir, "hook.sock")); err != nil {
 		t.Fatal(err)
 	}
-	out, err := d.Git(t, w.bob, work, "push", "origin", "HEAD:staging")
+	out, err := d.Git(t, w.bob, work, "push", "origin", "HEAD:topic")
 	if err == nil || !strings.Contains(out, "remote: gitopsd: the gitopsd daemon cannot be reached") || !strings.Contains(out, "push refused") {
 		t.Fatalf("push without the hook socket: err=%v\n%s", err, out)
 	}
-	if out := d.MustGit(t, w.bob, work, "ls-remote", "origin"); strings.Contains(out, "refs/heads/staging") {
-		t.Fatalf("staging created without a verdict:\n%s", out)
+	if out := d.MustGit(t, w.bob, work, "ls-remote", "origin"); strings.Contains(out, "refs/heads/topic") {
+		t.Fatalf("topic created without a verdict:\n%s", out)
 	}
 }
 
 func TestHelpAndHostKeySurvivesRestart(t *testing.T) {
-	w := newWorld(t, "")
+	w := newWorld(t)
 	d := w.d
 	out, stderr, err := d.SSH(t, w.bob, nil)
 	if err != nil {

@@ -9,22 +9,18 @@ import (
 	"github.com/gitopsd/gitopsd/internal/gittest"
 )
 
-// world is the two-layout setup most tests share: alice deploys production (main), bob
-// writes staging and feature branches, carol only reads.
+// world is the setup most tests share: repo platform has a branch per environment; alice
+// alone may push production (main), bob writes staging and plain branches, carol reads.
+// Both environment branches hold one commit, seed.
 type world struct {
 	d                 *gittest.Daemon
 	alice, bob, carol *gittest.Key
 	dave              *gittest.Key // configured, reads nothing
 	stranger          *gittest.Key // not configured
+	seed              string
 }
 
-func newWorld(t *testing.T, extra string) *world {
-	t.Helper()
-	w := &world{
-		alice: gittest.NewKey(t, "alice"), bob: gittest.NewKey(t, "bob"),
-		carol: gittest.NewKey(t, "carol"), dave: gittest.NewKey(t, "dave"), stranger: gittest.NewKey(t, "stranger"),
-	}
-	w.d = gittest.Start(t, gittest.Users(w.alice, w.bob, w.carol, w.dave)+`
+const worldRepos = `
 clusters:
   prod: {kubeconfig: /nonexistent/kubeconfig}
 repos:
@@ -38,17 +34,31 @@ repos:
   app:
     read: [alice, carol]
     write: [bob]
-`+extra)
+`
+
+// newWorld seeds the environment branches before they become environments: there is no
+// cluster here, and the daemon's checks refuse a push to an environment they cannot check.
+// The built-in ref rules tested here run before those checks.
+func newWorld(t *testing.T) *world {
+	t.Helper()
+	w := &world{
+		alice: gittest.NewKey(t, "alice"), bob: gittest.NewKey(t, "bob"),
+		carol: gittest.NewKey(t, "carol"), dave: gittest.NewKey(t, "dave"), stranger: gittest.NewKey(t, "stranger"),
+	}
+	users := gittest.Users(w.alice, w.bob, w.carol, w.dave)
+	w.d = gittest.Start(t, users+"repos:\n  platform: {write: [alice]}\n")
+	work := w.d.Clone(t, w.alice, "platform")
+	w.seed = w.d.Commit(t, w.alice, work, "seed", map[string]string{"seed.txt": "seed\n"})
+	w.d.MustGit(t, w.alice, work, "push", "--quiet", "origin", "HEAD:main", "HEAD:staging")
+	w.d.Reconfigure(t, users+worldRepos)
 	return w
 }
 
 func TestCloneFetchPushBranchTag(t *testing.T) {
-	w := newWorld(t, "")
+	w := newWorld(t)
 	d := w.d
 	work := d.Clone(t, w.alice, "platform")
-	first := d.Commit(t, w.alice, work, "first", map[string]string{"deploy/a.yaml": "a: 1\n"})
-	d.MustGit(t, w.alice, work, "push", "--quiet", "origin", "HEAD:main")
-	d.MustGit(t, w.alice, work, "push", "--quiet", "origin", "HEAD:staging")
+	first := w.seed
 
 	// bob clones with the spellings people use, fetches with protocol v2 and v0.
 	for _, url := range []string{d.URL("platform.git"), d.URL("platform/"), "git@127.0.0.1:platform"} {
@@ -62,8 +72,8 @@ func TestCloneFetchPushBranchTag(t *testing.T) {
 		}
 	}
 	bobWork := d.Clone(t, w.bob, "platform")
-	d.Commit(t, w.bob, bobWork, "bob on staging", map[string]string{"deploy/b.yaml": "b: 1\n"})
-	d.MustGit(t, w.bob, bobWork, "push", "--quiet", "origin", "HEAD:staging")
+	d.Commit(t, w.bob, bobWork, "bob on a branch", map[string]string{"b.txt": "b: 1\n"})
+	d.MustGit(t, w.bob, bobWork, "push", "--quiet", "origin", "HEAD:topic")
 	for _, v := range []string{"2", "0"} {
 		out, err := d.GitEnvRun(t, w.alice, work, []string{"GIT_TRACE_PACKET=1"}, "-c", "protocol.version="+v, "fetch", "origin")
 		if err != nil {
@@ -93,7 +103,7 @@ func TestCloneFetchPushBranchTag(t *testing.T) {
 	}
 
 	// Push options reach the daemon.
-	d.Commit(t, w.bob, bobWork, "with options", map[string]string{"deploy/c.yaml": "c: 1\n"})
+	d.Commit(t, w.bob, bobWork, "with options", map[string]string{"c.txt": "c: 1\n"})
 	d.MustGit(t, w.bob, bobWork, "push", "--quiet", "-o", "gitopsd.note=hello", "origin", "HEAD:with-options")
 	if !strings.Contains(d.Logs(), `"push_options":["gitopsd.note=hello"]`) {
 		t.Fatalf("push option not in the daemon's log:\n%s", d.Logs())
@@ -121,11 +131,9 @@ func objectCount(t *testing.T, repoDir string) int {
 }
 
 func TestRejectedPushLeavesNothing(t *testing.T) {
-	w := newWorld(t, "")
+	w := newWorld(t)
 	d := w.d
 	work := d.Clone(t, w.alice, "platform")
-	d.Commit(t, w.alice, work, "first", map[string]string{"a.txt": "1\n"})
-	d.MustGit(t, w.alice, work, "push", "--quiet", "origin", "HEAD:main", "HEAD:staging")
 	mainBefore := strings.TrimSpace(d.MustGit(t, w.alice, work, "ls-remote", "origin", "refs/heads/main"))
 	objectsBefore := objectCount(t, d.RepoDir("platform"))
 

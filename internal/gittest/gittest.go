@@ -148,13 +148,26 @@ func Start(t testing.TB, body string) *Daemon {
 			t.Fatal(err)
 		}
 	}
+	d.writeConfig(t, body)
+	d.start(t)
+	t.Cleanup(func() { d.Stop(t) })
+	return d
+}
+
+func (d *Daemon) writeConfig(t testing.TB, body string) {
+	t.Helper()
 	cfg := fmt.Sprintf("server:\n  listen: 127.0.0.1:0\n  data_dir: %s\n  http_listen: 127.0.0.1:0\n", d.DataDir) + body
 	if err := os.WriteFile(d.ConfigPath, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	d.start(t)
-	t.Cleanup(func() { d.Stop(t) })
-	return d
+}
+
+// Reconfigure replaces repos.yaml's body and restarts the daemon on it, for tests that need
+// state built under one configuration and checked under another.
+func (d *Daemon) Reconfigure(t testing.TB, body string) {
+	t.Helper()
+	d.writeConfig(t, body)
+	d.Restart(t)
 }
 
 // Attach returns a client for a server the test runs itself (in-process, on addr, with its
