@@ -188,3 +188,17 @@ func TestBusyAndReload(t *testing.T) {
 		t.Fatal("reload moved the data directory")
 	}
 }
+
+func TestIdleConnectionClosed(t *testing.T) {
+	alice := gittest.NewKey(t, "alice")
+	_, d := startInProcess(t, "idle_timeout: 1s", gittest.Users(alice)+"repos:\n  app: {write: [alice]}\n", gitserver.NopHooks{})
+	// ssh -N opens no session and sends nothing: the server must hang up after the idle time.
+	start := time.Now()
+	_, stderr, err := d.SSH(t, alice, []string{"-N"})
+	if err == nil {
+		t.Fatalf("ssh -N ended without error:\n%s", stderr)
+	}
+	if took := time.Since(start); took > 20*time.Second {
+		t.Fatalf("idle connection lived %v with idle_timeout 1s", took)
+	}
+}
