@@ -169,9 +169,8 @@ webhooks:
   - {url: %q, secret_file: %q}
 `, ns, hook.URL, secret))
 	base := httpAddr(t, d)
-	if code, body := get(base + "/readyz"); code != http.StatusOK {
-		t.Fatalf("/readyz with everything up: %d %s", code, body)
-	}
+	// The log line that gittest waits for comes just before the daemon marks SSH ready.
+	waitFor(t, "/readyz with everything up", func() bool { code, _ := get(base + "/readyz"); return code == http.StatusOK })
 
 	work := d.Clone(t, alice, "app")
 	d.Commit(t, alice, work, "bad", map[string]string{"deploy/a.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a\n"})
