@@ -31,6 +31,11 @@ test: testbed vet
 	scripts/testdeps.sh
 	GITOPSD_TESTBED_BIN=$(CURDIR)/$(TESTBED) $(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) ./...
 
+# Every benchmark (transport, validation, push-to-applied, drift, render), one table with
+# baselines and ratios. Bounded: it stops by itself (about 15 minutes on two cores).
+bench: testbed build
+	scripts/bench.sh
+
 fuzz:
 	$(GO) test ./config -run '^$$' -fuzz FuzzParse -fuzztime 60s
 
