@@ -106,6 +106,9 @@ func (c *Checker) Check(ctx context.Context, t Target) *Checked {
 		return out
 	}
 	rep.Problems = append(rep.Problems, res.Problems...)
+	// What did not render cannot be sent to the API server; policy findings can, so the
+	// pusher sees the API's verdict in the same push.
+	rendered := res.OK()
 	res.Objects = render.WithNamespace(res.Objects, env.Namespace)
 	out.Objects = res.Objects
 
@@ -113,7 +116,7 @@ func (c *Checker) Check(ctx context.Context, t Target) *Checked {
 	rep.Problems = append(rep.Problems, c.policies(t, res.Objects)...)
 	rep.Timings = append(rep.Timings, Timing{"policies", time.Since(start)})
 
-	if cl != nil && env.Checks.DryRunEnabled() && len(rep.Problems) == 0 {
+	if cl != nil && env.Checks.DryRunEnabled() && rendered {
 		start = time.Now()
 		c.dryRun(ctx, cl, t, res.Objects, rep)
 		rep.Timings = append(rep.Timings, Timing{"dry-run", time.Since(start)})

@@ -189,3 +189,13 @@ func TestCheckPruneGuard(t *testing.T) {
 		t.Fatalf("too many deletions need confirmation:\n%s", out)
 	}
 }
+
+// TestCheckReportsEverythingAtOnce: a policy finding does not hide the API's verdict; the
+// pusher fixes both in one round.
+func TestCheckReportsEverythingAtOnce(t *testing.T) {
+	b := newCheckBed(t, func(e *config.Environment) { e.Checks.Policies = []string{"no-latest-tag"} })
+	res, out := b.check(map[string]string{"deploy/web.yaml": deploymentYAML("-1", "nginx:latest")}, false)
+	if res.Report.OK() || !strings.Contains(out, "no-latest-tag:") || !strings.Contains(out, "dry-run:") || !strings.Contains(out, "REJECTED: 2 problems") {
+		t.Fatalf("want the policy and the API refusal together:\n%s", out)
+	}
+}
