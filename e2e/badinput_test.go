@@ -107,17 +107,18 @@ func (b *badInput) pushGood(t *testing.T, env, value string) string {
 	if !ok || !strings.Contains(out, "ok: checks passed") || !strings.Contains(out, ": ok: applied ") {
 		t.Fatalf("a good push to %s must be accepted and applied:\n%s", env, out)
 	}
+	// Every environment names its ConfigMap ENV-cm (Helm: the release is the environment).
+	if v := configMapValue(b.cs, b.ns, env+"-cm", "value"); v != value {
+		t.Errorf("after the push, ConfigMap %s/%s-cm holds %q, want %q", b.ns, env, v, value)
+	}
 	return out
 }
 
-// refuse commits files (content "symlink:T" makes a symlink to T; "" deletes the file) on
-// env's branch, pushes, and checks that the push is refused with every want in its
-// output, that the branch did not move and no object of the push stayed on the server.
-// It then steps back and pushes a good change: the daemon is still up and serving.
-func (b *badInput) refuse(t *testing.T, env string, files map[string]string, want ...problemLine) string {
+// pushFiles commits files (content "symlink:T" makes a symlink to T; "" deletes the
+// file) on env's branch and pushes.
+func (b *badInput) pushFiles(t *testing.T, env string, files map[string]string) (string, bool) {
 	t.Helper()
-	work, branch := b.work[env], badInputBranches[env]
-	head, objects := remoteHead(t, b.d, branch, b.repo), objectCount(t, b.d, b.repo)
+	work := b.work[env]
 	for name, content := range files {
 		full := filepath.Join(work, filepath.FromSlash(name))
 		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
@@ -138,9 +139,20 @@ func (b *badInput) refuse(t *testing.T, env string, files map[string]string, wan
 		}
 	}
 	b.d.MustGit(t, b.alice, work, "add", "-A")
-	b.d.MustGit(t, b.alice, work, "commit", "-q", "-m", "bad: "+t.Name())
+	b.d.MustGit(t, b.alice, work, "commit", "-q", "-m", t.Name())
+	return push(t, b.d, b.alice, work, badInputBranches[env])
+}
+
+// refuse pushes files to env (see pushFiles) and checks that the push is refused with
+// every want in its output, that the branch did not move and no object of the push stayed
+// on the server. It then steps back and pushes a good change: the daemon is still up and
+// serving.
+func (b *badInput) refuse(t *testing.T, env string, files map[string]string, want ...problemLine) string {
+	t.Helper()
+	branch := badInputBranches[env]
+	head, objects := remoteHead(t, b.d, branch, b.repo), objectCount(t, b.d, b.repo)
 	start := time.Now()
-	out, ok := push(t, b.d, b.alice, work, branch)
+	out, ok := b.pushFiles(t, env, files)
 	t.Logf("refused in %v", time.Since(start).Round(time.Millisecond))
 	if ok {
 		t.Errorf("the push must be refused:\n%s", out)
@@ -157,7 +169,7 @@ func (b *badInput) refuse(t *testing.T, env string, files map[string]string, wan
 	if o := objectCount(t, b.d, b.repo); o != objects {
 		t.Errorf("objects of a refused push remain: %s -> %s", objects, o)
 	}
-	b.d.MustGit(t, b.alice, work, "reset", "-q", "--hard", "HEAD~1")
+	b.d.MustGit(t, b.alice, b.work[env], "reset", "-q", "--hard", "HEAD~1")
 	b.pushGood(t, env, "after-"+strings.ToLower(filepath.Base(t.Name())))
 	return out
 }
@@ -205,11 +217,6 @@ func TestBadInput(t *testing.T) {
 	t.Run("good", func(t *testing.T) {
 		for _, env := range []string{"plain", "kust", "helm", "helmloop", "helmvalues", "nons"} {
 			b.pushGood(t, env, "one")
-		}
-		for name, want := range map[string]string{"plain-cm": "one", "kust-cm": "one", "helm-cm": "one", "helmloop-cm": "one", "helmvalues-cm": "one", "nons-cm": "one"} {
-			if v := configMapValue(b.cs, b.ns, name, "value"); v != want {
-				t.Errorf("ConfigMap %s/%s value %q, want %q", b.ns, name, v, want)
-			}
 		}
 	})
 	if t.Failed() {
@@ -281,6 +288,28 @@ func TestBadInput(t *testing.T) {
 			"charts/web/files/passwd":          "symlink:/etc/passwd",
 			"charts/web/templates/passwd.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: passwd\ndata:\n  p: {{ .Files.Get \"files/passwd\" | quote }}\n",
 		}, problemLine{"charts/web/files/passwd", "read", "charts/web/files/passwd -> /etc/passwd: symlink points outside the repository"})
+	})
+	t.Run("helm-files-get-etc-passwd", func(t *testing.T) {
+		// .Files holds the chart's own files only: a path outside it reads as "". The push
+		// is not refused (Helm's semantics), but nothing of the host may reach the cluster.
+		out, ok := b.pushFiles(t, "helm", map[string]string{
+			"charts/web/templates/passwd.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: passwd\ndata:\n" +
+				"  abs: {{ .Files.Get \"/etc/passwd\" | quote }}\n  up: {{ .Files.Get \"../../../../etc/passwd\" | quote }}\n" +
+				"  glob: {{ .Files.Glob \"/etc/*\" | len | quote }}\n",
+		})
+		if strings.Contains(out, "root:") {
+			t.Errorf("/etc/passwd leaked into the push output:\n%s", out)
+		}
+		if !ok {
+			t.Errorf("the push was refused; if that is now the rule, make this a refuse case:\n%s", out)
+		}
+		for k, want := range map[string]string{"abs": "", "up": "", "glob": "0"} {
+			if v := configMapValue(b.cs, b.ns, "passwd", k); v != want {
+				t.Errorf("ConfigMap passwd: %s=%q, want %q (nothing read outside the chart)", k, v, want)
+			}
+		}
+		b.d.MustGit(t, b.alice, b.work["helm"], "rm", "-q", "charts/web/templates/passwd.yaml")
+		b.pushGood(t, "helm", "after-passwd")
 	})
 	t.Run("helm-values-missing", func(t *testing.T) {
 		b.refuse(t, "helmvalues", map[string]string{"envs/helmvalues.yaml": ""},
