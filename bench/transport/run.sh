@@ -67,12 +67,15 @@ ssh-keygen -q -t ed25519 -N '' -f "$WORK/ssh_host_ed25519_key"
 SSH_OPTS="-i $WORK/id_bench -o IdentitiesOnly=yes -o UserKnownHostsFile=$WORK/known_hosts -o StrictHostKeyChecking=accept-new -o BatchMode=yes -o LogLevel=ERROR -F /dev/null"
 
 echo "== starting OpenSSH sshd + git-shell"
-id gitbench >/dev/null 2>&1 || useradd --system --shell /usr/bin/git-shell --home-dir /nonexistent gitbench
+# The user is shared by concurrent runs, so nothing of a run lives in it: repos are reached
+# by absolute path under this run's directory (git-shell allows that).
+id gitbench >/dev/null 2>&1 || useradd --system --shell /usr/bin/git-shell --home-dir / gitbench
+# A password of '*' is "no password" rather than "locked": sshd refuses locked accounts.
+[ "$(getent shadow gitbench | cut -d: -f2)" = '*' ] || usermod --password '*' gitbench
+[ "$(getent passwd gitbench | cut -d: -f6)" = / ] || usermod --home / gitbench
 HOMEB=$WORK/gitbench
 mkdir -p "$HOMEB"
 chown gitbench "$HOMEB"
-# A password of '*' is "no password" rather than "locked": sshd refuses locked accounts.
-usermod --home "$HOMEB" --password '*' gitbench
 cp "$WORK/id_bench.pub" "$WORK/authorized_keys"
 SSHD_PORT=$(freeport)
 cat >"$WORK/sshd_config" <<CFG
@@ -110,7 +113,8 @@ done
 for port in "$SSHD_PORT" "$GPORT"; do
 	for _ in $(seq 1 100); do
 		user=git; [ "$port" = "$SSHD_PORT" ] && user=gitbench
-		if ssh $SSH_OPTS -p "$port" "$user@127.0.0.1" git-upload-pack run1.git </dev/null >/dev/null 2>&1; then break; fi
+		repo=run1.git; [ "$port" = "$SSHD_PORT" ] && repo=$HOMEB/run1.git
+		if ssh $SSH_OPTS -p "$port" "$user@127.0.0.1" git-upload-pack "$repo" </dev/null >/dev/null 2>&1; then break; fi
 		sleep 0.1
 	done
 done
@@ -120,7 +124,7 @@ export GIT_SSH_COMMAND="ssh $SSH_OPTS"
 # measures the disk's mood, not the transport.
 CLONE=$WORK/clone
 if [ -d /dev/shm ] && [ -w /dev/shm ]; then CLONE=$(mktemp -d /dev/shm/gitopsd-bench.XXXXXX)/clone; fi
-SSHD_URL="ssh://gitbench@127.0.0.1:$SSHD_PORT/~"
+SSHD_URL="ssh://gitbench@127.0.0.1:$SSHD_PORT$HOMEB"
 G_URL="ssh://git@127.0.0.1:$GPORT"
 secs() { local t0; t0=$(now); "$@"; echo "$(now) - $t0" | bc -l; }
 push() { git -C "$SRC" push -q "$1/run$2.git" main; }
