@@ -76,6 +76,7 @@ func BenchmarkPushApply(b *testing.B) {
 			next++
 			return all[n][next-1]
 		}
+		var last string // the daemon's summary of the last push
 		gitopsd := func(s slot) time.Duration {
 			start := time.Now()
 			out, err := d.Git(b, key, work, "push", d.URL(s.repo), "HEAD:refs/heads/main")
@@ -83,6 +84,15 @@ func BenchmarkPushApply(b *testing.B) {
 			if err != nil || !strings.Contains(out, ": ok: applied") {
 				b.Fatalf("push of %d objects to gitopsd: %v\n%s", n, err, out)
 			}
+			var lines []string
+			for _, l := range strings.Split(out, "\n") {
+				for _, mark := range []string{"ok: checks passed in", "ok: applied"} {
+					if i := strings.Index(l, mark); i >= 0 {
+						lines = append(lines, strings.TrimSpace(l[i:]))
+					}
+				}
+			}
+			last = strings.Join(lines, "; ")
 			return took
 		}
 		baseline := func(s slot) (gitTook, kubectlTook time.Duration) {
@@ -129,6 +139,7 @@ func BenchmarkPushApply(b *testing.B) {
 			b.ReportMetric(git.Seconds()/f, "git-s/op")
 			b.ReportMetric(kc.Seconds()/f, "kubectl-s/op")
 			b.ReportMetric(ours.Seconds()/(git+kc).Seconds(), "ratio")
+			b.Logf("gitopsd's own report of the last push: %s", last)
 		})
 	}
 }
