@@ -116,16 +116,31 @@ func (a *app) PostReceive(ctx context.Context, push *gitserver.Push, out io.Writ
 	}
 }
 
-// Status answers `ssh HOST status`: the environments of the repos user may read.
-func (a *app) Status(_ context.Context, user string, out io.Writer) error {
+// Status answers `ssh HOST status [repo [env]]`: the environments of the repos user may
+// read, narrowed to a repo or one environment.
+func (a *app) Status(_ context.Context, user string, args []string, out io.Writer) error {
 	cfg := a.config()
+	if len(args) > 0 {
+		repo, ok := cfg.Repos[args[0]]
+		if !ok || !repo.CanRead(user) {
+			return fmt.Errorf("repository %q does not exist, or %s may not read it", args[0], user)
+		}
+		if len(args) > 1 {
+			if _, ok := repo.Environments[args[1]]; !ok {
+				return fmt.Errorf("repository %s has no environment %q", args[0], args[1])
+			}
+		}
+	}
+	wanted := func(repo, env string) bool {
+		return (len(args) == 0 || args[0] == repo) && (len(args) < 2 || args[1] == env)
+	}
 	var sts []reconcile.Status
 	for _, st := range a.store.All() {
 		repo, ok := cfg.Repos[st.Repo]
 		if !ok || !repo.CanRead(user) {
 			continue
 		}
-		if _, ok := repo.Environments[st.Env]; ok {
+		if _, ok := repo.Environments[st.Env]; ok && wanted(st.Repo, st.Env) {
 			sts = append(sts, st)
 		}
 	}
@@ -136,7 +151,7 @@ func (a *app) Status(_ context.Context, user string, out io.Writer) error {
 			continue
 		}
 		for en, env := range repo.Environments {
-			if !slices.ContainsFunc(sts, func(s reconcile.Status) bool { return s.Repo == rn && s.Env == en }) {
+			if wanted(rn, en) && !slices.ContainsFunc(sts, func(s reconcile.Status) bool { return s.Repo == rn && s.Env == en }) {
 				sts = append(sts, reconcile.Status{Repo: rn, Env: en, Branch: env.Branch, Cluster: env.Cluster})
 			}
 		}

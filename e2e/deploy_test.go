@@ -106,4 +106,11 @@ func TestPushRejectedThenApplied(t *testing.T) {
 	if err != nil || !strings.Contains(st, ns+"/staging") || !strings.Contains(st, "healthy") {
 		t.Errorf("ssh status: %v\n%s", err, st)
 	}
+	st, _, err = d.SSH(t, alice, nil, "status", ns, "staging")
+	if err != nil || !strings.Contains(st, ns+"/staging  (branch main -> cluster local)") {
+		t.Errorf("ssh status REPO ENV: %v\n%s", err, st)
+	}
+	if _, stderr, err := d.SSH(t, alice, nil, "status", ns, "nope"); err == nil || !strings.Contains(stderr, `has no environment "nope"`) {
+		t.Errorf("ssh status of an unknown environment: %v %s", err, stderr)
+	}
 }

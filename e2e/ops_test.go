@@ -188,6 +188,8 @@ webhooks:
 		`gitopsd_objects_applied_total{action="created",env="prod",repo="app"} 1`,
 		`gitopsd_reconcile_duration_seconds_count{env="prod",repo="app",result="succeeded"} 1`,
 		`gitopsd_last_successful_sync_timestamp_seconds{env="prod",repo="app"}`,
+		`gitopsd_ssh_sessions_total{command="receive-pack",result="ok"} 2`,
+		`gitopsd_ssh_sessions_total{command="upload-pack",result="ok"} 1`,
 	} {
 		if !strings.Contains(metrics, want) {
 			t.Errorf("/metrics lacks %s", want)

@@ -30,6 +30,8 @@ type request struct {
 	Verb string
 	// Path is the repo path as the client wrote it (git commands only).
 	Path string
+	// Args are the arguments of status: [repo [env]].
+	Args []string
 }
 
 // parseCommand recognizes the few commands gitopsd serves: the git transport in both of its
@@ -39,8 +41,10 @@ func parseCommand(args []string) (request, error) {
 		return request{Verb: "help"}, nil
 	}
 	switch {
-	case len(args) == 1 && (args[0] == "help" || args[0] == "status"):
+	case len(args) == 1 && args[0] == "help":
 		return request{Verb: args[0]}, nil
+	case len(args) <= 3 && args[0] == "status":
+		return request{Verb: args[0], Args: args[1:]}, nil
 	case len(args) == 2 && (args[0] == "git-upload-pack" || args[0] == "git-receive-pack"):
 		return request{Verb: strings.TrimPrefix(args[0], "git-"), Path: args[1]}, nil
 	case len(args) == 3 && args[0] == "git" && (args[1] == serviceUploadPack || args[1] == serviceReceivePack):

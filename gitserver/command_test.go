@@ -16,6 +16,8 @@ func TestParseCommand(t *testing.T) {
 		{nil, "help", "", false},
 		{[]string{"help"}, "help", "", false},
 		{[]string{"status"}, "status", "", false},
+		{[]string{"status", "platform", "staging"}, "status", "", false},
+		{[]string{"status", "a", "b", "c"}, "", "", true},
 		{[]string{"git-upload-pack", "/platform.git"}, "upload-pack", "/platform.git", false},
 		{[]string{"git-receive-pack", "platform"}, "receive-pack", "platform", false},
 		{[]string{"git", "upload-pack", "platform"}, "upload-pack", "platform", false},

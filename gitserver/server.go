@@ -18,8 +18,16 @@ import (
 	"github.com/gitopsd/gitopsd/config"
 )
 
-// StatusFunc answers `ssh HOST status` for user (the reconciler fills it in).
-type StatusFunc func(ctx context.Context, user string, out io.Writer) error
+// StatusFunc answers `ssh HOST status [repo [env]]` for user (the reconciler fills it in).
+type StatusFunc func(ctx context.Context, user string, args []string, out io.Writer) error
+
+// SessionMetrics counts SSH sessions; main backs it with Prometheus.
+type SessionMetrics interface {
+	Started()
+	// Finished is called once per session with its command (upload-pack, receive-pack,
+	// help, status, or "" when refused before one was known) and result (ok, failed, refused).
+	Finished(command, result string)
+}
 
 // Options configure a Server. Config and Hooks are required.
 type Options struct {
@@ -30,6 +38,8 @@ type Options struct {
 	Executable string
 	// Status answers the status command; nil says that no reconciler is running.
 	Status StatusFunc
+	// Metrics, if set, counts sessions.
+	Metrics SessionMetrics
 	// ShutdownGrace is how long running sessions may finish after Serve's context is done
 	// (30s when zero); sessions still running then are cut.
 	ShutdownGrace time.Duration

@@ -73,10 +73,21 @@ func (s *Server) handleSession(sess ssh.Session) {
 		return
 	}
 	ev := s.log.Info()
+	if m := s.opts.Metrics; m != nil {
+		m.Started()
+	}
 	code, repo, verb, err := s.dispatch(sess, id, token)
-	if err != nil {
+	result := "ok"
+	switch {
+	case err != nil:
 		fmt.Fprintf(sess.Stderr(), "gitopsd: %v\n", err)
 		ev = s.log.Warn().Str("refused", err.Error())
+		result = "refused"
+	case code != 0:
+		result = "failed"
+	}
+	if m := s.opts.Metrics; m != nil {
+		m.Finished(verb, result)
 	}
 	ev.Str("session", sessionID(token)).Str("user", id.User).Str("key", id.Fingerprint).
 		Str("remote", sess.RemoteAddr().String()).Str("command", verb).Str("repo", repo).
@@ -112,7 +123,7 @@ func (s *Server) dispatch(sess ssh.Session, id identity, token string) (code int
 		if s.opts.Status == nil {
 			return 1, "", req.Verb, errors.New("status: no reconciler is running in this daemon")
 		}
-		if err := s.opts.Status(sess.Context(), id.User, sess); err != nil {
+		if err := s.opts.Status(sess.Context(), id.User, req.Args, sess); err != nil {
 			return 1, "", req.Verb, fmt.Errorf("status: %w", err)
 		}
 		return 0, "", req.Verb, nil
