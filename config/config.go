@@ -135,6 +135,9 @@ type Checks struct {
 	Tests []string `yaml:"tests"`
 	// MaxPrune is the number of objects a push may delete without -o gitopsd.allow-prune.
 	MaxPrune int `yaml:"max_prune"`
+	// RequireCluster refuses pushes while the cluster cannot be reached. By default such a
+	// push gets the offline checks, is accepted, and is applied when the cluster is back.
+	RequireCluster bool `yaml:"require_cluster"`
 }
 
 // Apply controls post-receive.

@@ -308,3 +308,44 @@ func TestKillMidApplyConverges(t *testing.T) {
 		return count() >= n && strings.Contains(string(status), `"last_healthy": "`+commit+`"`)
 	})
 }
+
+// TestPushWhileClusterDown: the API server is stopped; the push gets the offline checks and
+// is accepted, the status says why it waits, and once the API server is back the commit is
+// applied without another push. With checks.require_cluster the same push is refused.
+func TestPushWhileClusterDown(t *testing.T) {
+	cp, err := kubetest.Start(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cp.Stop()
+	ns := kubetest.NamespaceIn(t, cp.Config)
+	cs := kubetest.Client(t, cp.Config)
+	alice := gittest.NewKey(t, "alice")
+	d := gittest.Start(t, gittest.Users(alice)+"clusters:\n"+cluster("local", cp)+fmt.Sprintf(`repos:
+  app:
+    write: [alice]
+    environments:
+      prod: {branch: main, cluster: local, path: deploy, namespace: %s, apply: {wait: 2s}}
+      strict: {branch: strict, cluster: local, path: deploy, namespace: %s, checks: {require_cluster: true}}
+`, ns, ns))
+	work := d.Clone(t, alice, "app")
+	commit := d.Commit(t, alice, work, "v1", map[string]string{"deploy/a.yaml": cmYAML("a", "late")})
+	if err := cp.StopAPIServer(); err != nil {
+		t.Fatal(err)
+	}
+	if out, ok := push(t, d, alice, work, "strict"); ok || !strings.Contains(out, "cluster: cluster local cannot be reached") {
+		t.Fatalf("require_cluster refuses while the cluster is down:\n%s", out)
+	}
+	out, ok := push(t, d, alice, work, "main")
+	if !ok || !strings.Contains(out, "note: cluster local cannot be reached: offline checks only") {
+		t.Fatalf("the push is accepted on offline checks:\n%s", out)
+	}
+	waitFor(t, "status says why it waits", func() bool {
+		st, _, _ := d.SSH(t, alice, nil, "status", "app", "prod")
+		return strings.Contains(st, "waiting  retrying "+commit[:12])
+	})
+	if err := cp.StartAPIServer(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "applied after the API server is back", func() bool { return configMapValue(cs, ns, "a", "value") == "late" })
+}

@@ -90,10 +90,14 @@ func (c *Checker) Check(ctx context.Context, t Target) *Checked {
 				opts.Scope = scopeFunc(cl)
 			}
 		}
-		if err != nil {
+		switch {
+		case err != nil && env.Checks.RequireCluster:
 			rep.Problems = append(rep.Problems, Problem{Rule: RuleCluster,
 				Message: fmt.Sprintf("cluster %s cannot be reached, so the push cannot be checked against it", env.Cluster),
-				Hint:    "try again later; gitopsd refuses what it cannot check"})
+				Hint:    "try again later: this environment requires the cluster's checks (checks.require_cluster)"})
+			cl = nil
+		case err != nil:
+			rep.Notes = append(rep.Notes, fmt.Sprintf("cluster %s cannot be reached: offline checks only; the apply waits until it is back", env.Cluster))
 			cl = nil
 		}
 	}
