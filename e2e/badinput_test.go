@@ -29,9 +29,7 @@ type badInput struct {
 	work  map[string]string // environment -> its clone, on the environment's branch
 }
 
-// Branches of the environments, and the files of a good commit on each. Object names
-// differ per environment: the environments share one namespace, and each one's inventory
-// prunes only what it applied.
+// badInputBranches maps each environment to its branch.
 var badInputBranches = map[string]string{
 	"plain": "plain", "kust": "kust", "helm": "helm", "helmloop": "helm-loop",
 	"helmvalues": "helm-values", "nons": "nons",
@@ -47,6 +45,9 @@ data:
   value: {{ .Values.value | quote }}
 `
 
+// goodFiles is a good commit of env whose ConfigMap ENV-cm holds value. Object names differ
+// per environment because the environments share one namespace and each one's inventory
+// prunes only what it applied.
 func (b *badInput) goodFiles(env, value string) map[string]string {
 	chart := map[string]string{
 		"charts/web/Chart.yaml":        badChart,
@@ -74,7 +75,7 @@ func (b *badInput) goodFiles(env, value string) map[string]string {
 	panic("unknown environment " + env)
 }
 
-// startBadInput starts the daemon and pushes a good commit to every environment.
+// startBadInput starts the daemon on an empty repo and clones it once per environment.
 func startBadInput(t *testing.T) *badInput {
 	cp := kubetest.ControlPlane(t)
 	ns := kubetest.Namespace(t)
