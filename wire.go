@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -35,6 +36,10 @@ type app struct {
 	rec      *reconcile.Reconciler
 	pre      *hooks.PreReceive
 	notifier *notifier
+
+	ctx     context.Context
+	schedMu sync.Mutex
+	sched   *reconcile.Scheduler // replaced on reload: schedules follow repos.yaml
 }
 
 var _ gitserver.Hooks = (*app)(nil)
@@ -70,20 +75,46 @@ func (a *app) config() *config.Config { return a.cfg.Load() }
 // start runs the reconciler (which applies what was pushed while the daemon was down) and
 // the drift scans until ctx ends.
 func (a *app) start(ctx context.Context) error {
+	a.ctx = ctx
 	a.notifier.start(ctx)
 	a.rec.Start(ctx)
-	sched := reconcile.NewScheduler(a.log, 30*time.Second)
-	if err := a.rec.ScheduleDrift(ctx, sched); err != nil {
+	if err := a.schedule(); err != nil {
 		return err
 	}
-	sched.Start()
 	go func() {
 		<-ctx.Done()
-		stop, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		sched.Stop(stop)
+		a.stopSchedule()
 	}()
 	return nil
+}
+
+// schedule (re)starts the drift scans of the configuration in force.
+func (a *app) schedule() error {
+	sched := reconcile.NewScheduler(a.log, 30*time.Second)
+	if err := a.rec.ScheduleDrift(a.ctx, sched); err != nil {
+		return err
+	}
+	a.schedMu.Lock()
+	defer a.schedMu.Unlock()
+	a.stopScheduleLocked()
+	a.sched = sched
+	sched.Start()
+	return nil
+}
+
+func (a *app) stopSchedule() {
+	a.schedMu.Lock()
+	defer a.schedMu.Unlock()
+	a.stopScheduleLocked()
+}
+
+func (a *app) stopScheduleLocked() {
+	if a.sched == nil {
+		return
+	}
+	stop, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	a.sched.Stop(stop)
 }
 
 // PreReceive runs the checks of every environment the push touches.
@@ -165,6 +196,10 @@ func (a *app) Status(_ context.Context, user string, args []string, out io.Write
 func (a *app) reload(cfg *config.Config) {
 	a.cfg.Store(cfg)
 	a.clusters.Update(cfg)
+	if err := a.schedule(); err != nil {
+		// config.Load validated every schedule; keep the old scans if this still fails.
+		a.log.Error().Err(err).Msg("drift schedules not reloaded")
+	}
 	a.rec.Resync()
 }
 
