@@ -138,13 +138,17 @@ for c in plain-1000:"1,000 plain" helm-200:"Helm 200"; do
 done
 
 for n in 50 500; do
-	g=$(metric deploy "BenchmarkPushApply/configmaps-$n" gitopsd-s/op)
-	base=$(metric deploy "BenchmarkPushApply/configmaps-$n" baseline-s/op)
-	gitb=$(metric deploy "BenchmarkPushApply/configmaps-$n" git-s/op)
-	kb=$(metric deploy "BenchmarkPushApply/configmaps-$n" kubectl-s/op)
+	m() { metric deploy "BenchmarkPushApply/configmaps-$n" "$1"; }
+	g=$(m gitopsd-s/op) base=$(m baseline-s/op) gssh=$(m git-ssh-s/op) gfile=$(m git-file-s/op) kb=$(m kubectl-s/op)
+	via=sshd gb=$gssh
+	[ -z "$gssh" ] && via=file gb=$gfile
 	detail=""
-	[ -n "$gitb" ] && [ -n "$kb" ] && detail=$(printf ' (git %.2f + kubectl %.2f)' "$gitb" "$kb")
+	[ -n "$gb" ] && [ -n "$kb" ] && detail=$(printf ' (%s git %.2f + kubectl %.2f)' "$via" "$gb" "$kb")
 	row "push-to-applied, $n ConfigMaps" "$(secs "$g")" "$(secs "$base")$detail" "$(ratio "$g" "$base")" "<= 1.00x" "$(met "" "" "$(num "$g" "$base")" 1)"
+	if [ -n "$gssh" ] && [ -n "$gfile" ] && [ -n "$kb" ]; then
+		floor=$(awk -v a="$gfile" -v b="$kb" 'BEGIN { print a + b }')
+		row "  same, baseline git over file://" "" "$(secs "$floor") (file git $(printf %.2f "$gfile") + kubectl)" "$(ratio "$g" "$floor")" "(no transport: a floor)"
+	fi
 done
 
 d=$(metric drift BenchmarkDrift5000 ns/op)
@@ -169,19 +173,25 @@ done
 
 LOAD_AFTER=$(uptime | sed 's/.*load average: //')
 echo
-printf '%-44s %9s  %-32s %6s  %-30s %s\n' benchmark gitopsd baseline ratio target met
-printf '%s\n' "$(printf '%.0s-' $(seq 1 128))"
+printf '%-44s %9s  %-40s %6s  %-30s %s\n' benchmark gitopsd baseline ratio target met
+printf '%s\n' "$(printf '%.0s-' $(seq 1 136))"
 for r in "${ROWS[@]}"; do
 	IFS='|' read -r name g base rat target ok <<<"$r"
-	printf '%-44s %9s  %-32s %6s  %-30s %s\n' "$name" "$g" "$base" "$rat" "$target" "$ok"
+	printf '%-44s %9s  %-40s %6s  %-30s %s\n' "$name" "$g" "$base" "$rat" "$target" "$ok"
 done
 echo
-# Where gitopsd's time goes, as the daemon itself reports it in the push output.
-grep -h "own report of the last push\|own timing of the last push" "$OUT"/validate.log "$OUT"/deploy.log 2>/dev/null |
-	sed 's/^ *[a-z_]*\.go:[0-9]*: /  /'
+# Where gitopsd's time goes, as the daemon reports it in the push output (last push of
+# each benchmark).
+awk '/^--- BENCH: / { name = $3; sub(/-[0-9]+$/, "", name); sub(/^Benchmark/, "", name) }
+	/own (timing|report) of the last push: / {
+		if (!(name in last)) order[++n] = name
+		t = $0; sub(/.*of the last push: /, "", t); last[name] = t }
+	END { for (i = 1; i <= n; i++) printf "  %-22s %s\n", order[i] ":", last[order[i]] }' \
+	"$OUT"/validate.log "$OUT"/deploy.log 2>/dev/null
+echo
 echo "ratio = gitopsd / baseline (lower is better). Go benchmarks: $RUNS runs each, mean; transport: median."
 echo "baselines: sshd = OpenSSH sshd + git-shell on loopback; kubectl = the test bed's kubectl v1.37.2"
 echo "  (an exec per run, discovery cache warm) against the same API server; push-to-applied's"
-echo "  git push goes to a bare repo over file:// (no ssh: favours the baseline)."
+echo "  git push goes to a bare repo served by sshd (as the current user), and over file://."
 echo "machine: $(nproc) cores; load average before $LOAD_BEFORE, after $LOAD_AFTER; $(( (SECONDS - START) / 60 )) min $(( (SECONDS - START) % 60 )) s"
 echo "logs: $OUT"

@@ -26,15 +26,17 @@ func configMap(i int) string {
 // slot is one target of each side: gitopsd's repository and namespace, the baseline's bare
 // repository and namespace.
 type slot struct {
-	repo, ns  string
-	bare, nsB string
+	repo, ns string
+	// bare and bareSSH are the baseline's repositories, reached over file:// and sshd.
+	bare, bareSSH, nsB string
 }
 
 // BenchmarkPushApply times `git push` of n ConfigMaps (one file each) to a running gitopsd
 // until the push returns with them applied and healthy, against the baseline `git push`
-// to a bare repository over file:// followed by `kubectl apply --server-side -f DIR`. The
-// timer holds gitopsd's push alone; both sides are reported with their ratio and the
-// baseline's two parts. Sides alternate who goes first.
+// to a bare repository served by OpenSSH's sshd (over file:// when sshd is missing)
+// followed by `kubectl apply --server-side -f DIR`. The timer holds gitopsd's push alone;
+// both sides are reported with their ratio and the baseline's parts (git over ssh, git
+// over file://, kubectl). Sides alternate who goes first.
 func BenchmarkPushApply(b *testing.B) {
 	cp := kubetest.ControlPlane(b)
 	kubectl := filepath.Join(kubetest.BinDir(), "kubectl")
@@ -50,13 +52,17 @@ func BenchmarkPushApply(b *testing.B) {
 		for k := 0; k < slots; k++ {
 			s := slot{repo: fmt.Sprintf("n%d-%02d", n, k), ns: kubetest.Namespace(b), nsB: kubetest.Namespace(b)}
 			s.bare = filepath.Join(b.TempDir(), s.repo+".git")
-			if out, err := exec.Command("git", "init", "-q", "--bare", "--initial-branch=main", s.bare).CombinedOutput(); err != nil {
-				b.Fatalf("git init: %v\n%s", err, out)
+			s.bareSSH = filepath.Join(b.TempDir(), s.repo+"-ssh.git")
+			for _, dir := range []string{s.bare, s.bareSSH} {
+				if out, err := exec.Command("git", "init", "-q", "--bare", "--initial-branch=main", dir).CombinedOutput(); err != nil {
+					b.Fatalf("git init: %v\n%s", err, out)
+				}
 			}
 			all[n] = append(all[n], s)
 			fmt.Fprintf(&repos, "  %s:\n    write: [bench]\n    environments:\n      prod: {branch: main, cluster: local, path: deploy, namespace: %s, apply: {wait: 5m, health_timeout: 2m}}\n", s.repo, s.ns)
 		}
 	}
+	ssh := startSSHD(b, key)
 	d := gittest.Start(b, gittest.Users(key)+
 		fmt.Sprintf("clusters:\n  local: {kubeconfig: %s, context: %s}\n", cp.Kubeconfig, controlplane.ContextName)+
 		"repos:\n"+repos.String())
@@ -95,19 +101,27 @@ func BenchmarkPushApply(b *testing.B) {
 			last = strings.Join(lines, "; ")
 			return took
 		}
-		baseline := func(s slot) (gitTook, kubectlTook time.Duration) {
+		gitPush := func(url string, env ...string) time.Duration {
 			start := time.Now()
-			if out, err := d.Git(b, key, work, "push", "-q", "file://"+s.bare, "HEAD:refs/heads/main"); err != nil {
-				b.Fatalf("push to the bare repo: %v\n%s", err, out)
+			if out, err := d.GitEnvRun(b, key, work, env, "push", "-q", url, "HEAD:refs/heads/main"); err != nil {
+				b.Fatalf("push to %s: %v\n%s", url, err, out)
 			}
-			gitTook = time.Since(start)
-			start = time.Now()
+			return time.Since(start)
+		}
+		// baseline pushes to a bare repository over file:// and, when sshd runs, over ssh
+		// (the one counted then), and applies with kubectl.
+		baseline := func(s slot) (fileTook, sshTook, kubectlTook time.Duration) {
+			fileTook = gitPush("file://" + s.bare)
+			if ssh != nil {
+				sshTook = gitPush(ssh.url(s.bareSSH), "GIT_SSH_COMMAND="+ssh.gitSSH)
+			}
+			start := time.Now()
 			out, err := exec.Command(kubectl, "--kubeconfig", cp.Kubeconfig, "--cache-dir", cacheDir,
 				"apply", "--server-side", "-n", s.nsB, "-f", filepath.Join(work, "deploy")).CombinedOutput()
 			if err != nil {
 				b.Fatalf("kubectl apply: %v\n%s", err, out)
 			}
-			return gitTook, time.Since(start)
+			return fileTook, sshTook, time.Since(start)
 		}
 		// Warm both: the daemon's clients and discovery, kubectl's discovery cache.
 		warm := take()
@@ -115,11 +129,11 @@ func BenchmarkPushApply(b *testing.B) {
 		baseline(warm)
 
 		b.Run(fmt.Sprintf("configmaps-%d", n), func(b *testing.B) {
-			var ours, git, kc time.Duration
+			var ours, gitFile, gitSSH, kc time.Duration
 			side := func(s slot) {
 				b.StopTimer()
-				g, k := baseline(s)
-				git, kc = git+g, kc+k
+				f, g, k := baseline(s)
+				gitFile, gitSSH, kc = gitFile+f, gitSSH+g, kc+k
 				b.StartTimer()
 			}
 			b.ResetTimer()
@@ -133,10 +147,15 @@ func BenchmarkPushApply(b *testing.B) {
 					side(s)
 				}
 			}
+			git := gitFile
+			if ssh != nil {
+				git = gitSSH
+				b.ReportMetric(gitSSH.Seconds()/float64(b.N), "git-ssh-s/op")
+			}
 			f := float64(b.N)
 			b.ReportMetric(ours.Seconds()/f, "gitopsd-s/op")
 			b.ReportMetric((git+kc).Seconds()/f, "baseline-s/op")
-			b.ReportMetric(git.Seconds()/f, "git-s/op")
+			b.ReportMetric(gitFile.Seconds()/f, "git-file-s/op")
 			b.ReportMetric(kc.Seconds()/f, "kubectl-s/op")
 			b.ReportMetric(ours.Seconds()/(git+kc).Seconds(), "ratio")
 			b.Logf("gitopsd's own report of the last push: %s", last)

@@ -3,8 +3,9 @@
 // ConfigMaps (no controllers run in the test API server, so only kinds that are healthy
 // once stored make sense), through the real binary, git and ssh against a real API server.
 // The baseline is what a team without gitopsd does by hand: `git push` to a plain bare
-// repository over file:// (no ssh, which favours the baseline) and then `kubectl apply
-// --server-side -f DIR` of the same files.
+// repository served by OpenSSH's sshd on loopback, then `kubectl apply --server-side -f
+// DIR` of the same files. The same push over file:// is reported too (no transport at all:
+// the floor), and is the baseline when sshd is not installed.
 //
 // It has benchmarks only: `go test ./bench/deploy` costs nothing, and
 //
