@@ -3,8 +3,8 @@
 # what the baseline takes, the ratio, and the target from the issues. Benchmarks print;
 # they never fail on a figure (a step that breaks shows "failed" and the run goes on).
 #
-#   scripts/bench.sh                 # everything, about 10 minutes on 2 cores
-#   RUNS=5 scripts/bench.sh          # iterations per Go benchmark (default 3)
+#   scripts/bench.sh                 # everything, 7 to 10 minutes on 2 cores
+#   RUNS=5 scripts/bench.sh          # iterations per Go benchmark (default 3, at most 10)
 #   SKIP=transport scripts/bench.sh  # leave steps out: transport validate deploy drift kube render
 #   REPORT=/tmp/gitopsd-bench-results.X scripts/bench.sh   # only print the table of a past run
 #
@@ -13,8 +13,8 @@
 #              OpenSSH sshd + git-shell (needs root and sshd; skipped otherwise)
 #   validate   bench/validate: dry-run push of 1,000 objects and of a 200-object Helm chart
 #              to a running gitopsd vs kubectl apply --server-side --dry-run=server
-#   deploy     bench/deploy: push-to-applied of 50 and 500 ConfigMaps vs git push (file://)
-#              + kubectl apply --server-side
+#   deploy     bench/deploy: push-to-applied of 50 and 500 ConfigMaps vs git push to OpenSSH
+#              sshd (and over file://) + kubectl apply --server-side
 #   drift      kube: drift scan of 5,000 live objects (time, API requests, peak heap)
 #   kube       kube: the apply engine alone vs kubectl (dry-run 1,000, apply 500)
 #   render     render: 1,000 objects from plain YAML in git, Helm, Kustomize

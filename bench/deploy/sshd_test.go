@@ -8,6 +8,7 @@ import (
 	"os/user"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -74,6 +75,8 @@ PrintMotd no
 	var logs strings.Builder
 	cmd := exec.Command(bin, "-f", filepath.Join(dir, "sshd_config"), "-D", "-e")
 	cmd.Stderr = &logs
+	// If the benchmark binary dies (its -timeout), sshd goes with it.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
 		b.Fatalf("start sshd: %v", err)
 	}
