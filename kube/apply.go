@@ -46,12 +46,15 @@ type ApplyOptions struct {
 	SkipUnchanged bool
 }
 
-// DefaultApplyOptions are tuned for a 2-core API server: 16 requests in flight keep it
-// busy without queueing most of them behind each other.
+// DefaultApplyOptions keep 48 requests in flight. Measured on a 2-core machine with the
+// API server on the same cores (bench/validate, 1,000 objects dry-run): 6 in flight 3.3 s,
+// 16 2.8 s, 40 2.0 s, 64 2.0 s, 128 2.1 s. Each request waits mostly on the server's
+// admission and storage path, so more in flight hide that latency until the server's CPU
+// is the limit.
 func DefaultApplyOptions() ApplyOptions {
 	return ApplyOptions{
 		FieldManager:      FieldManager,
-		Concurrency:       16,
+		Concurrency:       48,
 		CRDTimeout:        30 * time.Second,
 		PrefetchThreshold: 20,
 		SkipUnchanged:     true,
