@@ -46,6 +46,7 @@ func (r *renderer) helm(dir string) []Object {
 	before := len(r.ps)
 	r.checkDependencies(dir, ch)
 	r.checkSchemas(dir, ch)
+	r.checkFileRefs(dir, ch)
 	vals := r.values()
 	if len(r.ps) > before {
 		return nil

@@ -100,18 +100,31 @@ data:
   dns: {{ getHostByName "localhost" | quote }}
 `,
 	})), helmOpts())
+	// Literal paths outside the chart are refused before rendering, each at its line.
+	if len(res.Problems) != 4 {
+		t.Fatalf("want the 4 literal references refused, got %v", res.Problems)
+	}
+	for i, want := range []string{`:6: .Files.Get "../../etc/passwd"`, `:7: .Files.Get "/etc/passwd"`, `:8: .Files.Glob "../**"`, `:9: .Files.Get "../../envs/prod.yaml"`} {
+		if p := res.Problems[i]; p.Rule != RuleOutsideRepo || !strings.Contains(p.String(), "charts/web/templates/steal.yaml"+want+" names a file outside the chart") {
+			t.Errorf("problem %d: %s", i, p)
+		}
+	}
 	// env is not a Helm function: the chart fails to parse, which is also safe.
-	wantProblem(t, res, RuleHelm, `charts/web/templates/steal.yaml:10: parse error: function "env" not defined`)
+	res = render(t, tree(testChart(map[string]string{
+		"charts/web/templates/steal.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: steal\ndata:\n  env: {{ env \"HOME\" | quote }}\n",
+	})), helmOpts())
+	wantProblem(t, res, RuleHelm, `charts/web/templates/steal.yaml:6: parse error: function "env" not defined`)
+	// Paths built at render time are not seen before rendering; they read nothing.
 	res = render(t, tree(testChart(map[string]string{
 		"charts/web/templates/steal.yaml": `apiVersion: v1
 kind: ConfigMap
 metadata:
   name: steal
 data:
-  get: {{ .Files.Get "../../etc/passwd" | quote }}
-  abs: {{ .Files.Get "/etc/passwd" | quote }}
-  glob: {{ .Files.Glob "../**" | len | quote }}
-  up: {{ .Files.Get "../../envs/prod.yaml" | quote }}
+  get: {{ .Files.Get (printf "../../%s" "etc/passwd") | quote }}
+  abs: {{ .Files.Get (printf "/etc/%s" "passwd") | quote }}
+  glob: {{ .Files.Glob (printf "../%s" "**") | len | quote }}
+  up: {{ .Files.Get (print "../../envs/" "prod.yaml") | quote }}
   dns: {{ getHostByName "localhost" | quote }}
 `,
 	})), helmOpts())
