@@ -15,26 +15,9 @@ import (
 
 	"github.com/gitopsd/gitopsd/controlplane"
 	"github.com/gitopsd/gitopsd/internal/gittest"
-	"github.com/gitopsd/gitopsd/internal/kubetest"
 )
 
-func TestMain(m *testing.M) {
-	os.Exit(func() int {
-		cleanBin, err := gittest.Setup()
-		if err != nil {
-			fmt.Fprintln(os.Stderr, "e2e:", err)
-			return 1
-		}
-		defer cleanBin()
-		stop, err := kubetest.Setup()
-		if err != nil {
-			fmt.Fprintln(os.Stderr, "e2e:", err)
-			return 1
-		}
-		defer stop()
-		return m.Run()
-	}())
-}
+func TestMain(m *testing.M) { gittest.MainWithCluster(m, false) }
 
 // cluster renders a clusters: entry for cp.
 func cluster(name string, cp *controlplane.ControlPlane) string {
