@@ -29,7 +29,10 @@ vet:
 # (they drive the real gitopsd binary with real git and ssh against real API servers).
 test: testbed vet
 	scripts/testdeps.sh
-	GITOPSD_TESTBED_BIN=$(CURDIR)/$(TESTBED) $(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) ./...
+	@# The control plane's own tests first and verbose: the log shows the real kube-apiserver
+	@# answering (create, get, server-side apply of a ConfigMap).
+	GITOPSD_TESTBED_BIN=$(CURDIR)/$(TESTBED) $(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) -v ./controlplane
+	GITOPSD_TESTBED_BIN=$(CURDIR)/$(TESTBED) $(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) $$($(GO) list ./... | grep -v '/controlplane$$')
 
 # Every benchmark (transport, validation, push-to-applied, drift, render), one table with
 # baselines and ratios. Bounded: it stops by itself (about 15 minutes on two cores).
