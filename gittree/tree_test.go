@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"testing/fstest"
+
+	"github.com/gitopsd/gitopsd/internal/testfs"
 )
 
 // git runs the real git in dir and returns its trimmed output.
@@ -37,21 +39,7 @@ func repo(t testing.TB, files map[string]string) (bare, commit string) {
 	work := filepath.Join(root, "work")
 	bare = filepath.Join(root, "repo.git")
 	git(t, root, "init", "-q", "-b", "main", work)
-	for name, content := range files {
-		p := filepath.Join(work, filepath.FromSlash(name))
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		var err error
-		if target, ok := strings.CutPrefix(content, "symlink:"); ok {
-			err = os.Symlink(target, p)
-		} else {
-			err = os.WriteFile(p, []byte(content), 0o644)
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
+	testfs.Write(t, work, files)
 	git(t, work, "add", "-A")
 	git(t, work, "commit", "-q", "-m", "test")
 	git(t, root, "clone", "-q", "--bare", work, bare)

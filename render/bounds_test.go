@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/gitopsd/gitopsd/gittree"
+	"github.com/gitopsd/gitopsd/internal/testfs"
 )
 
 // hugeFS holds one file that claims 100 MB and fails the test if more than a few bytes
@@ -93,21 +94,7 @@ func TestTotalInputBound(t *testing.T) {
 func gitTree(t testing.TB, files map[string]string) *gittree.Tree {
 	t.Helper()
 	dir := t.TempDir()
-	for name, content := range files {
-		p := filepath.Join(dir, filepath.FromSlash(name))
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		var err error
-		if target, ok := strings.CutPrefix(content, "symlink:"); ok {
-			err = os.Symlink(target, p)
-		} else {
-			err = os.WriteFile(p, []byte(content), 0o644)
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
+	testfs.Write(t, dir, files)
 	git := func(args ...string) string {
 		cmd := exec.Command("git", args...)
 		cmd.Dir = dir
@@ -171,21 +158,7 @@ func TestSymlinkToEtc(t *testing.T) {
 // with os.OpenRoot, whose FS refuses symlinks that leave the directory.
 func osRoot(t testing.TB, files map[string]string) fs.FS {
 	dir := t.TempDir()
-	for name, content := range files {
-		p := filepath.Join(dir, filepath.FromSlash(name))
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		var err error
-		if target, ok := strings.CutPrefix(content, "symlink:"); ok {
-			err = os.Symlink(target, p)
-		} else {
-			err = os.WriteFile(p, []byte(content), 0o644)
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
+	testfs.Write(t, dir, files)
 	root, err := os.OpenRoot(dir)
 	if err != nil {
 		t.Fatal(err)
