@@ -118,17 +118,7 @@ func (r *renderer) chartFiles(dir string) []*loader.BufferedFile {
 		if d.IsDir() {
 			return nil
 		}
-		if d.Type()&fs.ModeSymlink != 0 {
-			st, err := fs.Stat(r.fsys, p)
-			if err != nil {
-				r.ps.add(Problem{File: p, Rule: RuleRead, Message: "cannot read: " + describe(err),
-					Hint: "symlinks must stay inside the repository"})
-				return nil
-			}
-			if st.IsDir() {
-				return nil
-			}
-		} else if !d.Type().IsRegular() {
+		if file, _ := r.walkedFile(p, d); !file {
 			return nil
 		}
 		if data := r.readFile(p); data != nil {

@@ -38,20 +38,12 @@ func (r *renderer) plain(root string) []Object {
 		if d.IsDir() {
 			return nil
 		}
-		if d.Type()&fs.ModeSymlink != 0 {
-			// Stat follows the link; the file system refuses one that leaves the tree.
-			fi, err := fs.Stat(r.fsys, p)
-			if err != nil {
-				r.ps.add(Problem{File: p, Rule: RuleRead, Message: "cannot read: " + describe(err),
-					Hint: "symlinks must stay inside the repository"})
-				return nil
-			}
-			if fi.IsDir() {
-				return nil
-			}
-		} else if !d.Type().IsRegular() {
+		file, special := r.walkedFile(p, d)
+		if special {
 			r.ps.add(Problem{File: p, Rule: RuleRead, Message: "not a regular file (a submodule?)",
 				Hint: "submodules are not supported; vendor the manifests instead"})
+		}
+		if !file {
 			return nil
 		}
 		if !isManifestName(p) && !r.looksLikeManifest(p) {
@@ -143,4 +135,25 @@ func (r *renderer) expand(file string, doc document) []Object {
 		objs = append(objs, Object{Unstructured: &unstructured.Unstructured{Object: m}, Source: Source{File: file, Line: line}})
 	}
 	return objs
+}
+
+// walkedFile says whether the entry p met in a walk (not a directory) is a file to read: a
+// regular file, or a symlink to a file inside the tree. A symlink that leaves the tree is
+// reported; one to a directory is not followed (a cycle would never end). special is true
+// for other kinds (submodules, devices), which the caller reports or skips.
+func (r *renderer) walkedFile(p string, d fs.DirEntry) (file, special bool) {
+	if d.Type()&fs.ModeSymlink != 0 {
+		// Stat follows the link; the file system refuses one that leaves the tree.
+		fi, err := fs.Stat(r.fsys, p)
+		if err != nil {
+			r.ps.add(Problem{File: p, Rule: RuleRead, Message: "cannot read: " + describe(err),
+				Hint: "symlinks must stay inside the repository"})
+			return false, false
+		}
+		return !fi.IsDir(), false
+	}
+	if !d.Type().IsRegular() {
+		return false, true
+	}
+	return true, false
 }
