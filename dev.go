@@ -11,6 +11,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"golang.org/x/crypto/ssh"
@@ -120,7 +121,7 @@ func devKey(path string) (string, error) {
 		if err != nil {
 			return "", err
 		}
-		return string(ssh.MarshalAuthorizedKey(signer.PublicKey())[:len(ssh.MarshalAuthorizedKey(signer.PublicKey()))-1]) + " gitopsd-dev", nil
+		return strings.TrimSpace(string(ssh.MarshalAuthorizedKey(signer.PublicKey()))) + " gitopsd-dev", nil
 	}
 	_, priv, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {

@@ -192,6 +192,8 @@ func (d *Daemon) start(t testing.TB) {
 	d.logs = &logBuffer{}
 	cmd := exec.Command(binary, "serve", "--config", d.ConfigPath, "--log-format", "json", "--log-level", "debug")
 	cmd.Env = append(os.Environ(), "HOME="+filepath.Join(d.Dir, "home"))
+	// If the test binary dies (killed by its timeout), the daemon goes with it.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
