@@ -9,6 +9,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/metadata"
 	"k8s.io/client-go/rest"
 )
 
@@ -46,6 +47,7 @@ func DefaultClientOptions() ClientOptions {
 type Client struct {
 	cfg    *rest.Config
 	dyn    dynamic.Interface
+	meta   metadata.Interface // for requests whose answer is only needed as metadata
 	mapper *mapper
 }
 
@@ -73,11 +75,15 @@ func New(cfg *rest.Config, opts ClientOptions) (*Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("dynamic client: %w", err)
 	}
+	mc, err := metadata.NewForConfig(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("metadata client: %w", err)
+	}
 	dc, err := discovery.NewDiscoveryClientForConfig(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("discovery client: %w", err)
 	}
-	return &Client{cfg: cfg, dyn: dyn, mapper: newMapper(dc, opts.MinDiscoveryRefresh)}, nil
+	return &Client{cfg: cfg, dyn: dyn, meta: mc, mapper: newMapper(dc, opts.MinDiscoveryRefresh)}, nil
 }
 
 // Dynamic returns the underlying dynamic client.
