@@ -81,8 +81,12 @@ func TestApplyReportsEveryFailure(t *testing.T) {
 	c := newClient(t)
 	ns := kubetest.Namespace(t)
 	bad := strings.Replace(deployment(ns, "bad", "nginx:1.25"), "matchLabels: {app: bad}", "matchLabels: {app: other}", 1)
+	// A misspelt field is refused, not dropped (the apply requests skip strict decoding,
+	// which for apply only looks for duplicate keys).
+	typo := strings.Replace(deployment(ns, "typo", "nginx:1.25"), "spec:\n", "spec:\n  replicsa: 2\n", 1)
 	in := objs(t,
 		bad,
+		typo,
 		configMap(ns, "good", "x"),
 		"apiVersion: example.com/v1\nkind: Nope\nmetadata: {name: nope, namespace: "+ns+"}\n",
 		"apiVersion: v1\nkind: ConfigMap\nmetadata: {name: nons}\n",
@@ -104,8 +108,12 @@ func TestApplyReportsEveryFailure(t *testing.T) {
 		if !strings.Contains(ch.Message, "no namespace") {
 			t.Errorf("no namespace message %q", ch.Message)
 		}
-		if cs.Count(Failed) != 3 {
-			t.Errorf("dry=%v: %d failed, want 3: %v", dry, cs.Count(Failed), cs.Changes)
+		ch = wantAction(t, cs, ObjectID{Group: "apps", Kind: "Deployment", Namespace: ns, Name: "typo"}, Failed)
+		if !strings.Contains(ch.Message, ".spec.replicsa: field not declared in schema") {
+			t.Errorf("dry=%v: unknown field message %q", dry, ch.Message)
+		}
+		if cs.Count(Failed) != 4 {
+			t.Errorf("dry=%v: %d failed, want 4: %v", dry, cs.Count(Failed), cs.Changes)
 		}
 	}
 }
@@ -186,6 +194,13 @@ func TestApplyCRDAndCustomResourceInOneBatch(t *testing.T) {
 	ch = wantAction(t, cs, crID, Failed)
 	if !strings.Contains(ch.Message, "spec.size") {
 		t.Errorf("schema message %q", ch.Message)
+	}
+	// A field the CRD's schema does not declare is refused, not pruned away.
+	typoCR := strings.Replace(cr, "size: 3", "sise: 3", 1)
+	cs = mustApply(t, c, objs(t, crd, typoCR), opts)
+	ch = wantAction(t, cs, crID, Failed)
+	if !strings.Contains(ch.Message, ".spec.sise: field not declared in schema") {
+		t.Errorf("unknown CR field message %q", ch.Message)
 	}
 }
 
