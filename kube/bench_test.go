@@ -85,11 +85,11 @@ func BenchmarkDryRun1000(b *testing.B) {
 	b.Run("new", func(b *testing.B) {
 		ns := benchNamespace(b, "bench-dry-new")
 		in, _ := benchObjects(b, ns, 1000)
-		cpu := readCPU()
+		cpu := kubetest.ReadCPU()
 		for i := 0; i < b.N; i++ {
 			runApply(b, c, in, opts)
 		}
-		cpu.report(b)
+		cpu.Report(b)
 	})
 	b.Run("existing", func(b *testing.B) {
 		ns := benchNamespace(b, "bench-dry-existing")
@@ -97,19 +97,19 @@ func BenchmarkDryRun1000(b *testing.B) {
 		b.StopTimer()
 		runApply(b, c, in, benchOptions())
 		b.StartTimer()
-		cpu := readCPU()
+		cpu := kubetest.ReadCPU()
 		for i := 0; i < b.N; i++ {
 			runApply(b, c, in, opts)
 		}
-		cpu.report(b)
+		cpu.Report(b)
 	})
 }
 
 // BenchmarkApply500 applies 500 new objects into a fresh namespace per iteration.
 func BenchmarkApply500(b *testing.B) {
 	c := warmClient(b)
-	cpu := readCPU()
-	defer cpu.report(b)
+	cpu := kubetest.ReadCPU()
+	defer cpu.Report(b)
 	for i := 0; i < b.N; i++ {
 		ns := benchNamespace(b, "bench-apply")
 		b.StopTimer()
@@ -209,7 +209,7 @@ func BenchmarkDrift5000(b *testing.B) {
 	dopts.Owner = &owner
 	peak := heapPeak()
 	before := requests.Load()
-	cpu := readCPU()
+	cpu := kubetest.ReadCPU()
 	b.StartTimer()
 	for i := 0; i < b.N; i++ {
 		r, err := c.Drift(context.Background(), in, dopts)
@@ -221,7 +221,7 @@ func BenchmarkDrift5000(b *testing.B) {
 		}
 	}
 	b.StopTimer()
-	cpu.report(b)
+	cpu.Report(b)
 	b.ReportMetric(float64(requests.Load()-before)/float64(b.N), "requests/op")
 	b.ReportMetric(float64(peak())/(1<<20), "peak-heap-MB")
 }

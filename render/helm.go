@@ -338,7 +338,7 @@ func (r *renderer) helmObjects(dir string, ch *chart.Chart, rendered map[string]
 		if !budget(file, len(crd.File.Data)) {
 			return nil
 		}
-		objs = append(objs, r.objects(file, crd.File.Data)...)
+		objs = append(objs, r.objects(file, crd.File.Data, &r.ps)...)
 	}
 	names := make([]string, 0, len(rendered))
 	for n := range rendered {
@@ -365,7 +365,7 @@ func (r *renderer) helmObjects(dir string, ch *chart.Chart, rendered map[string]
 			r.ps.add(p)
 		}
 		for _, d := range docs {
-			for _, o := range r.expand(file, d) {
+			for _, o := range expand(file, d, &r.ps) {
 				key := n + "\x00" + o.GetKind()
 				line, ok := kindLines[key]
 				if !ok {

@@ -6,7 +6,10 @@ import (
 	"io/fs"
 	"path"
 	"regexp"
+	"runtime"
 	"strings"
+	"sync"
+	"sync/atomic"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 )
@@ -17,7 +20,7 @@ import (
 // refused, since a binary file in the manifest path is almost always a mistake.
 // Symlinked directories are not walked (a cycle would never end); symlinked files are.
 func (r *renderer) plain(root string) []Object {
-	var objs []Object
+	var files []plainInput
 	err := fs.WalkDir(r.fsys, root, func(p string, d fs.DirEntry, err error) error {
 		if r.ctx.Err() != nil {
 			return fs.SkipAll
@@ -49,11 +52,51 @@ func (r *renderer) plain(root string) []Object {
 		if !isManifestName(p) && !r.looksLikeManifest(p) {
 			return nil
 		}
-		objs = append(objs, r.plainFile(p)...)
+		if data := r.plainText(p); data != nil {
+			files = append(files, plainInput{path: p, data: data})
+		}
 		return nil
 	})
 	if err != nil {
 		r.ps.add(Problem{File: root, Rule: RuleRead, Message: "cannot read: " + describe(err)})
+	}
+	return r.decodeAll(files)
+}
+
+// plainInput is one manifest file read by the walk, to be decoded.
+type plainInput struct {
+	path string
+	data []byte
+	objs []Object
+	ps   problems
+}
+
+// decodeAll decodes the files on every core, since parsing YAML is where rendering a big
+// directory spends its time (1,000 objects in 50 files: 0.14 s on one core of the
+// benchmark machine), and returns their objects and problems in the walk's order.
+func (r *renderer) decodeAll(files []plainInput) []Object {
+	workers := min(runtime.GOMAXPROCS(0), len(files))
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= len(files) || r.ctx.Err() != nil {
+					return
+				}
+				f := &files[i]
+				f.objs = r.objects(f.path, f.data, &f.ps)
+			}
+		}()
+	}
+	wg.Wait()
+	var objs []Object
+	for i := range files {
+		r.ps = append(r.ps, files[i].ps...)
+		objs = append(objs, files[i].objs...)
 	}
 	return objs
 }
@@ -91,8 +134,8 @@ func (r *renderer) looksLikeManifest(p string) bool {
 	return apiVersionLine.Match(head) && kindLine.Match(head)
 }
 
-// plainFile decodes one manifest file.
-func (r *renderer) plainFile(p string) []Object {
+// plainText reads one manifest file and checks that it is text; nil after a problem.
+func (r *renderer) plainText(p string) []byte {
 	data := r.readFile(p)
 	if data == nil {
 		return nil
@@ -102,20 +145,21 @@ func (r *renderer) plainFile(p string) []Object {
 		r.ps.add(*pr)
 		return nil
 	}
-	return r.objects(p, data)
+	return data
 }
 
-// objects decodes a stream into objects sourced at file, expanding List kinds.
-func (r *renderer) objects(file string, data []byte) []Object {
+// objects decodes a stream into objects sourced at file, expanding List kinds. It reports
+// to ps, not r.ps, so that files can be decoded concurrently.
+func (r *renderer) objects(file string, data []byte, ps *problems) []Object {
 	var objs []Object
-	for _, doc := range decodeStream(file, data, r.limits(), &r.ps) {
-		objs = append(objs, r.expand(file, doc)...)
+	for _, doc := range decodeStream(file, data, r.limits(), ps) {
+		objs = append(objs, expand(file, doc, ps)...)
 	}
 	return objs
 }
 
 // expand returns a document's object, or the items of a List (v1 List, FooList).
-func (r *renderer) expand(file string, doc document) []Object {
+func expand(file string, doc document, ps *problems) []Object {
 	kind, _ := doc.obj["kind"].(string)
 	items, isList := doc.obj["items"].([]any)
 	if !strings.HasSuffix(kind, "List") || !isList {
@@ -129,7 +173,7 @@ func (r *renderer) expand(file string, doc document) []Object {
 		}
 		m, ok := it.(map[string]any)
 		if !ok {
-			r.ps.add(Problem{File: file, Line: line, Rule: RuleNotObject, Message: kind + " item is not an object"})
+			ps.add(Problem{File: file, Line: line, Rule: RuleNotObject, Message: kind + " item is not an object"})
 			continue
 		}
 		objs = append(objs, Object{Unstructured: &unstructured.Unstructured{Object: m}, Source: Source{File: file, Line: line}})
