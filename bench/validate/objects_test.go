@@ -85,3 +85,22 @@ func helmFiles(dir string, n int) map[string]string {
 		dir + "/templates/deployments.yaml": loop(deployment(0)),
 	}
 }
+
+// changed returns files with the first n ConfigMaps edited (their mode), as a push that
+// changes a running environment would.
+func changed(files map[string]string, n int) map[string]string {
+	out := make(map[string]string, len(files))
+	for p, content := range files {
+		out[p] = content
+	}
+	for i := 0; n > 0; i += 2 {
+		p := fmt.Sprintf("deploy/objects-%03d.yaml", i/20)
+		old := configMap(i)
+		if !strings.Contains(out[p], old) {
+			panic("changed: no " + old)
+		}
+		out[p] = strings.Replace(out[p], old, strings.Replace(old, "mode: production", "mode: canary", 1), 1)
+		n--
+	}
+	return out
+}

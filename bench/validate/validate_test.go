@@ -6,10 +6,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/yaml"
 
 	"github.com/gitopsd/gitopsd/clusters"
@@ -22,19 +25,71 @@ import (
 	"github.com/gitopsd/gitopsd/render"
 )
 
-// benchCase is one push to validate: its files, the environment's path, how many objects.
+// benchCase is one push to validate: its files, the environment's path, how many objects,
+// and what the preview must say. deployed, if set, is applied to the environment (as
+// gitopsd would) before the benchmark: the push then changes a running environment.
 type benchCase struct {
-	name  string
-	path  string
-	files map[string]string
-	want  int
+	name     string
+	path     string
+	files    map[string]string
+	want     int
+	preview  string
+	deployed map[string]string
 }
 
 func cases() []benchCase {
 	return []benchCase{
-		{"plain-1000", "deploy", plainFiles("deploy", 1000), 1000},
-		{"helm-200", "chart", helmFiles("chart", 200), 200},
+		// The worst case: 1,000 objects the cluster has never seen, each dry-run by the API.
+		{name: "plain-1000", path: "deploy", files: plainFiles("deploy", 1000), want: 1000,
+			preview: "preview: 1000 to create"},
+		{name: "helm-200", path: "chart", files: helmFiles("chart", 200), want: 200,
+			preview: "preview: 200 to create"},
+		// The usual push: the environment runs the 1,000 objects and the push changes 10.
+		{name: "plain-1000-update", path: "deploy", files: changed(plainFiles("deploy", 1000), 10), want: 1000,
+			preview: "preview: 0 to create, 10 to configure, 991 unchanged", deployed: plainFiles("deploy", 1000)},
 	}
+}
+
+// deploy applies files at path to ns as gitopsd applies an environment of repo (owner
+// stamps, configuration hash), so that a later push of the same objects finds them running.
+func deploy(b *testing.B, repo, path, ns string, files map[string]string) {
+	b.Helper()
+	dir := writeTree(b, files)
+	res, err := render.Render(context.Background(), os.DirFS(dir), render.Options{Path: path, DefaultNamespace: ns, Release: "main"})
+	if err != nil || !res.OK() {
+		b.Fatalf("render %s: %v %v", path, err, res.Problems)
+	}
+	objs := render.WithNamespace(res.Objects, ns)
+	us := make([]*unstructured.Unstructured, len(objs))
+	for i, o := range objs {
+		us[i] = o.Unstructured
+	}
+	cl, err := kube.New(kubetest.Config(b), kube.DefaultClientOptions())
+	if err != nil {
+		b.Fatal(err)
+	}
+	opts := kube.DefaultApplyOptions()
+	opts.Owner = &kube.Owner{Repo: repo, Env: "check"}
+	cs, err := cl.Apply(context.Background(), us, opts)
+	if err != nil || cs.HasFailed() {
+		b.Fatalf("deploy %s: %v %v", repo, err, cs.Failed())
+	}
+}
+
+// writeTree writes files into a new directory and returns it.
+func writeTree(b *testing.B, files map[string]string) string {
+	b.Helper()
+	dir := b.TempDir()
+	for p, content := range files {
+		full := filepath.Join(dir, filepath.FromSlash(p))
+		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
+			b.Fatal(err)
+		}
+		if err := os.WriteFile(full, []byte(content), 0o644); err != nil {
+			b.Fatal(err)
+		}
+	}
+	return dir
 }
 
 // kubectl runs the test bed's kubectl as a pusher would, one process per run, with its
@@ -53,8 +108,9 @@ func newKubectl(b *testing.B, cp *controlplane.ControlPlane) *kubectl {
 
 func (k *kubectl) dryRun(b *testing.B, ns, dir string) time.Duration {
 	b.Helper()
+	// --force-conflicts: in the update case gitopsd manages the fields kubectl changes.
 	args := []string{"--kubeconfig", k.kubeconfig, "--cache-dir", k.cacheDir, "apply", "--server-side",
-		"--dry-run=server", "-n", ns, "-f", dir}
+		"--force-conflicts", "--dry-run=server", "-n", ns, "-f", dir}
 	start := time.Now()
 	out, err := exec.Command(k.bin, args...).CombinedOutput()
 	took := time.Since(start)
@@ -111,6 +167,9 @@ func BenchmarkPush(b *testing.B) {
 
 	for i, c := range cs {
 		ns := nss[i]
+		if c.deployed != nil {
+			deploy(b, c.name, c.path, ns, c.deployed)
+		}
 		work := d.Clone(b, key, c.name)
 		d.Commit(b, key, work, c.name, c.files)
 		dir := filepath.Join(work, c.path)
@@ -118,27 +177,30 @@ func BenchmarkPush(b *testing.B) {
 			dir = rendered(b, work, c.path, ns)
 		}
 		var last string // the daemon's own timing line of the last push
-		push := func() time.Duration {
+		// push returns the time the pusher waited, and the time of the checks as the
+		// daemon reports it (the push less SSH, the pack transfer and the hook's start).
+		push := func() (took, checks time.Duration) {
 			start := time.Now()
 			out, err := d.Git(b, key, work, "push", "-o", hooks.OptionDryRun, "origin", "HEAD:refs/heads/main")
-			took := time.Since(start)
+			took = time.Since(start)
 			if err == nil || !strings.Contains(out, "checks passed, nothing was changed") ||
-				!strings.Contains(out, fmt.Sprintf("preview: %d to create", c.want)) {
+				!strings.Contains(out, c.preview) {
 				b.Fatalf("a dry-run push of %s must pass its checks and be refused:\n%s", c.name, out)
 			}
-			for _, l := range strings.Split(out, "\n") {
-				if i := strings.Index(l, "ok: checks passed in"); i >= 0 {
-					last = strings.TrimSpace(l[i:])
-				}
+			m := checksLine.FindStringSubmatch(out)
+			if m == nil {
+				b.Fatalf("no timing line in the push output:\n%s", out)
 			}
-			return took
+			secs, _ := strconv.ParseFloat(m[2], 64)
+			last = m[1]
+			return took, time.Duration(secs * float64(time.Second))
 		}
 		// Warm both: the daemon's discovery and clients, kubectl's discovery cache.
 		push()
 		kc.dryRun(b, ns, dir)
 
 		b.Run(c.name, func(b *testing.B) {
-			var ours, theirs time.Duration
+			var ours, theirs, checks time.Duration
 			// CPU is read around our pushes only: kubectl's runs put their own load on
 			// the API server.
 			used := map[string]time.Duration{}
@@ -150,7 +212,9 @@ func BenchmarkPush(b *testing.B) {
 					b.StartTimer()
 				}
 				before := kubetest.ReadCPU()
-				ours += push()
+				took, checked := push()
+				ours += took
+				checks += checked
 				after := kubetest.ReadCPU()
 				for name, d := range after.Children {
 					used[name] += d - before.Children[name]
@@ -162,6 +226,7 @@ func BenchmarkPush(b *testing.B) {
 				}
 			}
 			report(b, ours, theirs)
+			b.ReportMetric(checks.Seconds()/float64(b.N), "checks-s/op")
 			// The API server and etcd share the machine's two cores with gitopsd: half
 			// of the three's CPU time is a floor under the push's time on this machine.
 			for name, d := range used {
@@ -171,6 +236,9 @@ func BenchmarkPush(b *testing.B) {
 		})
 	}
 }
+
+// checksLine is the verdict line of a push, with the time the checks took.
+var checksLine = regexp.MustCompile(`(ok: checks passed in ([0-9.]+)s[^\n]*)`)
 
 func report(b *testing.B, ours, theirs time.Duration) {
 	n := float64(b.N)
@@ -187,16 +255,10 @@ func BenchmarkChecker(b *testing.B) {
 	checker := &hooks.Checker{Config: cfg, Clusters: clusters.New(cfg, kube.DefaultClientOptions())}
 	for _, c := range cases() {
 		ns := kubetest.Namespace(b)
-		work := b.TempDir()
-		for p, content := range c.files {
-			full := filepath.Join(work, filepath.FromSlash(p))
-			if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
-				b.Fatal(err)
-			}
-			if err := os.WriteFile(full, []byte(content), 0o644); err != nil {
-				b.Fatal(err)
-			}
+		if c.deployed != nil {
+			deploy(b, c.name, c.path, ns, c.deployed)
 		}
+		work := writeTree(b, c.files)
 		env := config.Environment{
 			Branch: "main", Cluster: "local", Path: c.path, Namespace: ns,
 			Render: config.Render{Type: config.RenderAuto, Release: "main", Timeout: time.Minute, MaxBytes: 64 << 20},
@@ -212,6 +274,11 @@ func BenchmarkChecker(b *testing.B) {
 			// The environment's Namespace comes with the objects.
 			if !res.Report.OK() || len(res.Objects) != c.want+1 {
 				b.Fatalf("%s: %d objects, problems: %v", c.name, len(res.Objects), res.Report.Problems)
+			}
+			var out strings.Builder
+			res.Report.Write(&out, hooks.Style{})
+			if !strings.Contains(out.String(), c.preview) {
+				b.Fatalf("%s: the report must say %q:\n%s", c.name, c.preview, out.String())
 			}
 		}
 		check() // warm: discovery, the cluster's capabilities
