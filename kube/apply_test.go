@@ -2,6 +2,7 @@ package kube
 
 import (
 	"fmt"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -35,7 +36,14 @@ func TestApplyCreateConfigureUnchanged(t *testing.T) {
 	cmID := ObjectID{Kind: "ConfigMap", Namespace: ns, Name: "cm"}
 	depID := ObjectID{Group: "apps", Kind: "Deployment", Namespace: ns, Name: "web"}
 
-	cs := mustApply(t, c, objs(t, configMap(ns, "cm", "a"), deployment(ns, "web", "nginx:1.25")), opts)
+	in := objs(t, configMap(ns, "cm", "a"), deployment(ns, "web", "nginx:1.25"))
+	before := in[1].DeepCopy()
+	opts.Owner = &Owner{Repo: "r", Env: "e", Commit: "c0ffee"}
+	cs := mustApply(t, c, in, opts)
+	// Apply stamps its own copies: the caller's objects are as they were.
+	if !reflect.DeepEqual(in[1].Object, before.Object) {
+		t.Errorf("Apply changed its input:\n%v\nwas\n%v", in[1].Object, before.Object)
+	}
 	wantAction(t, cs, cmID, Created)
 	wantAction(t, cs, depID, Created)
 	if got := cs.Summary(); got != "2 objects (2 created)" {

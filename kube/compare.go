@@ -3,6 +3,7 @@ package kube
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"reflect"
 	"regexp"
 	"sort"
@@ -19,26 +20,45 @@ var metadataNoise = []string{"resourceVersion", "generation", "managedFields", "
 // else does; they never make an object "configured" on their own.
 var ignoredAnnotations = []string{CommitAnnotation, ConfigHashAnnotation}
 
-// normalized returns obj's content with the noise removed, for diffing.
+// normalized returns obj's content with the noise removed, for diffing and hashing. Only
+// the maps it removes keys from are copied: the result shares the rest with obj and must
+// be treated as read-only.
 func normalized(obj *unstructured.Unstructured) map[string]any {
 	if obj == nil {
 		return nil
 	}
-	c := obj.DeepCopy().Object
-	if md, ok := c["metadata"].(map[string]any); ok {
-		for _, k := range metadataNoise {
-			delete(md, k)
+	c, md := withOwnMetadata(obj.Object)
+	if md == nil {
+		return c
+	}
+	for _, k := range metadataNoise {
+		delete(md, k)
+	}
+	if ann, ok := md["annotations"].(map[string]any); ok {
+		ann = maps.Clone(ann)
+		for _, k := range ignoredAnnotations {
+			delete(ann, k)
 		}
-		if ann, ok := md["annotations"].(map[string]any); ok {
-			for _, k := range ignoredAnnotations {
-				delete(ann, k)
-			}
-			if len(ann) == 0 {
-				delete(md, "annotations")
-			}
+		if len(ann) == 0 {
+			delete(md, "annotations")
+		} else {
+			md["annotations"] = ann
 		}
 	}
 	return c
+}
+
+// withOwnMetadata returns a copy of obj whose top level and metadata map are its own, and
+// that shares everything else with obj. Changing metadata (namespace, labels and
+// annotations set anew) then leaves obj as it was, without the cost of a deep copy of the
+// spec. md is nil when obj has no metadata map.
+func withOwnMetadata(obj map[string]any) (c, md map[string]any) {
+	c = maps.Clone(obj)
+	if m, ok := c["metadata"].(map[string]any); ok {
+		md = maps.Clone(m)
+		c["metadata"] = md
+	}
+	return c, md
 }
 
 // changedFields lists the differences between live and merged (the server's answer to
