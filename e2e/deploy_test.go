@@ -48,7 +48,7 @@ func TestPushRejectedThenApplied(t *testing.T) {
 		t.Fatalf("a push with an invalid Deployment must be refused:\n%s", out)
 	}
 	for _, want := range []string{
-		"remote:   x deploy/web.yaml:1  Deployment.apps/" + ns + "/web",
+		"remote:   x deploy/web.yaml:6  Deployment.apps/" + ns + "/web",
 		"spec.replicas: Invalid value: -1: must be greater than or equal to 0",
 		"remote:   REJECTED: 1 problem",
 		"pre-receive hook declined",

@@ -2,8 +2,10 @@ package hooks
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io/fs"
+	"regexp"
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -122,7 +124,7 @@ func (c *Checker) Check(ctx context.Context, t Target) *Checked {
 
 	if cl != nil && env.Checks.DryRunEnabled() && rendered {
 		start = time.Now()
-		c.dryRun(ctx, cl, t, res.Objects, rep)
+		c.dryRun(ctx, cl, t, res.Objects, res.Type == render.TypePlain, rep)
 		rep.Timings = append(rep.Timings, Timing{"dry-run", time.Since(start)})
 	} else if t.Offline {
 		rep.Notes = append(rep.Notes, "offline: no server-side dry run and no preview (give --kubeconfig to check against a cluster)")
@@ -187,8 +189,9 @@ func (c *Checker) policies(t Target, objs []render.Object) []Problem {
 
 // dryRun runs a server-side dry-run apply of every object (schema, CRDs, admission all take
 // part), turns refusals into problems tied to the object's file and line, and builds the
-// preview, including what the inventory says would be pruned.
-func (c *Checker) dryRun(ctx context.Context, cl *kube.Client, t Target, objs []render.Object, rep *Report) {
+// preview, including what the inventory says would be pruned. plain says the objects come
+// from plain manifests, so that a refusal naming a field can point at the field's line.
+func (c *Checker) dryRun(ctx context.Context, cl *kube.Client, t Target, objs []render.Object, plain bool, rep *Report) {
 	owner := &kube.Owner{Repo: t.Repo, Env: t.EnvName, Commit: t.Commit}
 	us := make([]*unstructured.Unstructured, len(objs))
 	sources := map[kube.ObjectID]render.Source{}
@@ -208,7 +211,11 @@ func (c *Checker) dryRun(ctx context.Context, cl *kube.Client, t Target, objs []
 		src := sources[ch.ID]
 		switch ch.Action {
 		case kube.Failed:
-			rep.Problems = append(rep.Problems, Problem{File: src.File, Line: src.Line, Object: ch.ID.Short(), Rule: RuleDryRun,
+			line := src.Line
+			if plain {
+				line = fieldLine(t.Tree, src, ch.Err)
+			}
+			rep.Problems = append(rep.Problems, Problem{File: src.File, Line: line, Object: ch.ID.Short(), Rule: RuleDryRun,
 				Message: ch.Message, Hint: dryRunHint(ch)})
 		case kube.Created:
 			rep.Preview = append(rep.Preview, PreviewLine{Op: "+", Object: ch.ID.Short()})
@@ -225,6 +232,43 @@ func (c *Checker) dryRun(ctx context.Context, cl *kube.Client, t Target, objs []
 		}
 	}
 	c.prunePreview(ctx, cl, t, owner, us, rep)
+}
+
+// fieldLine is the line of the first field the API server's refusal names, inside the
+// object at src, or src's own line when the refusal names none or the file lacks it.
+func fieldLine(tree fs.FS, src render.Source, err error) int {
+	for _, f := range refusedFields(err) {
+		if line, ok := render.FieldLine(tree, src, f); ok {
+			return line
+		}
+	}
+	return src.Line
+}
+
+// typedPatchField finds the field in server-side apply's own refusals, which carry no
+// causes: "failed to create typed patch object (...): .spec.replicsa: field not declared
+// in schema".
+var typedPatchField = regexp.MustCompile(`(?:^|: )(\.[^\s:]+): `)
+
+// refusedFields are the fields an API refusal names: its causes', or the one in a server-side
+// apply message.
+func refusedFields(err error) []string {
+	var st apierrors.APIStatus
+	if err == nil || !errors.As(err, &st) {
+		return nil
+	}
+	var fields []string
+	if d := st.Status().Details; d != nil {
+		for _, c := range d.Causes {
+			if c.Field != "" {
+				fields = append(fields, c.Field)
+			}
+		}
+	}
+	if m := typedPatchField.FindStringSubmatch(st.Status().Message); m != nil {
+		fields = append(fields, m[1])
+	}
+	return fields
 }
 
 func dryRunHint(ch kube.Change) string {

@@ -102,7 +102,20 @@ func TestCheckAPIRefusalTiedToFileAndLine(t *testing.T) {
 	if res.Report.OK() {
 		t.Fatalf("a negative replica count must be refused:\n%s", out)
 	}
-	for _, want := range []string{"x deploy/web.yaml:3  Deployment.apps/" + b.ns + "/web", "dry-run:", "spec.replicas", "REJECTED: 1 problem"} {
+	// The refusal names spec.replicas: the problem points at its line, not the object's.
+	for _, want := range []string{"x deploy/web.yaml:8  Deployment.apps/" + b.ns + "/web", "dry-run:", "spec.replicas", "REJECTED: 1 problem"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("missing %q in:\n%s", want, out)
+		}
+	}
+
+	// Server-side apply's own refusal of a misspelt field points at the misspelling.
+	typo := strings.Replace(deploymentYAML("2", "nginx:1.27"), "        image:", "        imagee:", 1)
+	res, out = b.check(map[string]string{"deploy/web.yaml": typo}, false)
+	if res.Report.OK() {
+		t.Fatalf("a misspelt field must be refused:\n%s", out)
+	}
+	for _, want := range []string{"x deploy/web.yaml:13  Deployment.apps/" + b.ns + "/web", "imagee: field not declared in schema"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("missing %q in:\n%s", want, out)
 		}

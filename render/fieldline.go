@@ -1,0 +1,222 @@
+package render
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"io/fs"
+	"strconv"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// maxFieldLineFile bounds the file FieldLine parses again. It only ever reads a file that
+// rendering already read within its own bounds; this is a second guard.
+const maxFieldLineFile = 16 << 20
+
+// FieldLine finds the line of a field inside the object that starts at src (a plain YAML
+// or JSON file of fsys, as Render reported it), so that a refusal that names a field, such
+// as the API server's "spec.replicas: Invalid value", points at the field's own line.
+//
+// field is a path as the API server writes it: "spec.template.spec.containers[0].image"
+// (list index), ".spec.ports[port=80,protocol=\"TCP\"].name" (server-side apply's list
+// keys), with or without the leading dot. The walk stops at the deepest field it finds;
+// ok is false when not even the first one is there, or the file cannot be read again.
+// FieldLine does not render: it is meant for plain manifests, whose lines are the pushed
+// file's lines.
+func FieldLine(fsys fs.FS, src Source, field string) (line int, ok bool) {
+	if src.File == "" || src.Line <= 0 {
+		return 0, false
+	}
+	fi, err := fs.Stat(fsys, src.File)
+	if err != nil || fi.IsDir() || fi.Size() > maxFieldLineFile {
+		return 0, false
+	}
+	data, err := fs.ReadFile(fsys, src.File)
+	if err != nil {
+		return 0, false
+	}
+	obj := objectAt(data, src.Line)
+	if obj == nil {
+		return 0, false
+	}
+	n, found := obj, 0
+	for _, seg := range fieldSegments(field) {
+		next, keyLine := n.step(seg)
+		if next == nil {
+			break
+		}
+		n, found = next, keyLine
+	}
+	return found, found > 0
+}
+
+// objectAt returns the mapping that starts at line: a document, or an item of a List.
+func objectAt(data []byte, line int) *node {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	for {
+		var doc yaml.Node
+		err := dec.Decode(&doc)
+		if errors.Is(err, io.EOF) || err != nil {
+			return nil
+		}
+		root := &doc
+		if root.Kind == yaml.DocumentNode && len(root.Content) > 0 {
+			root = root.Content[0]
+		}
+		if root.Kind != yaml.MappingNode {
+			continue
+		}
+		if root.Line == line {
+			return &node{root}
+		}
+		if items, _ := (&node{root}).step(segment{key: "items", index: -1}); items != nil && items.Kind == yaml.SequenceNode {
+			for _, it := range items.Content {
+				if it.Kind == yaml.MappingNode && it.Line == line {
+					return &node{it}
+				}
+			}
+		}
+	}
+}
+
+// segment is one step of a field path: a key, then an optional list index or list keys.
+type segment struct {
+	key      string
+	index    int               // -1: none
+	selector map[string]string // list keys, [name="web"]
+}
+
+// fieldSegments splits "a.b[0].c[name=\"x\"]" into its steps.
+func fieldSegments(field string) []segment {
+	field = strings.TrimPrefix(strings.TrimSpace(field), ".")
+	var out []segment
+	for field != "" {
+		end := strings.IndexAny(field, ".[")
+		if end < 0 {
+			end = len(field)
+		}
+		seg := segment{key: field[:end], index: -1}
+		field = field[end:]
+		for strings.HasPrefix(field, "[") {
+			close := closingBracket(field)
+			if close < 0 {
+				return append(out, seg)
+			}
+			inner := field[1:close]
+			field = field[close+1:]
+			if i, err := strconv.Atoi(inner); err == nil {
+				seg.index = i
+			} else {
+				seg.selector = listKeys(inner)
+			}
+			out = append(out, seg)
+			seg = segment{index: -1}
+		}
+		if seg.key != "" {
+			out = append(out, seg)
+		}
+		field = strings.TrimPrefix(field, ".")
+	}
+	return out
+}
+
+// closingBracket finds the "]" that ends the selector at the start of s, skipping quoted text.
+func closingBracket(s string) int {
+	quoted := false
+	for i := 1; i < len(s); i++ {
+		switch {
+		case s[i] == '\\' && quoted:
+			i++
+		case s[i] == '"':
+			quoted = !quoted
+		case s[i] == ']' && !quoted:
+			return i
+		}
+	}
+	return -1
+}
+
+// listKeys parses `name="web",port=80` (values quoted or not).
+func listKeys(s string) map[string]string {
+	keys := map[string]string{}
+	for _, kv := range strings.Split(s, ",") {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok {
+			continue
+		}
+		if u, err := strconv.Unquote(v); err == nil {
+			v = u
+		}
+		keys[strings.TrimSpace(k)] = v
+	}
+	return keys
+}
+
+// node wraps a yaml.Node with path steps. Aliases are followed.
+type node struct{ *yaml.Node }
+
+// step follows seg from n; it returns the node reached and the line that names it (the
+// key's line for a mapping entry, the item's line for a list element).
+func (n *node) step(seg segment) (*node, int) {
+	cur, line := n, 0
+	if seg.key != "" {
+		v, keyLine := cur.value(seg.key)
+		if v == nil {
+			return nil, 0
+		}
+		cur, line = v, keyLine
+	}
+	switch {
+	case seg.index >= 0:
+		if cur.Kind != yaml.SequenceNode || seg.index >= len(cur.Content) {
+			return nil, 0
+		}
+		it := resolve(cur.Content[seg.index])
+		return &node{it}, it.Line
+	case seg.selector != nil:
+		if cur.Kind != yaml.SequenceNode {
+			return nil, 0
+		}
+		for _, it := range cur.Content {
+			it = resolve(it)
+			if (&node{it}).matches(seg.selector) {
+				return &node{it}, it.Line
+			}
+		}
+		return nil, 0
+	}
+	return cur, line
+}
+
+// value returns the value of key in mapping n and the key's line.
+func (n *node) value(key string) (*node, int) {
+	if n.Kind != yaml.MappingNode {
+		return nil, 0
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if n.Content[i].Value == key {
+			return &node{resolve(n.Content[i+1])}, n.Content[i].Line
+		}
+	}
+	return nil, 0
+}
+
+// matches says whether mapping n has every key of sel with its value.
+func (n *node) matches(sel map[string]string) bool {
+	for k, want := range sel {
+		v, _ := n.value(k)
+		if v == nil || v.Kind != yaml.ScalarNode || v.Value != want {
+			return false
+		}
+	}
+	return true
+}
+
+func resolve(n *yaml.Node) *yaml.Node {
+	for i := 0; n.Kind == yaml.AliasNode && n.Alias != nil && i < 100; i++ {
+		n = n.Alias
+	}
+	return n
+}
