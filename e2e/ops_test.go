@@ -349,3 +349,51 @@ func TestPushWhileClusterDown(t *testing.T) {
 	}
 	waitFor(t, "applied after the API server is back", func() bool { return configMapValue(cs, ns, "a", "value") == "late" })
 }
+
+// TestDriftScheduleAddedByReload: a drift schedule that SIGHUP adds runs in the daemon on
+// its own (no push), finds an object edited by hand, and in correct mode puts the value
+// from git back.
+func TestDriftScheduleAddedByReload(t *testing.T) {
+	cp := kubetest.ControlPlane(t)
+	ns := kubetest.Namespace(t)
+	cs := kubetest.Client(t, cp.Config)
+	alice := gittest.NewKey(t, "alice")
+	env := fmt.Sprintf("      staging: {branch: main, cluster: local, path: deploy, namespace: %s}\n", ns)
+	d := gittest.Start(t, gittest.Users(alice)+"clusters:\n"+cluster("local", cp)+
+		fmt.Sprintf("repos:\n  %s:\n    write: [alice]\n    environments:\n", ns)+env)
+	work := d.Clone(t, alice, ns)
+	d.Commit(t, alice, work, "one", map[string]string{"deploy/a.yaml": cmYAML("a", "from-git")})
+	if out, ok := push(t, d, alice, work, "main"); !ok || !strings.Contains(out, "ok: applied") {
+		t.Fatalf("push:\n%s", out)
+	}
+
+	// An edit by hand, as kubectl edit would make it.
+	cm, err := cs.CoreV1().ConfigMaps(ns).Get(context.Background(), "a", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cm.Data["value"] = "by-hand"
+	if _, err := cs.CoreV1().ConfigMaps(ns).Update(context.Background(), cm, metav1.UpdateOptions{FieldManager: "kubectl-edit"}); err != nil {
+		t.Fatal(err)
+	}
+
+	// The file as the daemon runs it (with the server section the test bed wrote), plus
+	// a drift schedule for the environment.
+	cfg, err := os.ReadFile(d.ConfigPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	withDrift := strings.Replace(env, "}\n", ", drift: {schedule: \"@every 1s\", mode: correct}}\n", 1)
+	if !strings.Contains(string(cfg), env) {
+		t.Fatalf("no environment line in:\n%s", cfg)
+	}
+	if err := os.WriteFile(d.ConfigPath, []byte(strings.Replace(string(cfg), env, withDrift, 1)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	d.Signal(syscall.SIGHUP)
+	waitFor(t, "reload", func() bool { return strings.Contains(d.Logs(), "configuration reloaded") })
+	waitFor(t, "the scheduled scan to undo the edit", func() bool { return configMapValue(cs, ns, "a", "value") == "from-git" })
+	if !strings.Contains(d.Logs(), "drift found") {
+		t.Errorf("the daemon must log the drift it corrected:\n%s", d.Logs())
+	}
+}
