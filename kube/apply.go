@@ -244,16 +244,7 @@ func (c *Client) applyOne(ctx context.Context, it *item, opts ApplyOptions) {
 		it.fail(err, fmt.Sprintf("encode: %v", err))
 		return
 	}
-	// Field validation "Ignore": for an apply patch the server's strict mode only looks for
-	// duplicate keys in the patch (the apply configuration is decoded as unstructured;
-	// unknown fields fail the typed conversion in every mode), and a second YAML parse of
-	// the body is what it costs, 6% of the server's CPU per object. Our body is JSON
-	// marshalled from a map, which cannot repeat a key; duplicate keys in the files the
-	// objects came from are the renderer's to report, at their line.
-	po := metav1.PatchOptions{FieldManager: opts.FieldManager, Force: &opts.Force, FieldValidation: metav1.FieldValidationIgnore}
-	if opts.DryRun {
-		po.DryRun = []string{metav1.DryRunAll}
-	}
+	po := applyPatchOptions(opts)
 	if it.live == nil {
 		// A new object: nothing to compare the answer with, so ask for its metadata only
 		// (protobuf where the server speaks it), which spares both sides encoding and
@@ -280,6 +271,21 @@ func (c *Client) applyOne(ctx context.Context, it *item, opts ApplyOptions) {
 	it.change = Change{ID: it.id, Action: Unchanged}
 }
 
+// applyPatchOptions are the options of every server-side apply request.
+func applyPatchOptions(opts ApplyOptions) metav1.PatchOptions {
+	// Field validation "Ignore": for an apply patch the server's strict mode only looks for
+	// duplicate keys in the patch (the apply configuration is decoded as unstructured;
+	// unknown fields fail the typed conversion in every mode), and a second YAML parse of
+	// the body is what it costs, 6% of the server's CPU per object. Our body is JSON
+	// marshalled from a map, which cannot repeat a key; duplicate keys in the files the
+	// objects came from are the renderer's to report, at their line.
+	po := metav1.PatchOptions{FieldManager: opts.FieldManager, Force: &opts.Force, FieldValidation: metav1.FieldValidationIgnore}
+	if opts.DryRun {
+		po.DryRun = []string{metav1.DryRunAll}
+	}
+	return po
+}
+
 // metaResource is the metadata client's resource of it.
 func (c *Client) metaResource(it *item) metadata.ResourceInterface {
 	r := c.meta.Resource(it.mapping.Resource)
@@ -295,19 +301,34 @@ func (c *Client) metaResource(it *item) metadata.ResourceInterface {
 const probeNamespace = "default"
 
 // dryRunInNewNamespace checks an object bound for a namespace that this dry run would
-// create, by a dry-run create of the same object in probeNamespace: the schema,
-// defaulting and admission all run, nothing is stored, and the object cannot exist yet.
+// create, in probeNamespace: the schema, defaulting and admission all run, and nothing is
+// stored. Where the name is free there, it is the same server-side apply as the real one
+// (which alone refuses, for example, two env entries of the same name); where it is taken,
+// a dry-run create under a generated name checks everything but apply's own rules.
 func (c *Client) dryRunInNewNamespace(ctx context.Context, it *item, opts ApplyOptions) {
-	probe := it.obj.DeepCopy()
+	own, _ := withOwnMetadata(it.obj.Object)
+	probe := &unstructured.Unstructured{Object: own}
 	probe.SetNamespace(probeNamespace)
-	ri := c.dyn.Resource(it.mapping.Resource).Namespace(probeNamespace)
-	co := metav1.CreateOptions{FieldManager: opts.FieldManager, DryRun: []string{metav1.DryRunAll}}
-	_, err := ri.Create(ctx, probe, co)
-	if apierrors.IsAlreadyExists(err) {
-		// The name is taken in the probe namespace; a generated one checks the same.
+	if opts.SkipUnchanged {
+		stampConfigHash(probe) // as the real apply will send it
+	}
+	name := probe.GetName()
+	meta := c.meta.Resource(it.mapping.Resource).Namespace(probeNamespace)
+	_, err := meta.Get(ctx, name, metav1.GetOptions{})
+	switch {
+	case apierrors.IsNotFound(err):
+		var data []byte
+		if data, err = probe.MarshalJSON(); err != nil {
+			it.fail(err, fmt.Sprintf("encode: %v", err))
+			return
+		}
+		_, err = meta.Patch(ctx, name, types.ApplyPatchType, data, applyPatchOptions(opts))
+	case err == nil:
+		// The name is taken in the probe namespace; a generated one checks the rest.
 		probe.SetName("")
-		probe.SetGenerateName(it.obj.GetName() + "-")
-		_, err = ri.Create(ctx, probe, co)
+		probe.SetGenerateName(name + "-")
+		co := metav1.CreateOptions{FieldManager: opts.FieldManager, DryRun: []string{metav1.DryRunAll}}
+		_, err = c.dyn.Resource(it.mapping.Resource).Namespace(probeNamespace).Create(ctx, probe, co)
 	}
 	if err != nil {
 		it.fail(fmt.Errorf("dry-run %s: %w", it.id.Short(), err), apiMessage(err))

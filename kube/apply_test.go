@@ -1,11 +1,13 @@
 package kube
 
 import (
+	"context"
 	"fmt"
 	"reflect"
 	"strings"
 	"testing"
 
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/gitopsd/gitopsd/internal/kubetest"
@@ -190,6 +192,26 @@ func TestApplyCRDAndCustomResourceInOneBatch(t *testing.T) {
 	if !strings.Contains(ch.Message, "does not match template") {
 		t.Errorf("message %q", ch.Message)
 	}
+	// ... with server-side apply's own rules, as the real apply will: two env entries of
+	// one name pass a create but not an apply.
+	dupEnv := strings.Replace(deployment(newNS, "dup", "x:1"), `containers: [{name: web, image: "x:1"}]`,
+		`containers: [{name: web, image: "x:1", env: [{name: A, value: a}, {name: A, value: b}]}]`, 1)
+	cs = mustApply(t, c, append(in, objs(t, dupEnv)...), opts)
+	ch = wantAction(t, cs, ObjectID{Group: "apps", Kind: "Deployment", Namespace: newNS, Name: "dup"}, Failed)
+	if !strings.Contains(ch.Message, `duplicate entries for key [name="A"]`) {
+		t.Errorf("duplicate env message %q", ch.Message)
+	}
+	// A name the probe namespace already uses is checked under a generated name.
+	taken := ns + "-taken"
+	cli := kubetest.Client(t, kubetest.Config(t))
+	if _, err := cli.CoreV1().ConfigMaps(probeNamespace).Create(context.Background(), &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: taken}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = cli.CoreV1().ConfigMaps(probeNamespace).Delete(context.Background(), taken, metav1.DeleteOptions{})
+	})
+	cs = mustApply(t, c, append(in, objs(t, configMap(newNS, taken, "v"))...), opts)
+	wantAction(t, cs, ObjectID{Kind: "ConfigMap", Namespace: newNS, Name: taken}, Created)
 
 	cs = mustApply(t, c, in, DefaultApplyOptions())
 	if cs.HasFailed() {
