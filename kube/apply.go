@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -331,7 +332,10 @@ func (c *Client) dryRunInNewNamespace(ctx context.Context, it *item, opts ApplyO
 		_, err = c.dyn.Resource(it.mapping.Resource).Namespace(probeNamespace).Create(ctx, probe, co)
 	}
 	if err != nil {
-		it.fail(fmt.Errorf("dry-run %s: %w", it.id.Short(), err), apiMessage(err))
+		// Server-side apply names the object it refused as "(namespace/name; ...)": name the
+		// pushed one, not the probe.
+		msg := strings.Replace(apiMessage(err), "("+probeNamespace+"/"+name+";", "("+it.id.Namespace+"/"+name+";", 1)
+		it.fail(fmt.Errorf("dry-run %s: %w", it.id.Short(), err), msg)
 		return
 	}
 	it.change = Change{ID: it.id, Action: Created,

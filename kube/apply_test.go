@@ -198,7 +198,7 @@ func TestApplyCRDAndCustomResourceInOneBatch(t *testing.T) {
 		`containers: [{name: web, image: "x:1", env: [{name: A, value: a}, {name: A, value: b}]}]`, 1)
 	cs = mustApply(t, c, append(in, objs(t, dupEnv)...), opts)
 	ch = wantAction(t, cs, ObjectID{Group: "apps", Kind: "Deployment", Namespace: newNS, Name: "dup"}, Failed)
-	if !strings.Contains(ch.Message, `duplicate entries for key [name="A"]`) {
+	if !strings.Contains(ch.Message, `duplicate entries for key [name="A"]`) || !strings.Contains(ch.Message, "("+newNS+"/dup;") {
 		t.Errorf("duplicate env message %q", ch.Message)
 	}
 	// A name the probe namespace already uses is checked under a generated name.
