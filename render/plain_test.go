@@ -73,6 +73,12 @@ func TestPlainInvalidYAML(t *testing.T) {
 	}
 }
 
+func TestPlainUnknownAnchor(t *testing.T) {
+	// The YAML library gives no line for this error: it is the alias's first use.
+	res := render(t, tree(map[string]string{"m/a.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\ndata: *nope\n"}), Options{Path: "m"})
+	wantProblem(t, res, RuleYAMLSyntax, `m/a.yaml:4: invalid YAML: unknown anchor 'nope' referenced`)
+}
+
 func TestPlainDuplicateKey(t *testing.T) {
 	res := render(t, tree(map[string]string{"m/a.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n  name: y\n"}), Options{Path: "m"})
 	wantProblem(t, res, RuleYAMLSyntax, `m/a.yaml:5: mapping key "name" already defined at line 4`)

@@ -36,7 +36,10 @@ type decodeError struct {
 
 func (e *decodeError) Error() string { return e.msg }
 
-var yamlLineRe = regexp.MustCompile(`^yaml: line (\d+): `)
+var (
+	yamlLineRe    = regexp.MustCompile(`^yaml: line (\d+): `)
+	unknownAnchor = regexp.MustCompile(`^unknown anchor '([^']+)' referenced`)
+)
 
 // decodeStream parses a YAML (or JSON, which YAML 1.2 includes) stream of documents. It
 // stops at the first syntax error, since the parser cannot resynchronise; documents before
@@ -61,6 +64,12 @@ func decodeStream(file string, data []byte, lim limits, ps *problems) []document
 			// enclosing block, or of the offending token); scanner errors are one-based.
 			if line > 0 && strings.HasPrefix(msg, "did not find expected") {
 				line++
+			}
+			if m := unknownAnchor.FindStringSubmatch(msg); m != nil && line == 0 {
+				// The parser gives no line for this one: the first use of the alias.
+				if i := bytes.Index(data, []byte("*"+m[1])); i >= 0 {
+					line = 1 + bytes.Count(data[:i], []byte("\n"))
+				}
 			}
 			ps.add(Problem{File: file, Line: line, Rule: RuleYAMLSyntax, Message: "invalid YAML: " + msg})
 			return docs
