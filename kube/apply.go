@@ -314,8 +314,8 @@ func (c *Client) dryRunInNewNamespace(ctx context.Context, it *item, opts ApplyO
 		stampConfigHash(probe) // as the real apply will send it
 	}
 	name := probe.GetName()
-	meta := c.meta.Resource(it.mapping.Resource).Namespace(probeNamespace)
-	_, err := meta.Get(ctx, name, metav1.GetOptions{})
+	probeRes := c.meta.Resource(it.mapping.Resource).Namespace(probeNamespace)
+	_, err := probeRes.Get(ctx, name, metav1.GetOptions{})
 	switch {
 	case apierrors.IsNotFound(err):
 		var data []byte
@@ -323,7 +323,7 @@ func (c *Client) dryRunInNewNamespace(ctx context.Context, it *item, opts ApplyO
 			it.fail(err, fmt.Sprintf("encode: %v", err))
 			return
 		}
-		_, err = meta.Patch(ctx, name, types.ApplyPatchType, data, applyPatchOptions(opts))
+		_, err = probeRes.Patch(ctx, name, types.ApplyPatchType, data, applyPatchOptions(opts))
 	case err == nil:
 		// The name is taken in the probe namespace; a generated one checks the rest.
 		probe.SetName("")
