@@ -355,14 +355,8 @@ func reportBlock(out string) []string {
 func TestValidateSameVerdict(t *testing.T) {
 	cp := kubetest.ControlPlane(t)
 	ns := kubetest.Namespace(t)
-	alice := gittest.NewKey(t, "alice")
-	d := gittest.Start(t, gittest.Users(alice)+"clusters:\n"+cluster("local", cp)+fmt.Sprintf(`repos:
-  %[1]s:
-    write: [alice]
-    environments:
-      staging: {branch: main, cluster: local, path: deploy, namespace: %[1]s, checks: {policies: [no-latest-tag]}, apply: {health_timeout: 20s}}
-`, ns))
-	work := d.Clone(t, alice, ns)
+	d, alice, work := oneRepo(t, cp, ns, fmt.Sprintf("staging: {branch: main, cluster: local, path: deploy, namespace: %s, "+
+		"checks: {policies: [no-latest-tag]}, apply: {health_timeout: 20s}}", ns))
 	fixed := strings.Replace(badDeployment, "replicas: -1", "replicas: 1", 1)
 	cases := []struct {
 		name  string

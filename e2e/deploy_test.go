@@ -9,7 +9,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	"github.com/gitopsd/gitopsd/internal/gittest"
 	"github.com/gitopsd/gitopsd/internal/kubetest"
 )
 
@@ -33,14 +32,8 @@ func TestPushRejectedThenApplied(t *testing.T) {
 	cp := kubetest.ControlPlane(t)
 	ns := kubetest.Namespace(t)
 	cs := kubetest.Client(t, cp.Config)
-	alice := gittest.NewKey(t, "alice")
-	d := gittest.Start(t, gittest.Users(alice)+"clusters:\n"+cluster("local", cp)+fmt.Sprintf(`repos:
-  %s:
-    write: [alice]
-    environments:
-      staging: {branch: main, cluster: local, path: deploy, namespace: %s, apply: {health_timeout: 5s}}
-`, ns, ns))
-	work := d.Clone(t, alice, ns)
+	d, alice, work := oneRepo(t, cp, ns,
+		fmt.Sprintf("staging: {branch: main, cluster: local, path: deploy, namespace: %s, apply: {health_timeout: 5s}}", ns))
 	before := objectCount(t, d, ns)
 	d.Commit(t, alice, work, "bad", map[string]string{"deploy/web.yaml": badDeployment, "deploy/a.yaml": cmYAML("a", "one")})
 	out, ok := push(t, d, alice, work, "main")

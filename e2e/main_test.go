@@ -24,6 +24,21 @@ func cluster(name string, cp *controlplane.ControlPlane) string {
 	return fmt.Sprintf("  %s: {kubeconfig: %s, context: %s}\n", name, cp.Kubeconfig, controlplane.ContextName)
 }
 
+// oneRepo starts a daemon serving one repo, named ns, that alice alone writes, whose
+// environments deploy to cp, and returns it with alice's key and her clone. Each env is one
+// environment as YAML, "name: {branch: ..., cluster: local, ...}".
+func oneRepo(t *testing.T, cp *controlplane.ControlPlane, ns string, envs ...string) (*gittest.Daemon, *gittest.Key, string) {
+	t.Helper()
+	alice := gittest.NewKey(t, "alice")
+	body := gittest.Users(alice) + "clusters:\n" + cluster("local", cp) +
+		fmt.Sprintf("repos:\n  %s:\n    write: [alice]\n    environments:\n", ns)
+	for _, env := range envs {
+		body += "      " + env + "\n"
+	}
+	d := gittest.Start(t, body)
+	return d, alice, d.Clone(t, alice, ns)
+}
+
 // push pushes HEAD of work to branch and returns git's output and whether it succeeded.
 func push(t *testing.T, d *gittest.Daemon, key *gittest.Key, work, branch string, opts ...string) (string, bool) {
 	t.Helper()

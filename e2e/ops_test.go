@@ -272,14 +272,7 @@ func TestKillMidApplyConverges(t *testing.T) {
 	cp := kubetest.ControlPlane(t)
 	ns := kubetest.Namespace(t)
 	cs := kubetest.Client(t, cp.Config)
-	alice := gittest.NewKey(t, "alice")
-	d := gittest.Start(t, gittest.Users(alice)+"clusters:\n"+cluster("local", cp)+fmt.Sprintf(`repos:
-  %s:
-    write: [alice]
-    environments:
-      prod: {branch: main, cluster: local, path: deploy, namespace: %s}
-`, ns, ns))
-	work := d.Clone(t, alice, ns)
+	d, alice, work := oneRepo(t, cp, ns, fmt.Sprintf("prod: {branch: main, cluster: local, path: deploy, namespace: %s}", ns))
 	files := map[string]string{}
 	const n = 300
 	for i := range n {
@@ -357,11 +350,8 @@ func TestDriftScheduleAddedByReload(t *testing.T) {
 	cp := kubetest.ControlPlane(t)
 	ns := kubetest.Namespace(t)
 	cs := kubetest.Client(t, cp.Config)
-	alice := gittest.NewKey(t, "alice")
-	env := fmt.Sprintf("      staging: {branch: main, cluster: local, path: deploy, namespace: %s}\n", ns)
-	d := gittest.Start(t, gittest.Users(alice)+"clusters:\n"+cluster("local", cp)+
-		fmt.Sprintf("repos:\n  %s:\n    write: [alice]\n    environments:\n", ns)+env)
-	work := d.Clone(t, alice, ns)
+	env := fmt.Sprintf("staging: {branch: main, cluster: local, path: deploy, namespace: %s}", ns)
+	d, alice, work := oneRepo(t, cp, ns, env)
 	d.Commit(t, alice, work, "one", map[string]string{"deploy/a.yaml": cmYAML("a", "from-git")})
 	if out, ok := push(t, d, alice, work, "main"); !ok || !strings.Contains(out, "ok: applied") {
 		t.Fatalf("push:\n%s", out)
@@ -383,7 +373,7 @@ func TestDriftScheduleAddedByReload(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	withDrift := strings.Replace(env, "}\n", ", drift: {schedule: \"@every 1s\", mode: correct}}\n", 1)
+	withDrift := strings.TrimSuffix(env, "}") + `, drift: {schedule: "@every 1s", mode: correct}}`
 	if !strings.Contains(string(cfg), env) {
 		t.Fatalf("no environment line in:\n%s", cfg)
 	}

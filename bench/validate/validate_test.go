@@ -21,6 +21,7 @@ import (
 	"github.com/gitopsd/gitopsd/hooks"
 	"github.com/gitopsd/gitopsd/internal/gittest"
 	"github.com/gitopsd/gitopsd/internal/kubetest"
+	"github.com/gitopsd/gitopsd/internal/testfs"
 	"github.com/gitopsd/gitopsd/kube"
 	"github.com/gitopsd/gitopsd/render"
 )
@@ -54,7 +55,8 @@ func cases() []benchCase {
 // stamps, configuration hash), so that a later push of the same objects finds them running.
 func deploy(b *testing.B, repo, path, ns string, files map[string]string) {
 	b.Helper()
-	dir := writeTree(b, files)
+	dir := b.TempDir()
+	testfs.Write(b, dir, files)
 	res, err := render.Render(context.Background(), os.DirFS(dir), render.Options{Path: path, DefaultNamespace: ns, Release: "main"})
 	if err != nil || !res.OK() {
 		b.Fatalf("render %s: %v %v", path, err, res.Problems)
@@ -74,22 +76,6 @@ func deploy(b *testing.B, repo, path, ns string, files map[string]string) {
 	if err != nil || cs.HasFailed() {
 		b.Fatalf("deploy %s: %v %v", repo, err, cs.Failed())
 	}
-}
-
-// writeTree writes files into a new directory and returns it.
-func writeTree(b *testing.B, files map[string]string) string {
-	b.Helper()
-	dir := b.TempDir()
-	for p, content := range files {
-		full := filepath.Join(dir, filepath.FromSlash(p))
-		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
-			b.Fatal(err)
-		}
-		if err := os.WriteFile(full, []byte(content), 0o644); err != nil {
-			b.Fatal(err)
-		}
-	}
-	return dir
 }
 
 // kubectl runs the test bed's kubectl as a pusher would, one process per run, with its
@@ -138,9 +124,7 @@ func rendered(b *testing.B, work, path, ns string) string {
 		docs = append(docs, string(y))
 	}
 	dir := b.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "rendered.yaml"), []byte(strings.Join(docs, "---\n")), 0o644); err != nil {
-		b.Fatal(err)
-	}
+	testfs.Write(b, dir, map[string]string{"rendered.yaml": strings.Join(docs, "---\n")})
 	return dir
 }
 
@@ -258,7 +242,8 @@ func BenchmarkChecker(b *testing.B) {
 		if c.deployed != nil {
 			deploy(b, c.name, c.path, ns, c.deployed)
 		}
-		work := writeTree(b, c.files)
+		work := b.TempDir()
+		testfs.Write(b, work, c.files)
 		env := config.Environment{
 			Branch: "main", Cluster: "local", Path: c.path, Namespace: ns,
 			Render: config.Render{Type: config.RenderAuto, Release: "main", Timeout: time.Minute, MaxBytes: 64 << 20},
