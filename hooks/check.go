@@ -207,13 +207,17 @@ func (c *Checker) dryRun(ctx context.Context, cl *kube.Client, t Target, objs []
 		rep.Problems = append(rep.Problems, Problem{Rule: RuleDryRun, Message: fmt.Sprintf("the dry run against cluster %s failed: %v", t.Env.Cluster, err)})
 		return
 	}
+	var lines *render.FieldLines
+	if plain {
+		lines = render.NewFieldLines(t.Tree)
+	}
 	for _, ch := range cs.Changes {
 		src := sources[ch.ID]
 		switch ch.Action {
 		case kube.Failed:
 			line := src.Line
-			if plain {
-				line = fieldLine(t.Tree, src, ch.Err)
+			if lines != nil {
+				line = fieldLine(lines, src, ch.Err)
 			}
 			rep.Problems = append(rep.Problems, Problem{File: src.File, Line: line, Object: ch.ID.Short(), Rule: RuleDryRun,
 				Message: ch.Message, Hint: dryRunHint(ch)})
@@ -236,9 +240,9 @@ func (c *Checker) dryRun(ctx context.Context, cl *kube.Client, t Target, objs []
 
 // fieldLine is the line of the first field the API server's refusal names, inside the
 // object at src, or src's own line when the refusal names none or the file lacks it.
-func fieldLine(tree fs.FS, src render.Source, err error) int {
+func fieldLine(lines *render.FieldLines, src render.Source, err error) int {
 	for _, f := range refusedFields(err) {
-		if line, ok := render.FieldLine(tree, src, f); ok {
+		if line, ok := lines.Line(src, f); ok {
 			return line
 		}
 	}

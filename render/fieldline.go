@@ -2,8 +2,6 @@ package render
 
 import (
 	"bytes"
-	"errors"
-	"io"
 	"io/fs"
 	"strconv"
 	"strings"
@@ -11,37 +9,44 @@ import (
 	"go.yaml.in/yaml/v3"
 )
 
-// maxFieldLineFile bounds the file FieldLine parses again. It only ever reads a file that
+// maxFieldLineFile bounds the file FieldLines parses again. It only ever reads a file that
 // rendering already read within its own bounds; this is a second guard.
 const maxFieldLineFile = 16 << 20
 
-// FieldLine finds the line of a field inside the object that starts at src (a plain YAML
-// or JSON file of fsys, as Render reported it), so that a refusal that names a field, such
-// as the API server's "spec.replicas: Invalid value", points at the field's own line.
-//
-// field is a path as the API server writes it: "spec.template.spec.containers[0].image"
-// (list index), ".spec.ports[port=80,protocol=\"TCP\"].name" (server-side apply's list
-// keys), with or without the leading dot. The walk stops at the deepest field it finds;
-// ok is false when not even the first one is there, or the file cannot be read again.
-// FieldLine does not render: it is meant for plain manifests, whose lines are the pushed
-// file's lines.
-func FieldLine(fsys fs.FS, src Source, field string) (line int, ok bool) {
+// FieldLines finds the line of a field inside an object that Render reported at a Source
+// of a plain YAML or JSON file, so that a refusal that names a field, such as the API
+// server's "spec.replicas: Invalid value", points at the field's own line. It parses each
+// file once, however many of its objects are refused. It does not render: it is meant for
+// plain manifests, whose lines are the pushed file's lines. Not safe for concurrent use.
+type FieldLines struct {
+	fsys  fs.FS
+	files map[string]map[int]*yaml.Node // file -> line of an object's first key -> object
+}
+
+// NewFieldLines returns a FieldLines reading files from fsys (the pushed tree).
+func NewFieldLines(fsys fs.FS) *FieldLines {
+	return &FieldLines{fsys: fsys, files: map[string]map[int]*yaml.Node{}}
+}
+
+// Line returns the line of field in the object at src. field is a path as the API server
+// writes it: "spec.template.spec.containers[0].image" (list index),
+// ".spec.ports[port=80,protocol=\"TCP\"].name" (server-side apply's list keys), with or
+// without the leading dot. The walk stops at the deepest field it finds; ok is false when
+// not even the first one is there, or the file cannot be read again.
+func (f *FieldLines) Line(src Source, field string) (line int, ok bool) {
 	if src.File == "" || src.Line <= 0 {
 		return 0, false
 	}
-	fi, err := fs.Stat(fsys, src.File)
-	if err != nil || fi.IsDir() || fi.Size() > maxFieldLineFile {
-		return 0, false
+	objs, seen := f.files[src.File]
+	if !seen {
+		objs = objectsByLine(f.fsys, src.File)
+		f.files[src.File] = objs
 	}
-	data, err := fs.ReadFile(fsys, src.File)
-	if err != nil {
-		return 0, false
-	}
-	obj := objectAt(data, src.Line)
+	obj := objs[src.Line]
 	if obj == nil {
 		return 0, false
 	}
-	n, found := obj, 0
+	n, found := &node{obj}, 0
 	for _, seg := range fieldSegments(field) {
 		next, keyLine := n.step(seg)
 		if next == nil {
@@ -52,14 +57,23 @@ func FieldLine(fsys fs.FS, src Source, field string) (line int, ok bool) {
 	return found, found > 0
 }
 
-// objectAt returns the mapping that starts at line: a document, or an item of a List.
-func objectAt(data []byte, line int) *node {
+// objectsByLine parses file and indexes its objects (documents, and the items of Lists)
+// by the line of their first key, as Render's Source gives it. nil if it cannot be read.
+func objectsByLine(fsys fs.FS, file string) map[int]*yaml.Node {
+	fi, err := fs.Stat(fsys, file)
+	if err != nil || fi.IsDir() || fi.Size() > maxFieldLineFile {
+		return nil
+	}
+	data, err := fs.ReadFile(fsys, file)
+	if err != nil {
+		return nil
+	}
+	objs := map[int]*yaml.Node{}
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	for {
 		var doc yaml.Node
-		err := dec.Decode(&doc)
-		if errors.Is(err, io.EOF) || err != nil {
-			return nil
+		if err := dec.Decode(&doc); err != nil {
+			return objs // io.EOF, or a syntax error Render reported already
 		}
 		root := &doc
 		if root.Kind == yaml.DocumentNode && len(root.Content) > 0 {
@@ -68,13 +82,11 @@ func objectAt(data []byte, line int) *node {
 		if root.Kind != yaml.MappingNode {
 			continue
 		}
-		if root.Line == line {
-			return &node{root}
-		}
+		objs[root.Line] = root
 		if items, _ := (&node{root}).step(segment{key: "items", index: -1}); items != nil && items.Kind == yaml.SequenceNode {
 			for _, it := range items.Content {
-				if it.Kind == yaml.MappingNode && it.Line == line {
-					return &node{it}
+				if it.Kind == yaml.MappingNode {
+					objs[it.Line] = it
 				}
 			}
 		}

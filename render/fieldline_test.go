@@ -1,6 +1,7 @@
 package render
 
 import (
+	"io/fs"
 	"testing"
 	"testing/fstest"
 )
@@ -38,7 +39,8 @@ items:
   data:
     key: x
 `
-	fsys := fstest.MapFS{"deploy/web.yaml": {Data: []byte(web)}, "deploy/list.yaml": {Data: []byte(list)}}
+	fsys := &countingFS{MapFS: fstest.MapFS{"deploy/web.yaml": {Data: []byte(web)}, "deploy/list.yaml": {Data: []byte(list)}}}
+	lines := NewFieldLines(fsys)
 	for _, tc := range []struct {
 		src   Source
 		field string
@@ -59,9 +61,28 @@ items:
 		{Source{"deploy/web.yaml", 99}, "spec", 0, false},
 		{Source{"deploy/gone.yaml", 1}, "spec", 0, false},
 	} {
-		got, ok := FieldLine(fsys, tc.src, tc.field)
+		got, ok := lines.Line(tc.src, tc.field)
 		if got != tc.want || ok != tc.ok {
-			t.Errorf("FieldLine(%v, %q) = %d, %v; want %d, %v", tc.src, tc.field, got, ok, tc.want, tc.ok)
+			t.Errorf("Line(%v, %q) = %d, %v; want %d, %v", tc.src, tc.field, got, ok, tc.want, tc.ok)
 		}
 	}
+
+	// Each file was read once, however many lookups went to it.
+	if fsys.opens["deploy/web.yaml"] > 2 { // a Stat and a read
+		t.Errorf("deploy/web.yaml opened %d times", fsys.opens["deploy/web.yaml"])
+	}
+}
+
+// countingFS counts the opens of each file.
+type countingFS struct {
+	fstest.MapFS
+	opens map[string]int
+}
+
+func (c *countingFS) Open(name string) (fs.File, error) {
+	if c.opens == nil {
+		c.opens = map[string]int{}
+	}
+	c.opens[name]++
+	return c.MapFS.Open(name)
 }
