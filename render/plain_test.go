@@ -1,6 +1,7 @@
 package render
 
 import (
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -206,5 +207,24 @@ func TestPathErrors(t *testing.T) {
 	wantProblem(t, res, RuleRead, "missing: cannot read the manifest path: no such file or directory")
 	if _, err := Render(t.Context(), tree(nil), Options{Type: "jsonnet"}); err == nil {
 		t.Error("unknown type accepted")
+	}
+}
+
+func TestPlainProblemsInWalkOrder(t *testing.T) {
+	// Files are decoded concurrently; what they report still comes in the walk's order.
+	files := map[string]string{}
+	var want []string
+	for i := range 12 {
+		name := fmt.Sprintf("m/f%02d.yaml", i)
+		files[name] = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: [x}\n"
+		want = append(want, name)
+	}
+	res := render(t, tree(files), Options{Path: "m", DefaultNamespace: "x"})
+	var got []string
+	for _, p := range res.Problems {
+		got = append(got, p.File)
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("problems in order %v, want %v", got, want)
 	}
 }
