@@ -2,6 +2,12 @@
 // kube-apiserver, from binaries built by testbed/build.sh) on loopback, and hands back a
 // rest.Config and a kubeconfig file for it.
 //
+// With Options.Workloads it is a living cluster: kube-controller-manager and kube-scheduler
+// run next to the API server, and kwok plays the kubelet of simulated nodes, so Deployments
+// roll out, Jobs complete and pods become Ready or fail (stages.yaml says how a manifest
+// asks for a failure). Without it the API server stores objects and nothing acts on them,
+// which is all most tests need, and starts in a few seconds.
+//
 // It serves both `gitopsd dev` and the integration tests. controller-runtime's envtest does
 // the same for tests, but it is a test library: `gitopsd dev` needs this in the product
 // binary, and the tests need to stop and restart the API server in place (to test what
@@ -38,11 +44,17 @@ type Options struct {
 	Output io.Writer
 	// StartTimeout bounds the wait for each process to become ready.
 	StartTimeout time.Duration
+	// Workloads also starts kube-controller-manager, kube-scheduler and kwok, and
+	// registers Nodes simulated nodes that take PodsPerNode pods each.
+	Workloads   bool
+	Nodes       int
+	PodsPerNode int
 }
 
-// DefaultOptions returns options with the binaries in binDir.
+// DefaultOptions returns options with the binaries in binDir: the API server only. A
+// living cluster (Workloads) gets two nodes of 500 pods each unless told otherwise.
 func DefaultOptions(binDir string) Options {
-	return Options{BinDir: binDir, StartTimeout: 90 * time.Second}
+	return Options{BinDir: binDir, StartTimeout: 90 * time.Second, Nodes: 2, PodsPerNode: 500}
 }
 
 // ControlPlane is a running etcd and kube-apiserver.
@@ -54,16 +66,18 @@ type ControlPlane struct {
 	// Dir holds the data, certificates and kubeconfig.
 	Dir string
 
-	opts       Options
-	removeDir  bool
-	etcdURL    string
-	apiPort    int
-	certs      *certs
-	mu         sync.Mutex
-	etcd       *process
-	apiserver  *process
-	stopOnce   sync.Once
-	stopResult error
+	opts      Options
+	removeDir bool
+	etcdURL   string
+	apiPort   int
+	certs     *certs
+	mu        sync.Mutex
+	etcd      *process
+	apiserver *process
+	// The living cluster's components (Options.Workloads).
+	controllers, scheduler, kwok *process
+	stopOnce                     sync.Once
+	stopResult                   error
 }
 
 // ErrBinaryMissing means the test bed has not been built.
@@ -77,7 +91,18 @@ func Start(ctx context.Context, opts Options) (_ *ControlPlane, err error) {
 	if opts.Output == nil {
 		opts.Output = io.Discard
 	}
-	for _, b := range []string{"etcd", "kube-apiserver"} {
+	def := DefaultOptions("")
+	if opts.Nodes <= 0 {
+		opts.Nodes = def.Nodes
+	}
+	if opts.PodsPerNode <= 0 {
+		opts.PodsPerNode = def.PodsPerNode
+	}
+	bins := []string{"etcd", "kube-apiserver"}
+	if opts.Workloads {
+		bins = append(bins, workloadBinaries...)
+	}
+	for _, b := range bins {
 		if _, err := os.Stat(filepath.Join(opts.BinDir, b)); err != nil {
 			return nil, fmt.Errorf("%w (%s)", ErrBinaryMissing, filepath.Join(opts.BinDir, b))
 		}
@@ -115,6 +140,11 @@ func Start(ctx context.Context, opts Options) (_ *ControlPlane, err error) {
 	cp.Kubeconfig = filepath.Join(cp.Dir, "kubeconfig")
 	if err := writeKubeconfig(cp.Kubeconfig, cp.Config); err != nil {
 		return nil, fmt.Errorf("kubeconfig: %w", err)
+	}
+	if opts.Workloads {
+		if err := cp.startWorkloads(ctx); err != nil {
+			return nil, err
+		}
 	}
 	return cp, nil
 }
@@ -172,11 +202,12 @@ func (cp *ControlPlane) StartAPIServer(ctx context.Context) error {
 		"--service-account-key-file=" + c.saKey,
 		"--service-account-signing-key-file=" + c.saKey,
 		"--service-account-issuer=https://kubernetes.default.svc",
-		"--service-cluster-ip-range=10.0.0.0/24",
+		"--service-cluster-ip-range=" + serviceCIDR,
 		"--authorization-mode=RBAC",
 		"--allow-privileged=true",
-		// No controllers run here, so nothing would create the token a ServiceAccount
-		// admission check waits for.
+		// ServiceAccount admission refuses a pod until its namespace's service account
+		// exists; without controllers nothing makes it, and with them a test's first pods
+		// would race its creation. No pod here runs code that needs a token.
 		"--disable-admission-plugins=ServiceAccount",
 		// The kubernetes Service endpoint cannot be a loopback address; nothing here needs it.
 		"--endpoint-reconciler-type=none",
@@ -214,22 +245,32 @@ func (cp *ControlPlane) StartAPIServer(ctx context.Context) error {
 }
 
 // StopAPIServer stops kube-apiserver, leaving etcd and the data in place, so that a test
-// can see what happens while a cluster is unreachable.
+// can see what happens while a cluster is unreachable. The living cluster's components keep
+// running and reconnect when StartAPIServer brings it back.
 func (cp *ControlPlane) StopAPIServer() error {
 	cp.mu.Lock()
 	defer cp.mu.Unlock()
 	if cp.apiserver == nil {
 		return nil
 	}
-	err := cp.apiserver.stop(15 * time.Second)
+	var err error
+	if cp.controllers != nil {
+		// With the living cluster's watches open, kube-apiserver drains them before it
+		// exits, for up to a minute. Callers want an outage, not a drain, and etcd holds
+		// all the state: kill it.
+		err = cp.apiserver.kill()
+	} else {
+		err = cp.apiserver.stop(15 * time.Second)
+	}
 	cp.apiserver = nil
 	return err
 }
 
-// Stop stops both processes and removes a temporary Dir. It is safe to call twice.
+// Stop stops every process and removes a temporary Dir. It is safe to call twice.
 func (cp *ControlPlane) Stop() error {
 	cp.stopOnce.Do(func() {
-		errs := []error{cp.StopAPIServer()}
+		errs := cp.stopWorkloads()
+		errs = append(errs, cp.StopAPIServer())
 		if cp.etcd != nil {
 			errs = append(errs, cp.etcd.stop(15*time.Second))
 		}
@@ -287,6 +328,18 @@ func (p *process) stop(grace time.Duration) error {
 		<-p.done
 		return fmt.Errorf("%s did not stop within %v and was killed", filepath.Base(p.cmd.Path), grace)
 	}
+}
+
+// kill ends the process group at once.
+func (p *process) kill() error {
+	if p.exited() {
+		return nil
+	}
+	if err := syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL); err != nil {
+		return fmt.Errorf("kill %s: %w", filepath.Base(p.cmd.Path), err)
+	}
+	<-p.done
+	return nil
 }
 
 // waitFor polls ready until it holds, the process exits, or the timeout passes.

@@ -9,6 +9,13 @@
 //		ns := kubetest.Namespace(t)
 //		...
 //	}
+//
+// Tests of what happens after an apply ask for the living cluster instead: a second control
+// plane with controllers, a scheduler and kwok nodes, started on first use and shared by the
+// package (see controlplane.Options.Workloads).
+//
+//	cp := kubetest.Living(t)
+//	ns := kubetest.NamespaceIn(t, cp.Config)
 package kubetest
 
 import (
@@ -17,6 +24,7 @@ import (
 	"os"
 	"regexp"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -30,6 +38,13 @@ import (
 )
 
 var shared *controlplane.ControlPlane
+
+// The package's living cluster, started by the first Living call and stopped after m.Run.
+var (
+	livingOnce sync.Once
+	living     *controlplane.ControlPlane
+	livingErr  error
+)
 
 // Main starts the package's control plane, runs the tests and stops it. A missing test bed
 // is a failure, not a skip: `make test` builds it first.
@@ -55,23 +70,53 @@ func Setup() (stop func(), err error) {
 		return nil, err
 	}
 	shared = cp
-	return func() { cp.Stop() }, nil
+	return func() {
+		cp.Stop()
+		if living != nil {
+			living.Stop()
+		}
+	}, nil
 }
 
 // Start starts a new control plane, for tests that need more than one cluster. The caller
 // stops it.
 func Start(ctx context.Context) (*controlplane.ControlPlane, error) {
+	return start(ctx, controlplane.DefaultOptions(BinDir()))
+}
+
+// StartLiving starts a new living cluster (controllers, scheduler, kwok nodes), for tests
+// that need one of their own (one they may stop). The caller stops it.
+func StartLiving(ctx context.Context) (*controlplane.ControlPlane, error) {
 	opts := controlplane.DefaultOptions(BinDir())
+	opts.Workloads = true
+	return start(ctx, opts)
+}
+
+func start(ctx context.Context, opts controlplane.Options) (*controlplane.ControlPlane, error) {
 	if os.Getenv("KUBETEST_VERBOSE") != "" {
 		opts.Output = os.Stderr
 	}
-	start := time.Now()
+	begin := time.Now()
 	cp, err := controlplane.Start(ctx, opts)
 	if err != nil {
 		return nil, err
 	}
-	fmt.Fprintf(os.Stderr, "kubetest: kube-apiserver ready at %s in %v\n", cp.Config.Host, time.Since(start).Round(time.Millisecond))
+	what := "kube-apiserver"
+	if opts.Workloads {
+		what = fmt.Sprintf("living cluster (%d kwok nodes)", opts.Nodes)
+	}
+	fmt.Fprintf(os.Stderr, "kubetest: %s ready at %s in %v\n", what, cp.Config.Host, time.Since(begin).Round(time.Millisecond))
 	return cp, nil
+}
+
+// Living returns the package's living cluster, starting it on first use; Main stops it.
+func Living(t testing.TB) *controlplane.ControlPlane {
+	t.Helper()
+	livingOnce.Do(func() { living, livingErr = StartLiving(context.Background()) })
+	if livingErr != nil {
+		t.Fatalf("kubetest: living cluster: %v", livingErr)
+	}
+	return living
 }
 
 // BinDir is where the test bed binaries are (see controlplane.FindBinDir).
@@ -127,8 +172,8 @@ func NamespaceIn(t testing.TB, cfg *rest.Config) string {
 		t.Fatalf("create namespace %s: %v", name, err)
 	}
 	t.Cleanup(func() {
-		// No namespace controller runs, so the namespace stays Terminating; its objects are
-		// what matters and each test only looks inside its own namespace.
+		// Without controllers (all but the living cluster) the namespace stays Terminating;
+		// its objects are what matters and each test only looks inside its own namespace.
 		_ = cs.CoreV1().Namespaces().Delete(context.Background(), name, metav1.DeleteOptions{})
 	})
 	return name
