@@ -9,6 +9,8 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/dynamic"
+	appsv1client "k8s.io/client-go/kubernetes/typed/apps/v1"
+	corev1client "k8s.io/client-go/kubernetes/typed/core/v1"
 	"k8s.io/client-go/metadata"
 	"k8s.io/client-go/rest"
 )
@@ -47,7 +49,9 @@ func DefaultClientOptions() ClientOptions {
 type Client struct {
 	cfg    *rest.Config
 	dyn    dynamic.Interface
-	meta   metadata.Interface // for requests whose answer is only needed as metadata
+	meta   metadata.Interface           // for requests whose answer is only needed as metadata
+	core   corev1client.CoreV1Interface // pods and events of workloads, in protobuf
+	apps   appsv1client.AppsV1Interface // ReplicaSets, to tell a Deployment's versions apart
 	mapper *mapper
 }
 
@@ -83,7 +87,18 @@ func New(cfg *rest.Config, opts ClientOptions) (*Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("discovery client: %w", err)
 	}
-	return &Client{cfg: cfg, dyn: dyn, meta: mc, mapper: newMapper(dc, opts.MinDiscoveryRefresh)}, nil
+	pcfg := rest.CopyConfig(cfg)
+	pcfg.ContentType = "application/vnd.kubernetes.protobuf"
+	pcfg.AcceptContentTypes = "application/vnd.kubernetes.protobuf,application/json"
+	core, err := corev1client.NewForConfig(pcfg)
+	if err != nil {
+		return nil, fmt.Errorf("core client: %w", err)
+	}
+	apps, err := appsv1client.NewForConfig(pcfg)
+	if err != nil {
+		return nil, fmt.Errorf("apps client: %w", err)
+	}
+	return &Client{cfg: cfg, dyn: dyn, meta: mc, core: core, apps: apps, mapper: newMapper(dc, opts.MinDiscoveryRefresh)}, nil
 }
 
 // Dynamic returns the underlying dynamic client.
