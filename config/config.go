@@ -159,6 +159,9 @@ const (
 )
 
 // Drift schedules a comparison of the cluster with the branch.
+	// Settle is how long a workload the apply created or changed must stay healthy (no
+	// pod restarting) before it counts as healthy; at least its minReadySeconds.
+	Settle time.Duration `yaml:"settle"`
 type Drift struct {
 	// Schedule is a cron expression (5 fields, or descriptors such as @every 10m).
 	Schedule string `yaml:"schedule"`

@@ -276,17 +276,26 @@ func (r *Reconciler) reconcile(ctx context.Context, repoName, envName, commit st
 	hopts := kube.DefaultHealthOptions()
 	hopts.Timeout = env.Apply.HealthTimeout
 	hopts.Interval = r.opts.HealthInterval
+	hopts.Settle = env.Apply.Settle
+	hopts.Fresh = changed(cs)
 	health, err := cl.WaitHealthy(ctx, applied.IDs, hopts)
 	if err != nil {
 		return fail(fmt.Errorf("health: %w", err), true)
 	}
 	if !health.Healthy() {
-		var notReady []string
-		for _, o := range health.NotReady() {
-			notReady = append(notReady, fmt.Sprintf("%s %s %s", o.ID.Short(), strings.ToLower(string(o.Status)), o.Message))
+		// Every object was applied: the verdict is the health's, said as such, with each
+		// object that is not healthy and its pods on the lines below.
+		lines := []string{applySummary + "; " + health.Summary()}
+		notReady := health.NotReady()
+		for i, o := range notReady {
+			if i == maxUnhealthyShown {
+				lines = append(lines, fmt.Sprintf("  ... and %d more not healthy", len(notReady)-i))
+				break
+			}
+			lines = append(lines, "  "+strings.ReplaceAll(o.String(), "\n", "\n  "))
 		}
-		err := fmt.Errorf("%s, %s: %s", applySummary, health.Summary(), strings.Join(first(notReady, 5), "; "))
-		out := fail(err, false)
+		out := fail(errors.New(strings.Join(lines, "\n")), false)
+		out.Summary = strings.Join(lines, "\n")
 		if env.Apply.OnFailure == "rollback" {
 			out.Summary += "\n" + r.rollback(ctx, repoName, envName, commit, progress)
 		}
@@ -305,6 +314,21 @@ func (r *Reconciler) reconcile(ctx context.Context, repoName, envName, commit st
 	log.Info().Int("created", cs.Count(kube.Created)).Int("configured", cs.Count(kube.Configured)).Int("unchanged", cs.Count(kube.Unchanged)).
 		Int("pruned", pruned.Count(kube.Deleted)).Dur("duration", time.Since(start)).Msg("reconciled")
 	return Outcome{Commit: commit, Summary: summary}
+}
+
+// maxUnhealthyShown bounds the objects a health failure lists.
+const maxUnhealthyShown = 5
+
+// changed returns the objects the apply created or configured: they are the ones whose
+// health must settle.
+func changed(cs *kube.ChangeSet) map[kube.ObjectID]bool {
+	out := map[kube.ObjectID]bool{}
+	for _, ch := range cs.Changes {
+		if ch.Action == kube.Created || ch.Action == kube.Configured {
+			out[ch.ID] = true
+		}
+	}
+	return out
 }
 
 func (r *Reconciler) takeForce(repo, env string) bool {

@@ -34,7 +34,13 @@ func WriteStatus(w io.Writer, sts []Status, now time.Time) {
 			fmt.Fprintf(w, "  rollback %s\n", s.RolledBack)
 		}
 		if s.LastError != "" {
-			fmt.Fprintf(w, "  error    %s (%s)\n", s.LastError, ago(s.LastErrorAt, now))
+			// A health failure spans lines (the objects and their pods): the first says
+			// when, the others stay under it.
+			lines := strings.Split(s.LastError, "\n")
+			fmt.Fprintf(w, "  error    %s (%s)\n", lines[0], ago(s.LastErrorAt, now))
+			for _, l := range lines[1:] {
+				fmt.Fprintf(w, "           %s\n", l)
+			}
 		}
 	}
 }
