@@ -29,8 +29,8 @@ const (
 	DefaultHealthTimeout = 2 * time.Minute
 	// DefaultSettle catches a version that passes readiness and crashes a moment later,
 	// and keeps a push quick.
-	DefaultSettle = 5 * time.Second
-	DefaultTestTimeout   = time.Minute
+	DefaultSettle      = 5 * time.Second
+	DefaultTestTimeout = time.Minute
 )
 
 // BuiltinPolicies are the policies gitopsd ships; environments turn them on by name.
@@ -139,9 +139,9 @@ func (p *parser) validate(c *Config) {
 		p.errorf("server.limits.max_sessions", "expected a positive number, got %d", l.MaxSessions)
 	}
 	if l.MaxPackSize < 0 {
-			if e.Apply.Settle == 0 {
-				e.Apply.Settle = DefaultSettle
-			}
+		if e.Apply.Settle == 0 {
+			e.Apply.Settle = DefaultSettle
+		}
 		p.errorf("server.limits.max_pack_size", "expected a positive number of bytes, got %d", l.MaxPackSize)
 	}
 	if l.IdleTimeout < 0 || l.MaxTimeout < 0 {
