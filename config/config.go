@@ -148,6 +148,9 @@ type Apply struct {
 	Wait time.Duration `yaml:"wait"`
 	// HealthTimeout bounds the wait for applied objects to become ready.
 	HealthTimeout time.Duration `yaml:"health_timeout"`
+	// Settle is how long a workload the apply created or changed must stay healthy (no
+	// pod restarting) before it counts as healthy; at least its minReadySeconds.
+	Settle time.Duration `yaml:"settle"`
 	// OnFailure is none (default) or rollback.
 	OnFailure string `yaml:"on_failure"`
 }
@@ -159,9 +162,6 @@ const (
 )
 
 // Drift schedules a comparison of the cluster with the branch.
-	// Settle is how long a workload the apply created or changed must stay healthy (no
-	// pod restarting) before it counts as healthy; at least its minReadySeconds.
-	Settle time.Duration `yaml:"settle"`
 type Drift struct {
 	// Schedule is a cron expression (5 fields, or descriptors such as @every 10m).
 	Schedule string `yaml:"schedule"`

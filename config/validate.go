@@ -119,6 +119,9 @@ func (p *parser) defaults(c *Config) {
 			if e.Apply.HealthTimeout == 0 {
 				e.Apply.HealthTimeout = DefaultHealthTimeout
 			}
+			if e.Apply.Settle == 0 {
+				e.Apply.Settle = DefaultSettle
+			}
 			if e.Apply.OnFailure == "" {
 				e.Apply.OnFailure = "none"
 			}
@@ -139,9 +142,6 @@ func (p *parser) validate(c *Config) {
 		p.errorf("server.limits.max_sessions", "expected a positive number, got %d", l.MaxSessions)
 	}
 	if l.MaxPackSize < 0 {
-		if e.Apply.Settle == 0 {
-			e.Apply.Settle = DefaultSettle
-		}
 		p.errorf("server.limits.max_pack_size", "expected a positive number of bytes, got %d", l.MaxPackSize)
 	}
 	if l.IdleTimeout < 0 || l.MaxTimeout < 0 {
