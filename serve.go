@@ -171,3 +171,7 @@ func (s sessionMetrics) Finished(command, result string) {
 	}
 	s.m.SSHSessions.WithLabelValues(command, result).Inc()
 }
+
+func (s sessionMetrics) Refused(reason string) {
+	s.m.SSHConnectionsRefused.WithLabelValues(reason).Inc()
+}

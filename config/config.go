@@ -45,6 +45,17 @@ type Limits struct {
 	MaxTimeout time.Duration `yaml:"max_timeout"`
 	// MaxPackSize is receive.maxInputSize: the largest pack a push may send, in bytes.
 	MaxPackSize int64 `yaml:"max_pack_size"`
+	// HandshakeTimeout closes a connection that has not finished SSH authentication this
+	// long after it was accepted (OpenSSH's LoginGraceTime): a byte now and then keeps the
+	// idle timeout away, not this one.
+	HandshakeTimeout time.Duration `yaml:"handshake_timeout"`
+	// MaxUnauthenticated caps the connections that have not authenticated yet, apart from
+	// MaxSessions (OpenSSH's MaxStartups), so that people without a key cannot use up the
+	// room of those with one.
+	MaxUnauthenticated int `yaml:"max_unauthenticated"`
+	// MaxUnauthenticatedPerAddress caps them per client address, an IPv6 /64 counting as
+	// one address (OpenSSH's PerSourceMaxStartups).
+	MaxUnauthenticatedPerAddress int `yaml:"max_unauthenticated_per_address"`
 }
 
 // User is a person or robot identified by SSH keys.

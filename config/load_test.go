@@ -82,6 +82,10 @@ func TestParseDefaultsAndResolve(t *testing.T) {
 	if s.Limits.IdleTimeout != DefaultIdleTimeout || s.Limits.MaxPackSize != DefaultMaxPackSize {
 		t.Errorf("limits defaults: %+v", s.Limits)
 	}
+	if s.Limits.HandshakeTimeout != DefaultHandshakeTimeout || s.Limits.MaxUnauthenticated != DefaultMaxUnauthenticated ||
+		s.Limits.MaxUnauthenticatedPerAddress != DefaultMaxUnauthenticatedPerAddress {
+		t.Errorf("limits before login, defaults: %+v", s.Limits)
+	}
 }
 
 func TestParseDurations(t *testing.T) {
@@ -92,6 +96,19 @@ func TestParseDurations(t *testing.T) {
 	}
 	if cfg.Server.Limits.IdleTimeout != 90*time.Second {
 		t.Errorf("idle_timeout: got %v", cfg.Server.Limits.IdleTimeout)
+	}
+}
+
+// TestParseLimitsBeforeLogin: a smaller max_unauthenticated brings the per-address default
+// down with it rather than making the file invalid.
+func TestParseLimitsBeforeLogin(t *testing.T) {
+	in := strings.Replace(minimal, "  data_dir: data\n", "  data_dir: data\n  limits: {max_unauthenticated: 10, handshake_timeout: 5s}\n", 1)
+	cfg, err := Parse("repos.yaml", []byte(in))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l := cfg.Server.Limits; l.MaxUnauthenticated != 10 || l.MaxUnauthenticatedPerAddress != 10 || l.HandshakeTimeout != 5*time.Second {
+		t.Errorf("limits: %+v", l)
 	}
 }
 
@@ -118,6 +135,9 @@ func TestParseErrors(t *testing.T) {
 		{"bad cron", `"*/5 * * * *"`, `"every five minutes"`, 18, "repos.platform.environments.staging.drift.schedule", "not a cron schedule"},
 		{"bad drift mode", "mode: correct", "mode: fix", 18, "repos.platform.environments.staging.drift.mode", "expected report or correct"},
 		{"bad duration", "  data_dir: data\n", "  data_dir: data\n  limits: {idle_timeout: soon}\n", 4, "server.limits.idle_timeout", "expected a duration"},
+		{"per-address cap above the cap", "  data_dir: data\n", "  data_dir: data\n  limits: {max_unauthenticated: 8, max_unauthenticated_per_address: 9}\n", 4, "server.limits.max_unauthenticated_per_address", "more than max_unauthenticated (8)"},
+		{"negative cap", "  data_dir: data\n", "  data_dir: data\n  limits: {max_unauthenticated: -1}\n", 4, "server.limits.max_unauthenticated", "expected a positive number"},
+		{"handshake longer than max", "  data_dir: data\n", "  data_dir: data\n  limits: {handshake_timeout: 2h}\n", 4, "server.limits.handshake_timeout", "longer than max_timeout"},
 		{"bad address", `listen: "127.0.0.1:2222"`, `listen: "localhost"`, 2, "server.listen", "expected host:port"},
 		{"path outside repo", "path: deploy/staging", "path: ../../etc", 16, "repos.platform.environments.staging.path", "inside the repo"},
 		{"bad namespace", "namespace: web", "namespace: Web_1", 17, "repos.platform.environments.staging.namespace", "not a valid namespace"},

@@ -33,6 +33,17 @@ const (
 	DefaultTestTimeout = time.Minute
 )
 
+// Defaults of the limits before login.
+const (
+	// A handshake on loopback takes milliseconds, one across the world well under a second.
+	DefaultHandshakeTimeout = 15 * time.Second
+	// Twice the default max_sessions: a burst of clients logging in at once fits.
+	DefaultMaxUnauthenticated = 128
+	// A CI runner behind one NAT address starting many jobs at once still fits, and one
+	// address alone cannot fill max_unauthenticated.
+	DefaultMaxUnauthenticatedPerAddress = 32
+)
+
 // BuiltinPolicies are the policies gitopsd ships; environments turn them on by name.
 var BuiltinPolicies = []string{"no-latest-tag", "require-resources", "no-privileged", "require-labels"}
 
@@ -78,6 +89,15 @@ func (p *parser) defaults(c *Config) {
 	}
 	if l.MaxPackSize == 0 {
 		l.MaxPackSize = DefaultMaxPackSize
+	}
+	if l.HandshakeTimeout == 0 {
+		l.HandshakeTimeout = DefaultHandshakeTimeout
+	}
+	if l.MaxUnauthenticated == 0 {
+		l.MaxUnauthenticated = DefaultMaxUnauthenticated
+	}
+	if l.MaxUnauthenticatedPerAddress == 0 {
+		l.MaxUnauthenticatedPerAddress = min(DefaultMaxUnauthenticatedPerAddress, l.MaxUnauthenticated)
 	}
 	for name, cl := range c.Clusters {
 		cl.Kubeconfig = p.resolve(cl.Kubeconfig)
@@ -144,8 +164,19 @@ func (p *parser) validate(c *Config) {
 	if l.MaxPackSize < 0 {
 		p.errorf("server.limits.max_pack_size", "expected a positive number of bytes, got %d", l.MaxPackSize)
 	}
-	if l.IdleTimeout < 0 || l.MaxTimeout < 0 {
+	if l.IdleTimeout < 0 || l.MaxTimeout < 0 || l.HandshakeTimeout < 0 {
 		p.errorf("server.limits", "timeouts must be positive")
+	}
+	if l.HandshakeTimeout > l.MaxTimeout {
+		p.errorf("server.limits.handshake_timeout", "%s is longer than max_timeout (%s)", l.HandshakeTimeout, l.MaxTimeout)
+	}
+	if l.MaxUnauthenticated < 0 {
+		p.errorf("server.limits.max_unauthenticated", "expected a positive number, got %d", l.MaxUnauthenticated)
+	}
+	if l.MaxUnauthenticatedPerAddress < 0 {
+		p.errorf("server.limits.max_unauthenticated_per_address", "expected a positive number, got %d", l.MaxUnauthenticatedPerAddress)
+	} else if l.MaxUnauthenticatedPerAddress > l.MaxUnauthenticated {
+		p.errorf("server.limits.max_unauthenticated_per_address", "%d is more than max_unauthenticated (%d); one address could take every place", l.MaxUnauthenticatedPerAddress, l.MaxUnauthenticated)
 	}
 
 	for _, name := range sortedKeys(c.Users) {

@@ -53,11 +53,19 @@ func lookupUser(cfg *config.Config, key gossh.PublicKey) (string, bool) {
 // serverConfig replaces gliderlabs' authentication with ours: only public keys, identity in
 // the per-key Permissions. gliderlabs turns NoClientAuth on when none of its own handlers is
 // set; NoClientAuthCallback then refuses the "none" method.
-func (s *Server) serverConfig(ssh.Context) *gossh.ServerConfig {
+// AuthLogCallback is told of every attempt; a nil error there is the one whose signature
+// was verified (a key merely offered, "would this key do?", is not logged as a success),
+// which is when the connection stops counting as unauthenticated.
+func (s *Server) serverConfig(ctx ssh.Context) *gossh.ServerConfig {
 	return &gossh.ServerConfig{
 		PublicKeyCallback: s.publicKeyCallback,
 		NoClientAuthCallback: func(gossh.ConnMetadata) (*gossh.Permissions, error) {
 			return nil, errors.New("public key authentication required")
+		},
+		AuthLogCallback: func(_ gossh.ConnMetadata, _ string, err error) {
+			if err == nil {
+				s.authenticated(ctx)
+			}
 		},
 		MaxAuthTries: 6,
 	}

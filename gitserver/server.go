@@ -27,6 +27,10 @@ type SessionMetrics interface {
 	// Finished is called once per session with its command (upload-pack, receive-pack,
 	// help, status, or "" when refused before one was known) and result (ok, failed, refused).
 	Finished(command, result string)
+	// Refused is called once per connection closed before login, with the reason:
+	// connection_limit, unauthenticated_limit, address_limit, crowded_out or
+	// handshake_timeout.
+	Refused(reason string)
 }
 
 // Options configure a Server. Config and Hooks are required.
@@ -59,7 +63,8 @@ type Server struct {
 
 	sessions registry
 	active   atomic.Int64 // sessions being served, against limits.max_sessions
-	conns    atomic.Int64 // open connections, for the hard cap
+	gate     gate         // connections before and after login, for their caps
+	refusals refusalLog
 	hookWG   sync.WaitGroup
 }
 

@@ -21,6 +21,9 @@ type Metrics struct {
 	LastSyncTime      *prometheus.GaugeVec     // repo, env (unix seconds of the last successful apply)
 	SSHSessions       *prometheus.CounterVec   // command, result
 	SSHSessionsActive prometheus.Gauge
+	// SSHConnectionsRefused counts connections closed before login, by reason:
+	// connection_limit, unauthenticated_limit, address_limit, crowded_out, handshake_timeout.
+	SSHConnectionsRefused *prometheus.CounterVec
 }
 
 // New registers every collector, plus the Go and process collectors, in a new registry.
@@ -57,8 +60,12 @@ func New() *Metrics {
 		SSHSessionsActive: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "gitopsd_ssh_sessions_active", Help: "SSH sessions open now.",
 		}),
+		SSHConnectionsRefused: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "gitopsd_ssh_connections_refused_total",
+			Help: "Connections closed before login, by reason (connection_limit, unauthenticated_limit, address_limit, crowded_out, handshake_timeout).",
+		}, []string{"reason"}),
 	}
 	r.MustRegister(m.Pushes, m.ValidationSeconds, m.ReconcileSeconds, m.ObjectsApplied, m.ObjectsPruned,
-		m.DriftedObjects, m.LastSyncTime, m.SSHSessions, m.SSHSessionsActive)
+		m.DriftedObjects, m.LastSyncTime, m.SSHSessions, m.SSHSessionsActive, m.SSHConnectionsRefused)
 	return m
 }

@@ -26,4 +26,8 @@ gitopsd_pushes_total{repo="platform",result="accepted"} 1
 	if err != nil {
 		t.Error(err)
 	}
+	m.SSHConnectionsRefused.WithLabelValues("handshake_timeout").Add(2)
+	if n, err := testutil.GatherAndCount(m.Registry, "gitopsd_ssh_connections_refused_total"); err != nil || n != 1 {
+		t.Errorf("connections refused: %d series, %v", n, err)
+	}
 }
