@@ -91,8 +91,8 @@ func (r *Reconciler) Start(ctx context.Context) {
 	r.Resync()
 }
 
-// Resync enqueues every environment whose branch head differs from its last applied
-// commit. It runs at start and after a configuration reload.
+// Resync enqueues every environment whose branch head is not both applied and healthy,
+// or whose last reconcile failed. It runs at start and after a configuration reload.
 func (r *Reconciler) Resync() {
 	cfg := r.opts.Config()
 	for _, repoName := range sortedKeys(cfg.Repos) {
@@ -104,7 +104,9 @@ func (r *Reconciler) Resync() {
 				continue
 			}
 			st := r.opts.Store.Get(repoName, envName)
-			if st.LastApplied == head && st.LastError == "" {
+			// Applied is not enough: a daemon killed during the health wait left a commit
+			// applied that nobody saw healthy, and a rollout it started may have failed.
+			if st.LastApplied == head && st.LastHealthy == head && st.LastError == "" {
 				continue
 			}
 			r.opts.Log.Info().Str("repo", repoName).Str("env", envName).Str("commit", head).Str("last_applied", st.LastApplied).Msg("branch head not applied: reconciling")
@@ -217,6 +219,8 @@ func (r *Reconciler) reconcile(ctx context.Context, repoName, envName, commit st
 	}
 	progress(fmt.Sprintf("applying %d objects to %s ...", len(objs), env.Cluster))
 
+	before := r.opts.Store.Get(repoName, envName)
+	resumed := before.LastApplied == commit && before.LastHealthy != commit
 	owner := kube.Owner{Repo: repoName, Env: envName, Commit: commit}
 	old, _, err := cl.ReadInventory(ctx, owner)
 	if err != nil {
@@ -277,7 +281,12 @@ func (r *Reconciler) reconcile(ctx context.Context, repoName, envName, commit st
 	hopts.Timeout = env.Apply.HealthTimeout
 	hopts.Interval = r.opts.HealthInterval
 	hopts.Settle = env.Apply.Settle
-	hopts.Fresh = changed(cs)
+	if !resumed {
+		// A commit applied again (a resync, a drift correction) has only its changes
+		// to prove; one that was applied but never seen healthy (the daemon was killed
+		// during its rollout) has to prove every workload.
+		hopts.Fresh = changed(cs)
+	}
 	health, err := cl.WaitHealthy(ctx, applied.IDs, hopts)
 	if err != nil {
 		return fail(fmt.Errorf("health: %w", err), true)
@@ -297,7 +306,7 @@ func (r *Reconciler) reconcile(ctx context.Context, repoName, envName, commit st
 		out := fail(errors.New(strings.Join(lines, "\n")), false)
 		out.Summary = strings.Join(lines, "\n")
 		if env.Apply.OnFailure == "rollback" {
-			out.Summary += "\n" + r.rollback(ctx, repoName, envName, commit, progress)
+			out.Summary += "\n" + r.rollback(ctx, repoName, envName, commit, strings.Join(lines[1:], "\n"), progress)
 		}
 		return out
 	}
@@ -339,8 +348,9 @@ func (r *Reconciler) takeForce(repo, env string) bool {
 	return f
 }
 
-// rollback re-applies the last healthy commit after commit failed its health check.
-func (r *Reconciler) rollback(ctx context.Context, repoName, envName, failed string, progress func(string)) string {
+// rollback re-applies the last healthy commit after commit failed its health check; why
+// (the objects that were not healthy, one or more lines) stays in the status with it.
+func (r *Reconciler) rollback(ctx context.Context, repoName, envName, failed, why string, progress func(string)) string {
 	st := r.opts.Store.Get(repoName, envName)
 	if st.LastHealthy == "" || st.LastHealthy == failed {
 		return "rollback: no earlier healthy commit to return to"
@@ -354,6 +364,9 @@ func (r *Reconciler) rollback(ctx context.Context, repoName, envName, failed str
 	}
 	r.opts.Store.Update(repoName, envName, func(s *Status) {
 		s.RolledBack = fmt.Sprintf("%.12s failed health; %s", failed, msg)
+		if why != "" {
+			s.RolledBack += "\n" + why
+		}
 	})
 	r.notify(Event{Type: "rollback", Repo: repoName, Env: envName, Commit: target, Summary: msg})
 	return msg

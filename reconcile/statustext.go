@@ -31,17 +31,22 @@ func WriteStatus(w io.Writer, sts []Status, now time.Time) {
 			fmt.Fprintf(w, "  waiting  %s\n", s.Waiting)
 		}
 		if s.RolledBack != "" {
-			fmt.Fprintf(w, "  rollback %s\n", s.RolledBack)
+			field(w, "rollback", s.RolledBack, "")
 		}
 		if s.LastError != "" {
-			// A health failure spans lines (the objects and their pods): the first says
-			// when, the others stay under it.
-			lines := strings.Split(s.LastError, "\n")
-			fmt.Fprintf(w, "  error    %s (%s)\n", lines[0], ago(s.LastErrorAt, now))
-			for _, l := range lines[1:] {
-				fmt.Fprintf(w, "           %s\n", l)
-			}
+			field(w, "error", s.LastError, " ("+ago(s.LastErrorAt, now)+")")
 		}
+	}
+}
+
+// field prints a labelled value whose text may span lines (a health failure lists the
+// objects and their pods): the first line carries the label and suffix, the others stay
+// under it.
+func field(w io.Writer, label, text, suffix string) {
+	lines := strings.Split(text, "\n")
+	fmt.Fprintf(w, "  %-8s %s%s\n", label, lines[0], suffix)
+	for _, l := range lines[1:] {
+		fmt.Fprintf(w, "           %s\n", l)
 	}
 }
 
