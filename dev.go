@@ -21,7 +21,7 @@ import (
 )
 
 // devConfig is the demo repos.yaml `gitopsd dev` serves: one repo whose main branch deploys
-// to the local control plane.
+// to the local cluster, and rolls back a version that fails its health check.
 const devConfig = `# Written by gitopsd dev. Edit it and restart gitopsd dev to try other settings.
 server:
   listen: %q
@@ -42,11 +42,44 @@ repos:
         cluster: local
         path: deploy
         namespace: demo
-        # No kubelet or controllers run in the dev control plane: a Deployment is stored
-        # but never becomes ready, so keep the health wait short.
-        apply: {wait: 30s, health_timeout: 10s}
+        # A version whose pods do not come up within health_timeout, or crash within
+        # the settle time, fails; the last healthy commit is applied again.
+        apply: {wait: 2m, health_timeout: 1m, settle: 5s, on_failure: rollback}
         drift: {schedule: "@every 1m", mode: correct}
 `
+
+// demoApp is the first push of the tour: a web Deployment, its Service and its ConfigMap.
+// The cluster's simulated nodes run any image; a tag ending in "crash" makes it crash
+// (controlplane.TagCrash).
+var demoApp = map[string]string{
+	"web.yaml": `apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web}
+spec:
+  replicas: 2
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      containers:
+      - name: web
+        image: nginx:1.27
+        ports: [{containerPort: 80}]
+        envFrom: [{configMapRef: {name: web}}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: web}
+spec:
+  selector: {app: web}
+  ports: [{port: 80, targetPort: 80}]
+`,
+	"config.yaml": `apiVersion: v1
+kind: ConfigMap
+metadata: {name: web}
+data: {GREETING: hello}
+`,
+}
 
 func runDev(ctx context.Context, fs *flag.FlagSet, args []string) error {
 	var lf logFlags
@@ -54,7 +87,7 @@ func runDev(ctx context.Context, fs *flag.FlagSet, args []string) error {
 	dir := fs.String("dir", filepath.Join(os.TempDir(), "gitopsd-dev"), "directory for the control plane's data, the kubeconfig, the demo repos.yaml and the throwaway key")
 	listen := fs.String("listen", "127.0.0.1:2222", "SSH listen address")
 	httpListen := fs.String("http-listen", "127.0.0.1:9090", "HTTP listen address (/healthz /readyz /metrics)")
-	binDir := fs.String("bin-dir", controlplane.FindBinDir(), "directory holding the etcd and kube-apiserver binaries (built by make testbed)")
+	binDir := fs.String("bin-dir", controlplane.FindBinDir(), "directory holding the test bed's etcd, kube-apiserver, kube-controller-manager, kube-scheduler and kwok (built by make testbed)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -66,9 +99,11 @@ func runDev(ctx context.Context, fs *flag.FlagSet, args []string) error {
 		return err
 	}
 
-	fmt.Fprintf(os.Stderr, "gitopsd dev: starting etcd and kube-apiserver from %s (a few seconds)...\n", *binDir)
+	fmt.Fprintf(os.Stderr, "gitopsd dev: starting a local cluster from %s (etcd, kube-apiserver, controllers, scheduler, kwok nodes; a few seconds)...\n", *binDir)
 	start := time.Now()
-	cp, err := controlplane.Start(ctx, controlplane.Options{BinDir: *binDir, Dir: filepath.Join(*dir, "controlplane"), StartTimeout: 2 * time.Minute})
+	opts := controlplane.DefaultOptions(*binDir)
+	opts.Dir, opts.StartTimeout, opts.Workloads = filepath.Join(*dir, "controlplane"), 2*time.Minute, true
+	cp, err := controlplane.Start(ctx, opts)
 	if errors.Is(err, controlplane.ErrBinaryMissing) {
 		return fmt.Errorf("%w\n(the first build takes about ten minutes; `make dev` builds and starts in one step)", err)
 	}
@@ -80,7 +115,11 @@ func runDev(ctx context.Context, fs *flag.FlagSet, args []string) error {
 	if err := copyFile(cp.Kubeconfig, kubeconfig); err != nil {
 		return err
 	}
-	fmt.Fprintf(os.Stderr, "gitopsd dev: kube-apiserver ready at %s in %v\n", cp.Config.Host, time.Since(start).Round(100*time.Millisecond))
+	fmt.Fprintf(os.Stderr, "gitopsd dev: cluster ready at %s in %v (%d simulated nodes)\n", cp.Config.Host, time.Since(start).Round(100*time.Millisecond), opts.Nodes)
+	appDir := filepath.Join(*dir, "demo-app")
+	if err := writeDemoApp(appDir); err != nil {
+		return err
+	}
 
 	keyPath := filepath.Join(*dir, "id_ed25519")
 	pub, err := devKey(keyPath)
@@ -100,17 +139,20 @@ func runDev(ctx context.Context, fs *flag.FlagSet, args []string) error {
 	fmt.Fprintf(os.Stderr, `
 gitopsd dev is serving. In another terminal:
 
-  export KUBECONFIG=%s
-  export GIT_SSH_COMMAND=%q
-  git clone ssh://git@127.0.0.1:%s/demo && cd demo
-  mkdir deploy && printf 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: hello}\ndata: {greeting: hi}\n' > deploy/hello.yaml
-  git add deploy && git commit -m "hello" && git push origin HEAD:main
-  %s git@127.0.0.1 status
-  %s/kubectl get configmaps -n demo
+  export KUBECONFIG=%[1]s
+  export GIT_SSH_COMMAND=%[2]q
+  git clone ssh://git@127.0.0.1:%[3]s/demo && cd demo
+  cp -r %[4]s deploy && git add deploy && git commit -m "web 1.27" && git push origin HEAD:main
+  %[5]s/kubectl get deployments,pods -n demo
 
-Config: %s   Data: %s   Stop with Ctrl-C.
+Then a broken version: its pods crash, the push says which and why, and 1.27 runs again:
 
-`, kubeconfig, sshCmd, port, sshCmd, *binDir, cfgPath, *dir)
+  sed -i 's/nginx:1.27/nginx:1.28-crash/' deploy/web.yaml && git commit -qam "web 1.28" && git push origin HEAD:main
+  %[2]s git@127.0.0.1 status
+
+Config: %[6]s   Data: %[7]s   Stop with Ctrl-C.
+
+`, kubeconfig, sshCmd, port, appDir, *binDir, cfgPath, *dir)
 	return serve(ctx, cfg, log)
 }
 
@@ -135,6 +177,20 @@ func devKey(path string) (string, error) {
 		return "", err
 	}
 	return devKey(path)
+}
+
+// writeDemoApp writes the tour's first push into dir (again each time: a tour that went
+// wrong starts over from the same files).
+func writeDemoApp(dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	for name, body := range demoApp {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func copyFile(from, to string) error {

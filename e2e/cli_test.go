@@ -118,31 +118,49 @@ func TestDev(t *testing.T) {
 		t.Fatalf("the printed kubeconfig must reach the API server: %v", err)
 	}
 
-	// The printed instructions, done by hand: clone with the throwaway key, push a ConfigMap.
+	// The printed instructions, done by hand: clone with the throwaway key, push the demo
+	// app, then its crashing version.
 	work := filepath.Join(t.TempDir(), "demo")
 	env := append(os.Environ(), "HOME="+t.TempDir(), "GIT_CONFIG_NOSYSTEM=1",
 		"GIT_SSH_COMMAND=ssh -i "+filepath.Join(dir, "id_ed25519")+" -o IdentitiesOnly=yes -o UserKnownHostsFile="+filepath.Join(dir, "known_hosts")+" -o StrictHostKeyChecking=accept-new -o BatchMode=yes -F /dev/null -p "+port,
 		"GIT_AUTHOR_NAME=dev", "GIT_AUTHOR_EMAIL=dev@example.com", "GIT_COMMITTER_NAME=dev", "GIT_COMMITTER_EMAIL=dev@example.com")
-	git := func(dir string, args ...string) string {
+	run := func(dir string, name string, args ...string) string {
 		t.Helper()
-		c := exec.Command("git", args...)
+		c := exec.Command(name, args...)
 		c.Dir, c.Env = dir, env
 		b, err := c.CombinedOutput()
 		if err != nil {
-			t.Fatalf("git %v: %v\n%s", args, err, b)
+			t.Fatalf("%s %v: %v\n%s", name, args, err, b)
 		}
 		return string(b)
 	}
-	git(filepath.Dir(work), "clone", "-q", "ssh://git@127.0.0.1:"+port+"/demo", work)
-	writeFile(t, filepath.Join(work, "deploy", "hello.yaml"), "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: hello}\ndata: {greeting: hi}\n")
-	git(work, "add", "deploy")
-	git(work, "commit", "-qm", "hello")
-	pushed := git(work, "push", "origin", "HEAD:main")
-	if !strings.Contains(pushed, "ok: applied") {
-		t.Fatalf("the demo push deploys:\n%s", pushed)
+	for _, want := range []string{"cp -r " + filepath.Join(dir, "demo-app") + " deploy", "sed -i 's/nginx:1.27/nginx:1.28-crash/' deploy/web.yaml"} {
+		if !strings.Contains(out.String(), want) {
+			t.Fatalf("dev must print %q:\n%s", want, out.String())
+		}
 	}
-	if v := configMapValue(cs, "demo", "hello", "greeting"); v != "hi" {
-		t.Errorf("demo/hello: %q", v)
+	run(filepath.Dir(work), "git", "clone", "-q", "ssh://git@127.0.0.1:"+port+"/demo", work)
+	run(work, "cp", "-r", filepath.Join(dir, "demo-app"), "deploy")
+	run(work, "git", "add", "deploy")
+	run(work, "git", "commit", "-qm", "web 1.27")
+	pushed := run(work, "git", "push", "origin", "HEAD:main")
+	if !strings.Contains(pushed, "ok: applied 4 objects") || !strings.Contains(pushed, "healthy in") {
+		t.Fatalf("the demo push deploys and goes live:\n%s", pushed)
+	}
+	d, err := cs.AppsV1().Deployments("demo").Get(context.Background(), "web", metav1.GetOptions{})
+	if err != nil || d.Status.AvailableReplicas != 2 {
+		t.Fatalf("the demo's Deployment must run when the push says healthy: %v %+v", err, d.Status)
+	}
+
+	run(work, "sed", "-i", "s/nginx:1.27/nginx:1.28-crash/", "deploy/web.yaml")
+	run(work, "git", "commit", "-qam", "web 1.28")
+	c := exec.Command("git", "push", "origin", "HEAD:main")
+	c.Dir, c.Env = work, env
+	b, _ := c.CombinedOutput()
+	for _, want := range []string{"FAILED: ", "CrashLoopBackOff", "pod web-", "rolled back to "} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("the broken version's push must say %q:\n%s", want, b)
+		}
 	}
 }
 

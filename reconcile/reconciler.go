@@ -356,8 +356,10 @@ func (r *Reconciler) rollback(ctx context.Context, repoName, envName, failed, wh
 		return "rollback: no earlier healthy commit to return to"
 	}
 	target := st.LastHealthy
-	progress(fmt.Sprintf("rolling back to %.12s ...", target))
-	out := r.reconcile(ctx, repoName, envName, target, progress)
+	// One line for the pusher; the rollback's own apply and health lines would come
+	// between the failure and its reasons.
+	progress(fmt.Sprintf("not healthy; rolling back to %.12s ...", target))
+	out := r.reconcile(ctx, repoName, envName, target, nil)
 	msg := fmt.Sprintf("rolled back to %.12s: %s", target, out.Summary)
 	if out.Err != nil {
 		msg = fmt.Sprintf("rollback to %.12s failed: %v", target, out.Err)
