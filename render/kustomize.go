@@ -41,6 +41,10 @@ func (r *renderer) kustomize(dir string) []Object {
 	if len(r.ps) > before {
 		return nil
 	}
+	if err := r.localize(mem, kusts); err != nil {
+		r.ps.add(Problem{Rule: RuleKustomize, Message: "kustomize: " + stripRoot(err.Error())})
+		return nil
+	}
 	top := ""
 	for _, n := range kustomizationNames {
 		if p := path.Join(dir, n); mem.Exists(path.Join(memRoot, p)) {
@@ -212,11 +216,78 @@ func isKustomization(p string) bool {
 	return slices.Contains(kustomizationNames, path.Base(p))
 }
 
-// remoteRe matches what kustomize would treat as a remote file or repository.
-var remoteRe = regexp.MustCompile(`^([a-zA-Z][a-zA-Z0-9+.-]*://|[a-zA-Z][a-zA-Z0-9+.-]*::|git@|gh:|github\.com[/:]|gitlab\.com[/:]|bitbucket\.org[/:])|\?(ref|version|timeout|submodules)=|\.git(/|$)|_git/`)
+// Forms of a reference kustomize fetches instead of reading from the tree. Its loader
+// tries a reference as a git repository before it looks at the file system, so a
+// reference is refused when it is merely close to one of these, even if a local path of
+// that name exists.
+var (
+	// A scheme (https://, ssh://, file://, ...) or a forced getter (git::, s3::, ...).
+	schemeRe = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9+.-]*(://|::)`)
+	// user@host:path and user@host/path: kustomize takes any user name as ssh.
+	userHostRe = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9._-]*@[^/:]+[:/]`)
+	// host:path, git's scp-like form: a colon before the first slash.
+	scpRe = regexp.MustCompile(`^[^/]*:`)
+	// Forge shorthands, in any case (github.com/org/repo/path).
+	forgeRe = regexp.MustCompile(`(?i)^(github\.com|gitlab\.com|bitbucket\.org)[/:]`)
+	// Markers of a repository inside a reference: a query (?ref=), the repo//path
+	// separator, Azure's _git/ and a .git directory.
+	repoMarkerRe = regexp.MustCompile(`\?|//|(^|/)_git/|\.git(/|$)`)
+)
+
+// isRemote reports whether kustomize would, or might, fetch ref over the network.
+func isRemote(ref string) bool {
+	for _, re := range []*regexp.Regexp{schemeRe, userHostRe, scpRe, forgeRe, repoMarkerRe} {
+		if re.MatchString(ref) {
+			return true
+		}
+	}
+	return false
+}
+
+// refChecker checks the references of one file: file is where they are written (for
+// file:line), dir the kustomization root they are relative to.
+type refChecker struct {
+	r         *renderer
+	file, dir string
+	line      func(string) int
+}
+
+// check refuses ref, named under field, if it is remote or leaves the repository.
+func (c refChecker) check(field, ref string) {
+	if strings.Contains(ref, "\n") {
+		return // an inline patch or config, not a path
+	}
+	ref = strings.TrimSpace(ref)
+	if i := strings.Index(ref, "="); i >= 0 && (field == "files") {
+		ref = ref[i+1:] // key=path
+	}
+	if ref == "" {
+		return
+	}
+	p := Problem{File: c.file, Line: c.line(ref), Rule: RuleKustomizeRemote}
+	switch {
+	case isRemote(ref):
+		p.Message = fmt.Sprintf("%s: %q is remote; gitopsd only builds what is in the repository", field, ref)
+		p.Hint = "vendor it into the repository and refer to it by a path relative to the kustomization"
+	case path.IsAbs(ref):
+		p.Rule = RuleOutsideRepo
+		p.Message = fmt.Sprintf("%s: %q is an absolute path", field, ref)
+		p.Hint = "use a path relative to the kustomization"
+	default:
+		if j := path.Join(c.dir, ref); j == ".." || strings.HasPrefix(j, "../") {
+			p.Rule = RuleOutsideRepo
+			p.Message = fmt.Sprintf("%s: %q points outside the repository", field, ref)
+			p.Hint = "bases must live in the same repository"
+		} else {
+			return
+		}
+	}
+	c.r.ps.add(p)
+}
 
 // checkKustomization refuses remote references and paths above the repository root in
-// one kustomization file.
+// one kustomization file, and in the generator, transformer and validator configurations
+// it names (krusty loads their files the same way).
 func (r *renderer) checkKustomization(mem filesys.FileSystem, file string) {
 	data, err := mem.ReadFile(path.Join(memRoot, file))
 	if err != nil {
@@ -229,73 +300,117 @@ func (r *renderer) checkKustomization(mem filesys.FileSystem, file string) {
 	line := lineFinder(data)
 	k := docs[0].obj
 	dir := path.Dir(file)
-	check := func(field, ref string) {
-		if strings.Contains(ref, "\n") {
-			return // an inline patch or config, not a path
-		}
-		ref = strings.TrimSpace(ref)
-		if i := strings.Index(ref, "="); i >= 0 && (field == "files") {
-			ref = ref[i+1:] // key=path
-		}
-		if ref == "" {
-			return
-		}
-		p := Problem{File: file, Line: line(ref), Rule: RuleKustomizeRemote}
-		switch {
-		case remoteRe.MatchString(ref):
-			p.Message = fmt.Sprintf("%s: %q is remote; gitopsd only builds what is in the repository", field, ref)
-			p.Hint = "vendor the base into the repository and refer to it by a relative path"
-		case path.IsAbs(ref):
-			p.Rule = RuleOutsideRepo
-			p.Message = fmt.Sprintf("%s: %q is an absolute path", field, ref)
-			p.Hint = "use a path relative to the kustomization"
-		default:
-			if j := path.Join(dir, ref); j == ".." || strings.HasPrefix(j, "../") {
-				p.Rule = RuleOutsideRepo
-				p.Message = fmt.Sprintf("%s: %q points outside the repository", field, ref)
-				p.Hint = "bases must live in the same repository"
-			} else {
-				return
-			}
-		}
-		r.ps.add(p)
-	}
+	c := refChecker{r: r, file: file, dir: dir, line: line}
 	for _, f := range []string{"resources", "bases", "components", "crds", "configurations",
 		"generators", "transformers", "validators", "patchesStrategicMerge"} {
 		for _, s := range strings_(k[f]) {
-			check(f, s)
+			c.check(f, s)
 		}
 	}
 	for _, f := range []string{"patches", "patchesJson6902", "replacements"} {
 		for _, it := range maps(k[f]) {
 			if s, ok := it["path"].(string); ok {
-				check(f, s)
+				c.check(f, s)
 			}
 		}
 	}
 	if o, ok := k["openapi"].(map[string]any); ok {
 		if s, ok := o["path"].(string); ok {
-			check("openapi", s)
+			c.check("openapi", s)
 		}
 	}
 	for _, f := range []string{"configMapGenerator", "secretGenerator"} {
 		for _, g := range maps(k[f]) {
 			for _, s := range strings_(g["files"]) {
-				check("files", s)
+				c.check("files", s)
 			}
 			for _, s := range strings_(g["envs"]) {
-				check(f, s)
+				c.check(f, s)
 			}
 			if s, ok := g["env"].(string); ok {
-				check(f, s)
+				c.check(f, s)
 			}
 		}
 	}
 	for _, f := range []string{"helmCharts", "helmChartInflationGenerator", "helmGlobals"} {
 		if _, ok := k[f]; ok {
-			r.ps.add(Problem{File: file, Line: line(f + ":"), Rule: RuleKustomizeRemote,
-				Message: f + " is not supported: it runs helm and may download charts",
-				Hint:    "render the chart with render.type: helm in its own environment, or commit its output"})
+			r.ps.add(helmProblem(file, line(f+":"), f))
+		}
+	}
+	for _, f := range []string{"generators", "transformers", "validators"} {
+		for _, s := range strings_(k[f]) {
+			r.checkPluginConfigs(mem, c, s)
+		}
+	}
+}
+
+func helmProblem(file string, line int, what string) Problem {
+	return Problem{File: file, Line: line, Rule: RuleKustomizeRemote,
+		Message: what + " is not supported: it runs helm and may download charts",
+		Hint:    "render the chart with render.type: helm in its own environment, or commit its output"}
+}
+
+// checkPluginConfigs checks one entry of generators, transformers or validators: an
+// inline configuration, or a file of configurations (a directory is a kustomization, and
+// checked as one). Their paths are relative to the kustomization, like its own.
+func (r *renderer) checkPluginConfigs(mem filesys.FileSystem, c refChecker, entry string) {
+	var docs []document
+	if strings.Contains(entry, "\n") {
+		var ignored problems // krusty reports a broken inline configuration itself
+		docs = decodeStream(c.file, []byte(entry), r.limits(), &ignored)
+	} else {
+		if isRemote(entry) || path.IsAbs(entry) {
+			return // refused already
+		}
+		p := path.Join(c.dir, strings.TrimSpace(entry))
+		mp := path.Join(memRoot, p)
+		if strings.HasPrefix(p, "../") || !mem.Exists(mp) || mem.IsDir(mp) {
+			return
+		}
+		data, err := mem.ReadFile(mp)
+		if err != nil {
+			return // a problem already names it
+		}
+		docs = decodeStream(p, data, r.limits(), &r.ps)
+		c.file, c.line = p, lineFinder(data)
+	}
+	for _, d := range docs {
+		if kind, _ := d.obj["kind"].(string); kind == "HelmChartInflationGenerator" {
+			r.ps.add(helmProblem(c.file, c.line(kind), kind))
+			continue
+		}
+		checkPluginPaths(c, d.obj)
+	}
+}
+
+// pluginPathKeys are the fields of builtin plugin configurations that name files krusty
+// loads (ConfigMapGenerator's files and envs, PatchTransformer's path, ...).
+var pluginPathKeys = []string{"path", "paths", "files", "envs", "env"}
+
+// checkPluginPaths checks every path-valued field anywhere in one configuration.
+func checkPluginPaths(c refChecker, v any) {
+	switch v := v.(type) {
+	case map[string]any:
+		keys := make([]string, 0, len(v))
+		for key := range v {
+			keys = append(keys, key)
+		}
+		slices.Sort(keys) // problems in a stable order
+		for _, key := range keys {
+			val := v[key]
+			if slices.Contains(pluginPathKeys, key) {
+				if s, ok := val.(string); ok {
+					c.check(key, s)
+				}
+				for _, s := range strings_(val) {
+					c.check(key, s)
+				}
+			}
+			checkPluginPaths(c, val)
+		}
+	case []any:
+		for _, it := range v {
+			checkPluginPaths(c, it)
 		}
 	}
 }
