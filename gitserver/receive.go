@@ -34,7 +34,11 @@ func (s *Server) preReceive(ctx context.Context, push *Push, out io.Writer) (cod
 		"GIT_OBJECT_DIRECTORY=" + push.ObjectDir,
 		"GIT_ALTERNATE_OBJECT_DIRECTORIES=" + strings.Join(push.AlternateObjectDirs, ":"),
 	}
-	problems := checkRefRules(ctx, push.Repo, repo, push.User, push.Updates, gitAncestry(cfg.Server.Git, push.RepoDir, quarantine))
+	problems := checkRefRules(ctx, ruleInput{
+		repoName: push.Repo, repo: repo, user: push.User, updates: push.Updates,
+		state:       gitRefState{git: cfg.Server.Git, repoDir: push.RepoDir, quarantine: quarantine},
+		lastApplied: func(env string) string { return s.lastApplied(push.Repo, env) },
+	})
 	if len(problems) > 0 {
 		for _, p := range problems {
 			fmt.Fprintf(out, "gitopsd: refused %s\n", p)
@@ -49,6 +53,14 @@ func (s *Server) preReceive(ctx context.Context, push *Push, out io.Writer) (cod
 		return 1
 	}
 	return 0
+}
+
+// lastApplied asks the reconciler, when there is one, for the commit last applied to env.
+func (s *Server) lastApplied(repo, env string) string {
+	if s.opts.LastApplied == nil {
+		return ""
+	}
+	return s.opts.LastApplied(repo, env)
 }
 
 // postReceive hands an accepted push to the Hooks. Its outcome does not change the push,

@@ -44,6 +44,10 @@ type Options struct {
 	Status StatusFunc
 	// Metrics, if set, counts sessions.
 	Metrics SessionMetrics
+	// LastApplied, if set, returns the commit last applied to an environment ("" when
+	// none is known; main asks the reconciler's status). An environment branch that is
+	// created may only be a fast-forward of it, unless allow_force_push.
+	LastApplied func(repo, env string) string
 	// ShutdownGrace is how long running sessions may finish after Serve's context is done
 	// (30s when zero); sessions still running then are cut.
 	ShutdownGrace time.Duration
