@@ -43,8 +43,8 @@ type HealthOptions struct {
 	// healthy: many broken versions pass readiness for a moment and crash a second later.
 	// It is never shorter than the workload's own minReadySeconds. Zero: no settle time.
 	Settle time.Duration
-	// Fresh, if set, limits the settle time to these objects (the ones the apply created
-	// or changed): an unchanged workload that is healthy has long proven it.
+	// Fresh, if set, limits the settle time to these objects (for example the ones an
+	// apply of an already proven commit changed); nil settles every workload.
 	Fresh map[ObjectID]bool
 }
 

@@ -220,7 +220,6 @@ func (r *Reconciler) reconcile(ctx context.Context, repoName, envName, commit st
 	progress(fmt.Sprintf("applying %d objects to %s ...", len(objs), env.Cluster))
 
 	before := r.opts.Store.Get(repoName, envName)
-	resumed := before.LastApplied == commit && before.LastHealthy != commit
 	owner := kube.Owner{Repo: repoName, Env: envName, Commit: commit}
 	old, _, err := cl.ReadInventory(ctx, owner)
 	if err != nil {
@@ -281,10 +280,11 @@ func (r *Reconciler) reconcile(ctx context.Context, repoName, envName, commit st
 	hopts.Timeout = env.Apply.HealthTimeout
 	hopts.Interval = r.opts.HealthInterval
 	hopts.Settle = env.Apply.Settle
-	if !resumed {
-		// A commit applied again (a resync, a drift correction) has only its changes
-		// to prove; one that was applied but never seen healthy (the daemon was killed
-		// during its rollout) has to prove every workload.
+	if commit == before.LastHealthy {
+		// A commit that proved healthy, applied again (a drift correction, a resync, the
+		// target of a rollback), has only what this apply changed to prove. A new commit
+		// proves every workload: a ConfigMap it changes can crash the pods that read it,
+		// and a daemon killed during its rollout left nothing proven.
 		hopts.Fresh = changed(cs)
 	}
 	health, err := cl.WaitHealthy(ctx, applied.IDs, hopts)
