@@ -3,9 +3,9 @@
 # what the baseline takes, the ratio, and the target from the issues. Benchmarks print;
 # they never fail on a figure (a step that breaks shows "failed" and the run goes on).
 #
-#   scripts/bench.sh                 # everything, 7 to 10 minutes on 2 cores
+#   scripts/bench.sh                 # everything, 8 to 12 minutes on 2 cores
 #   RUNS=5 scripts/bench.sh          # iterations per Go benchmark (default 3, at most 10)
-#   SKIP=transport scripts/bench.sh  # leave steps out: transport validate deploy drift kube render
+#   SKIP=transport scripts/bench.sh  # leave steps out: transport validate deploy healthy drift kube render
 #   REPORT=/tmp/gitopsd-bench-results.X scripts/bench.sh   # only print the table of a past run
 #
 # Steps, each bounded by `timeout` so that the whole run stops by itself:
@@ -16,6 +16,11 @@
 #              kubectl apply --server-side --dry-run=server
 #   deploy     bench/deploy: push-to-applied of 50 and 500 ConfigMaps vs git push to OpenSSH
 #              sshd (and over file://) + kubectl apply --server-side
+#   healthy    bench/deploy: push-to-healthy on the living cluster (controllers, scheduler,
+#              kwok nodes) of 500 new objects (a third Deployments of 2 replicas) and of a
+#              one-Deployment rollout in them, vs git push to sshd + kubectl apply
+#              --server-side + kubectl rollout status; one run each (every run of the first
+#              needs 670 fresh pods), and the rollout again with apply.settle 1ms
 #   drift      kube: drift scan of 5,000 live objects (time, API requests, peak heap)
 #   kube       kube: the apply engine alone vs kubectl (dry-run 1,000, apply 500)
 #   render     render: 1,000 objects from plain YAML in git, Helm, Kustomize
@@ -75,7 +80,8 @@ if [ -z "${REPORT:-}" ]; then
 		echo "skipped: needs root and sshd" >"$OUT/transport.log"
 	fi
 	gobench validate 360 ./bench/validate . "${RUNS}x"
-	gobench deploy 300 ./bench/deploy . "${RUNS}x"
+	gobench deploy 300 ./bench/deploy 'BenchmarkPushApply$' "${RUNS}x"
+	gobench healthy 360 ./bench/deploy 'BenchmarkPushHealthy$' 1x
 	gobench drift 300 ./kube 'BenchmarkDrift5000$' "${RUNS}x"
 	gobench kube 240 ./kube 'BenchmarkVsKubectl$' 1x
 	gobench render 180 ./render 'BenchmarkPlain1000Git$|BenchmarkHelm1000$|BenchmarkKustomize1000$' 1s
@@ -167,6 +173,21 @@ for n in 50 500; do
 	fi
 done
 
+missing healthy
+# Push-to-healthy: the baseline's parts are git push, then kubectl apply + rollout status.
+for c in new-500:"push-to-healthy, 500 new (167 Deployments)":"<= 0.80x":0.8 \
+	change-1-in-500:"push-to-healthy, 1 Deployment changed in 500":"<= 0.30x":0.3 \
+	change-1-in-500-settle-1ms:"  same, apply.settle 1ms (default 5 s)":"(what the settle costs)":; do
+	IFS=: read -r id label target max <<<"$c"
+	m() { metric healthy "BenchmarkPushHealthy/$id" "$1"; }
+	g=$(m gitopsd-s/op) base=$(m baseline-s/op) ka=$(m kubectl-apply-s/op) kw=$(m kubectl-wait-s/op)
+	via=git gb=$(m git-ssh-s/op)
+	[ -z "$gb" ] && via="file git" gb=$(m git-file-s/op)
+	detail=""
+	[ -n "$gb" ] && [ -n "$ka" ] && [ -n "$kw" ] && detail=$(printf ' (%s %.2f, kubectl %.2f+%.2f)' "$via" "$gb" "$ka" "$kw")
+	row "$label" "$(secs "$g")" "$(secs "$base")$detail" "$(ratio "$g" "$base")" "$target" "$([ -n "$max" ] && met "" "" "$(num "$g" "$base")" "$max")"
+done
+
 missing drift
 d=$(metric drift BenchmarkDrift5000 ns/op)
 [ -n "$d" ] && d=$(num "$d" 1e9)
@@ -203,14 +224,18 @@ echo
 # each benchmark).
 awk '/^--- BENCH: / { name = $3; sub(/-[0-9]+$/, "", name); sub(/^Benchmark/, "", name) }
 	/own (timing|report) of the last push: / {
-		if (!(name in last)) order[++n] = name
+		if (!(name in last)) { order[++n] = name; if (length(name) > w) w = length(name) }
 		t = $0; sub(/.*of the last push: /, "", t); last[name] = t }
-	END { for (i = 1; i <= n; i++) printf "  %-22s %s\n", order[i] ":", last[order[i]] }' \
-	"$OUT"/validate.log "$OUT"/deploy.log 2>/dev/null
+	END { for (i = 1; i <= n; i++) printf "  %-" (w + 1) "s %s\n", order[i] ":", last[order[i]] }' \
+	"$OUT"/validate.log "$OUT"/deploy.log "$OUT"/healthy.log 2>/dev/null
 echo
-echo "ratio = gitopsd / baseline (lower is better). Go benchmarks: $RUNS runs each, mean; transport: median."
+echo "ratio = gitopsd / baseline (lower is better). Go benchmarks: $RUNS runs each, mean (push-to-healthy:"
+echo "  1 run each); transport: median."
 echo "baselines: sshd = OpenSSH sshd + git-shell on loopback; kubectl = the test bed's kubectl v1.37.2"
 echo "  (an exec per run, discovery cache warm) against the same API server; push-to-applied's"
 echo "  git push goes to a bare repo served by sshd (as the current user), and over file://."
+echo "  push-to-healthy runs on the living cluster (kwok nodes); its baseline is git push to sshd,"
+echo "  kubectl apply --server-side, then kubectl rollout status of the Deployments (apply+rollout);"
+echo "  gitopsd holds each new or changed workload healthy for apply.settle (default 5 s) first."
 echo "machine: $(nproc) cores; load average before $LOAD_BEFORE, after $LOAD_AFTER; $(( (SECONDS - START) / 60 )) min $(( (SECONDS - START) % 60 )) s"
 echo "logs: $OUT"
