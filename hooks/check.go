@@ -10,10 +10,10 @@ import (
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/gitopsd/gitopsd/clusters"
 	"github.com/gitopsd/gitopsd/config"
+	"github.com/gitopsd/gitopsd/desired"
 	"github.com/gitopsd/gitopsd/kube"
 	"github.com/gitopsd/gitopsd/policy"
 	"github.com/gitopsd/gitopsd/render"
@@ -72,15 +72,7 @@ func (c *Checker) Check(ctx context.Context, t Target) *Checked {
 	rep := &Report{Repo: t.Repo, Env: t.EnvName, Branch: env.Branch, Cluster: env.Cluster, Commit: t.Commit}
 	out := &Checked{Report: rep}
 
-	opts := render.Options{
-		Type:             env.Render.Type,
-		Path:             env.Path,
-		DefaultNamespace: env.Namespace,
-		ValuesFiles:      env.Render.Values,
-		Release:          env.Render.Release,
-		Timeout:          env.Render.Timeout,
-		MaxBytes:         env.Render.MaxBytes,
-	}
+	var target desired.Cluster
 	var cl *kube.Client
 	if !t.Offline {
 		var err error
@@ -88,8 +80,7 @@ func (c *Checker) Check(ctx context.Context, t Target) *Checked {
 		if err == nil {
 			var caps clusters.Capabilities
 			if caps, err = c.Clusters.Capabilities(env.Cluster); err == nil {
-				opts.KubeVersion, opts.APIVersions = caps.KubeVersion, caps.APIVersions
-				opts.Scope = scopeFunc(cl)
+				target = desired.Online(caps, cl)
 			}
 		}
 		switch {
@@ -105,7 +96,7 @@ func (c *Checker) Check(ctx context.Context, t Target) *Checked {
 	}
 
 	start := time.Now()
-	res, err := render.Render(ctx, t.Tree, opts)
+	res, err := desired.Render(ctx, t.Tree, env, target)
 	rep.Timings = append(rep.Timings, Timing{"render", time.Since(start)})
 	if err != nil {
 		rep.Problems = append(rep.Problems, Problem{Rule: "render", Message: err.Error()})
@@ -115,7 +106,6 @@ func (c *Checker) Check(ctx context.Context, t Target) *Checked {
 	// What did not render cannot be sent to the API server; policy findings can, so the
 	// pusher sees the API's verdict in the same push.
 	rendered := res.OK()
-	res.Objects = render.WithNamespace(res.Objects, env.Namespace)
 	out.Objects = res.Objects
 
 	start = time.Now()
@@ -140,16 +130,6 @@ func (c *Checker) Check(ctx context.Context, t Target) *Checked {
 
 // scopeFunc adapts the cluster's RESTMapper to the renderer. Errors count as unknown:
 // the dry run that follows reports them with the API's own words.
-func scopeFunc(cl *kube.Client) render.ScopeFunc {
-	return func(gvk schema.GroupVersionKind) (bool, bool) {
-		namespaced, known, err := cl.Namespaced(gvk)
-		if err != nil {
-			return false, false
-		}
-		return namespaced, known
-	}
-}
-
 func (c *Checker) policies(t Target, objs []render.Object) []Problem {
 	var ps []policy.Policy
 	for _, name := range t.Env.Checks.Policies {

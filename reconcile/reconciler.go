@@ -14,6 +14,7 @@ import (
 
 	"github.com/gitopsd/gitopsd/clusters"
 	"github.com/gitopsd/gitopsd/config"
+	"github.com/gitopsd/gitopsd/desired"
 	"github.com/gitopsd/gitopsd/gittree"
 	"github.com/gitopsd/gitopsd/kube"
 	"github.com/gitopsd/gitopsd/metrics"
@@ -391,26 +392,19 @@ func (r *Reconciler) render(ctx context.Context, repoName string, env config.Env
 	if err != nil {
 		return nil, &renderError{problems: []render.Problem{{Rule: render.RuleRead, Message: err.Error()}}}
 	}
-	opts := render.Options{
-		Type: env.Render.Type, Path: env.Path, DefaultNamespace: env.Namespace,
-		ValuesFiles: env.Render.Values, Release: env.Render.Release,
-		Timeout: env.Render.Timeout, MaxBytes: env.Render.MaxBytes,
-	}
 	caps, err := r.opts.Clusters.Capabilities(env.Cluster)
 	if err != nil {
 		return nil, fmt.Errorf("cluster %s unreachable: %w", env.Cluster, err)
 	}
-	opts.KubeVersion, opts.APIVersions = caps.KubeVersion, caps.APIVersions
-	res, err := render.Render(ctx, tree, opts)
+	res, err := desired.Render(ctx, tree, env, desired.Online(caps, cl))
 	if err != nil {
 		return nil, err
 	}
 	if !res.OK() {
 		return nil, &renderError{problems: res.Problems}
 	}
-	rendered := render.WithNamespace(res.Objects, env.Namespace)
-	objs := make([]*unstructured.Unstructured, len(rendered))
-	for i, o := range rendered {
+	objs := make([]*unstructured.Unstructured, len(res.Objects))
+	for i, o := range res.Objects {
 		objs[i] = o.Unstructured
 	}
 	return objs, nil
