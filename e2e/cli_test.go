@@ -157,7 +157,7 @@ func TestDev(t *testing.T) {
 	c := exec.Command("git", "push", "origin", "HEAD:main")
 	c.Dir, c.Env = work, env
 	b, _ := c.CombinedOutput()
-	for _, want := range []string{"FAILED: ", "CrashLoopBackOff", "pod web-", "rolled back to "} {
+	for _, want := range []string{"FAILED: ", "CrashLoopBackOff", "pod web-", "rolled back: "} {
 		if !strings.Contains(string(b), want) {
 			t.Errorf("the broken version's push must say %q:\n%s", want, b)
 		}

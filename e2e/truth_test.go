@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -80,4 +81,71 @@ func unstructuredInt(obj map[string]any, path ...string) (int64, bool, error) {
 	}
 	n, ok := cur.(int64)
 	return n, ok, nil
+}
+
+// TestRollbackIsACommit: a version whose Deployment crashes, with on_failure: rollback and
+// a drift scan every 5 s in mode correct. The rollback used to re-apply the last healthy
+// commit and leave the branch on the failed one, so the next scan applied the failed
+// commit again, and so on. Now the rollback is a revert commit on the branch: git fetch
+// shows it, and while the scans run the cluster stays on the good version and the failed
+// commit is never applied again.
+func TestRollbackIsACommit(t *testing.T) {
+	cp := kubetest.Living(t)
+	ns := kubetest.NamespaceIn(t, cp.Config)
+	cs := kubetest.Client(t, cp.Config)
+	d, alice, work := oneRepo(t, cp, ns, fmt.Sprintf(
+		`prod: {branch: main, cluster: local, path: deploy, namespace: %s, apply: {health_timeout: 60s, settle: 2s, on_failure: rollback}, drift: {schedule: "@every 5s", mode: correct}}`, ns))
+	good := d.Commit(t, alice, work, "v1", app("v1"))
+	if out, ok := push(t, d, alice, work, "main"); !ok || !strings.Contains(out, "healthy in") {
+		t.Fatalf("v1:\n%s", out)
+	}
+	bad := d.Commit(t, alice, work, "v2", map[string]string{"deploy/web.yaml": app("v2-crash")["deploy/web.yaml"]})
+	out, _ := push(t, d, alice, work, "main")
+	if !strings.Contains(out, "FAILED: ") || !strings.Contains(out, "CrashLoopBackOff") || !strings.Contains(out, "restores "+good[:7]) {
+		t.Fatalf("the push must show the health failure and the revert commit:\n%s", out)
+	}
+
+	d.MustGit(t, alice, work, "fetch", "-q", "origin")
+	revert := strings.TrimSpace(d.MustGit(t, alice, work, "rev-parse", "origin/main"))
+	if revert == bad || revert == good {
+		t.Fatalf("git fetch must show a revert commit on main, got %s", revert)
+	}
+	if !strings.Contains(out, revert[:7]+" on main restores") {
+		t.Errorf("the push output names the revert %s:\n%s", revert[:7], out)
+	}
+	subject := strings.TrimSpace(d.MustGit(t, alice, work, "log", "-1", "--format=%an: %s", "origin/main"))
+	if subject != "gitopsd: gitopsd: roll prod back to "+good[:12] {
+		t.Errorf("revert subject %q", subject)
+	}
+	if parent := strings.TrimSpace(d.MustGit(t, alice, work, "rev-parse", "origin/main^")); parent != bad {
+		t.Errorf("the revert's parent %s, want the failed commit %s", parent, bad)
+	}
+	if diff := d.MustGit(t, alice, work, "diff", "--stat", good, "origin/main"); diff != "" {
+		t.Errorf("the revert holds v1's files:\n%s", diff)
+	}
+
+	// Scans every 5 s: for half a minute, and at least two scans, the cluster stays on v1
+	// and nothing applies v2.
+	waitFor(t, "v1 runs", func() bool { return webRunning(cs, ns, "v1") })
+	scans := func() int {
+		return strings.Count(d.Logs(), `"message":"drift scan: in sync"`) + strings.Count(d.Logs(), `"message":"drift found"`)
+	}
+	before, start := scans(), time.Now()
+	for time.Since(start) < 30*time.Second || scans() < before+2 {
+		if time.Since(start) > 90*time.Second {
+			t.Fatalf("fewer than two drift scans in 90 s (%d before, %d now)", before, scans())
+		}
+		if !webRunning(cs, ns, "v1") {
+			t.Fatalf("the cluster left v1 after the rollback")
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	for _, l := range strings.Split(d.Logs(), "\n") {
+		if strings.Contains(l, `"commit":"`+bad+`"`) && strings.Contains(l, `"message":"reconciled"`) {
+			t.Errorf("the failed commit was applied again: %s", l)
+		}
+	}
+	if n := strings.Count(d.Logs(), `"message":"reconcile failed"`); n != 1 {
+		t.Errorf("one failed reconcile (v2's health) is expected, the log has %d", n)
+	}
 }

@@ -131,7 +131,8 @@ func TestWorkloadsGoLiveCrashAndRollBack(t *testing.T) {
 		"Deployment.apps/" + ns + "/web failed: its pods cannot start (CrashLoopBackOff)",
 		"    pod web-",
 		"container web CrashLoopBackOff (back-off 10s restarting failed container=web), last exit 1 (Error)",
-		"rolled back to " + good[:12],
+		"rolled back: ",
+		"restores " + good[:7],
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("missing %q in the push output:\n%s", want, out)
@@ -141,16 +142,20 @@ func TestWorkloadsGoLiveCrashAndRollBack(t *testing.T) {
 		t.Errorf("every object was applied: the failure is health's, not the apply's:\n%s", out)
 	}
 	waitFor(t, "v1 runs again after the rollback", func() bool { return webRunning(cs, ns, "v1") })
+	// The rollback is a commit on the branch: pull it, as the push output says.
+	d.MustGit(t, alice, work, "pull", "-q", "--ff-only", "origin", "main")
+	revert := strings.TrimSpace(d.MustGit(t, alice, work, "rev-parse", "HEAD"))
 	st, _, err := d.SSH(t, alice, nil, "status", ns, "prod")
 	if err != nil || !strings.Contains(st, "CrashLoopBackOff") || !strings.Contains(st, "             pod web-") || !strings.Contains(st, "rollback") {
 		t.Errorf("status names the crashing pod under the error, and the rollback: %v\n%s", err, st)
 	}
 
-	// A version that passes readiness and crashes a moment later: not healthy either.
+	// A version that passes readiness and crashes a moment later: not healthy either; the
+	// last healthy commit is now the revert (it holds v1's files).
 	d.Commit(t, alice, work, "v3", map[string]string{"deploy/web.yaml": app("v3-crash-later")["deploy/web.yaml"]})
 	out, _ = push(t, d, alice, work, "main")
 	if !strings.Contains(out, "FAILED: ") || !strings.Contains(out, "Deployment.apps/"+ns+"/web failed: ") ||
-		!strings.Contains(out, "last exit 1 (Error)") || !strings.Contains(out, "rolled back to "+good[:12]) {
+		!strings.Contains(out, "last exit 1 (Error)") || !strings.Contains(out, "restores "+revert[:7]) {
 		t.Errorf("a version that crashes after its first readiness must fail and roll back:\n%s", out)
 	}
 	if strings.Contains(out, "healthy in") && !strings.Contains(out, "rolled back") {

@@ -173,8 +173,15 @@ func (r *Reconciler) Enqueue(repo, env, commit string, progress func(string)) <-
 // errNotConfigured means the environment left repos.yaml while work for it was queued.
 var errNotConfigured = errors.New("environment is no longer configured")
 
-// reconcile applies one commit: render, apply, record inventory, prune, wait for health.
+// reconcile applies one commit: render, apply, record inventory, prune, wait for health,
+// and roll back if it is not healthy and the environment says so.
 func (r *Reconciler) reconcile(ctx context.Context, repoName, envName, commit string, progress func(string)) Outcome {
+	return r.reconcileOnce(ctx, repoName, envName, commit, progress, true)
+}
+
+// reconcileOnce is reconcile; mayRollBack is false for the apply of a rollback, which must
+// not roll back in its turn.
+func (r *Reconciler) reconcileOnce(ctx context.Context, repoName, envName, commit string, progress func(string), mayRollBack bool) Outcome {
 	start := time.Now()
 	log := r.opts.Log.With().Str("repo", repoName).Str("env", envName).Str("commit", commit).Logger()
 	cfg := r.opts.Config()
@@ -306,7 +313,7 @@ func (r *Reconciler) reconcile(ctx context.Context, repoName, envName, commit st
 		}
 		out := fail(errors.New(strings.Join(lines, "\n")), false)
 		out.Summary = strings.Join(lines, "\n")
-		if env.Apply.OnFailure == "rollback" {
+		if env.Apply.OnFailure == "rollback" && mayRollBack {
 			out.Summary += "\n" + r.rollback(ctx, repoName, envName, commit, strings.Join(lines[1:], "\n"), progress)
 		}
 		return out
@@ -349,21 +356,34 @@ func (r *Reconciler) takeForce(repo, env string) bool {
 	return f
 }
 
-// rollback re-applies the last healthy commit after commit failed its health check; why
-// (the objects that were not healthy, one or more lines) stays in the status with it.
+// rollback returns the environment to its last healthy commit after failed failed its
+// health check, as a commit: a revert on the environment's branch whose files are those
+// of the last healthy commit, applied like any commit. Branch and cluster agree again, and
+// no drift scan or resync re-applies the failed commit. why (the objects that were not
+// healthy, one or more lines) goes into the commit message and the status.
 func (r *Reconciler) rollback(ctx context.Context, repoName, envName, failed, why string, progress func(string)) string {
 	st := r.opts.Store.Get(repoName, envName)
 	if st.LastHealthy == "" || st.LastHealthy == failed {
 		return "rollback: no earlier healthy commit to return to"
 	}
 	target := st.LastHealthy
+	cfg := r.opts.Config()
+	env := cfg.Repos[repoName].Environments[envName]
+	revert, err := revertCommit(ctx, cfg.Server.Git, r.opts.RepoDir(repoName), env.Branch, failed, target, revertMessage(envName, failed, target, why))
+	if errors.Is(err, errBranchMoved) {
+		return fmt.Sprintf("rollback: not needed, %s moved on since %.12s (a newer push runs)", env.Branch, failed)
+	}
+	if err != nil {
+		r.opts.Log.Error().Err(err).Str("repo", repoName).Str("env", envName).Str("commit", failed).Msg("rollback commit")
+		return fmt.Sprintf("rollback to %.12s failed: cannot write the revert commit", target)
+	}
 	// One line for the pusher; the rollback's own apply and health lines would come
 	// between the failure and its reasons.
-	progress(fmt.Sprintf("not healthy; rolling back to %.12s ...", target))
-	out := r.reconcile(ctx, repoName, envName, target, nil)
-	msg := fmt.Sprintf("rolled back to %.12s: %s", target, out.Summary)
+	progress(fmt.Sprintf("not healthy; rolling back: %.7s on %s restores %.7s ...", revert, env.Branch, target))
+	out := r.reconcileOnce(ctx, repoName, envName, revert, nil, false)
+	msg := fmt.Sprintf("rolled back: %.7s on %s restores %.7s (git pull to get it): %s", revert, env.Branch, target, out.Summary)
 	if out.Err != nil {
-		msg = fmt.Sprintf("rollback to %.12s failed: %v", target, out.Err)
+		msg = fmt.Sprintf("rollback: %.7s on %s restores %.7s, but its apply failed: %v", revert, env.Branch, target, out.Err)
 	}
 	r.opts.Store.Update(repoName, envName, func(s *Status) {
 		s.RolledBack = fmt.Sprintf("%.12s failed health; %s", failed, msg)
@@ -371,7 +391,7 @@ func (r *Reconciler) rollback(ctx context.Context, repoName, envName, failed, wh
 			s.RolledBack += "\n" + why
 		}
 	})
-	r.notify(Event{Type: "rollback", Repo: repoName, Env: envName, Commit: target, Summary: msg})
+	r.notify(Event{Type: "rollback", Repo: repoName, Env: envName, Commit: revert, Summary: msg})
 	return msg
 }
 

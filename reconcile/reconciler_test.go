@@ -220,14 +220,33 @@ spec:
 `
 	bad := b.commit(map[string]string{"deploy/a.yaml": cmYAML("a", "bad"), "deploy/web.yaml": deploy})
 	o := b.apply(bad)
-	if o.Err == nil || !strings.Contains(o.Summary, "not healthy") || !strings.Contains(o.Summary, "rolled back to "+good[:12]) {
+	if o.Err == nil || !strings.Contains(o.Summary, "not healthy") || !strings.Contains(o.Summary, "restores "+good[:7]) {
 		t.Fatalf("want a health failure and a rollback, got %+v", o)
 	}
 	if a, _ := b.configMap("a"); a.Data["value"] != "good" {
 		t.Errorf("rollback must restore the last healthy content, got %v", a.Data)
 	}
+	// The rollback is a commit on the branch: the failed commit's child, with the files of
+	// the good one, by gitopsd, saying why.
+	bare := filepath.Join(b.dir, "repos", b.repo+".git")
+	revert := strings.TrimSpace(run(t, "", "git", "--git-dir", bare, "rev-parse", "main"))
+	if revert == bad || revert == good {
+		t.Fatalf("the branch must hold a revert commit, points at %s", revert)
+	}
+	if parent := strings.TrimSpace(run(t, "", "git", "--git-dir", bare, "rev-parse", revert+"^")); parent != bad {
+		t.Errorf("the revert's parent is %s, want the failed commit %s", parent, bad)
+	}
+	if diff := run(t, "", "git", "--git-dir", bare, "diff", "--stat", good, revert); diff != "" {
+		t.Errorf("the revert must hold the good commit's files:\n%s", diff)
+	}
+	msg := run(t, "", "git", "--git-dir", bare, "log", "-1", "--format=%an <%ae>%n%B", revert)
+	for _, want := range []string{"gitopsd <gitopsd@localhost>", "roll staging back to " + good[:12], bad[:12] + " failed its health check", "Deployment.apps/" + b.ns + "/web"} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("missing %q in the revert's message:\n%s", want, msg)
+		}
+	}
 	st := b.store.Get(b.repo, "staging")
-	if st.LastHealthy != good || !strings.Contains(st.RolledBack, "failed health") {
+	if st.LastHealthy != revert || st.LastApplied != revert || !strings.Contains(st.RolledBack, "failed health") {
 		t.Errorf("status: %+v", st)
 	}
 }
