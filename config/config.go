@@ -159,8 +159,9 @@ type Apply struct {
 	Wait time.Duration `yaml:"wait"`
 	// HealthTimeout bounds the wait for applied objects to become ready.
 	HealthTimeout time.Duration `yaml:"health_timeout"`
-	// Settle is how long a workload the apply created or changed must stay healthy (no
-	// pod restarting) before it counts as healthy; at least its minReadySeconds.
+	// Settle is how long a workload must stay healthy (no pod restarting) before it counts
+	// as healthy; at least its minReadySeconds. A commit seen healthy before and applied
+	// again settles only what that apply changed.
 	Settle time.Duration `yaml:"settle"`
 	// OnFailure is none (default) or rollback.
 	OnFailure string `yaml:"on_failure"`
