@@ -153,7 +153,8 @@ type Checks struct {
 
 // Apply controls post-receive.
 type Apply struct {
-	// Force takes ownership of fields other managers own (server-side apply force).
+	// Force is accepted so that older files load, and changes nothing: every push takes
+	// back the fields its manifests declare from other managers (desired.ApplyOptions).
 	Force bool `yaml:"force"`
 	// Wait is how long post-receive keeps the push open for the outcome.
 	Wait time.Duration `yaml:"wait"`

@@ -57,6 +57,18 @@ func Options(env config.Environment, c Cluster) render.Options {
 	}
 }
 
+// ApplyOptions are the apply options of a push, at the door's dry run and at the apply
+// alike: owned by owner, and taking back from any other manager (kubectl, a console) the
+// fields the manifests declare. Git is the truth for what it says; fields it does not
+// declare (an HPA's replicas) stay with whoever owns them. Without it, one hand edit made
+// every later push of the environment fail with a conflict, whatever it changed.
+func ApplyOptions(owner kube.Owner) kube.ApplyOptions {
+	opts := kube.DefaultApplyOptions()
+	opts.Force = true
+	opts.Owner = &owner
+	return opts
+}
+
 // Render renders env from tree (the commit's files) for cluster c: the objects the
 // environment wants, with its namespace object in front (see render.WithNamespace), and
 // the problems found on the way. The error is for a render that could not run at all.

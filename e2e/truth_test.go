@@ -149,3 +149,42 @@ func TestRollbackIsACommit(t *testing.T) {
 		t.Errorf("one failed reconcile (v2's health) is expected, the log has %d", n)
 	}
 }
+
+// TestHandEditDoesNotBlockPushes: in drift mode report, a hand edit of a field git declares
+// (kubectl's field manager) made every later push fail its dry run with a conflict, even
+// one that changed another object, and no push option got past it. A push now takes the
+// fields it declares back: the push is accepted and the hand edit undone.
+func TestHandEditDoesNotBlockPushes(t *testing.T) {
+	cp := kubetest.ControlPlane(t)
+	ns := kubetest.Namespace(t)
+	cs := kubetest.Client(t, cp.Config)
+	d, alice, work := oneRepo(t, cp, ns, fmt.Sprintf(
+		`prod: {branch: main, cluster: local, path: deploy, namespace: %s, apply: {health_timeout: 20s}, drift: {schedule: "@every 1h", mode: report}}`, ns))
+	d.Commit(t, alice, work, "v1", map[string]string{"deploy/a.yaml": cmYAML("a", "git"), "deploy/b.yaml": cmYAML("b", "one")})
+	if out, ok := push(t, d, alice, work, "main"); !ok || !strings.Contains(out, "healthy in") {
+		t.Fatalf("v1:\n%s", out)
+	}
+	// kubectl edit, as a person on call would: an update by another field manager.
+	a, err := cs.CoreV1().ConfigMaps(ns).Get(context.Background(), "a", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.Data["value"] = "hand"
+	if _, err := cs.CoreV1().ConfigMaps(ns).Update(context.Background(), a, metav1.UpdateOptions{FieldManager: "kubectl-edit"}); err != nil {
+		t.Fatal(err)
+	}
+	d.Commit(t, alice, work, "b two", map[string]string{"deploy/b.yaml": cmYAML("b", "two")})
+	out, ok := push(t, d, alice, work, "main")
+	if !ok || strings.Contains(out, "conflict") || !strings.Contains(out, "healthy in") {
+		t.Fatalf("a hand edit of a must not block a push that changes b:\n%s", out)
+	}
+	if !strings.Contains(out, `~ ConfigMap/`+ns+`/a`) {
+		t.Errorf("the preview shows that the push takes a's field back:\n%s", out)
+	}
+	if v := configMapValue(cs, ns, "a", "value"); v != "git" {
+		t.Errorf("a must hold git's value again, has %q", v)
+	}
+	if v := configMapValue(cs, ns, "b", "value"); v != "two" {
+		t.Errorf("b: %q", v)
+	}
+}

@@ -172,17 +172,14 @@ func (c *Checker) policies(t Target, objs []render.Object) []Problem {
 // preview, including what the inventory says would be pruned. plain says the objects come
 // from plain manifests, so that a refusal naming a field can point at the field's line.
 func (c *Checker) dryRun(ctx context.Context, cl *kube.Client, t Target, objs []render.Object, plain bool, rep *Report) {
-	owner := &kube.Owner{Repo: t.Repo, Env: t.EnvName, Commit: t.Commit}
+	owner := kube.Owner{Repo: t.Repo, Env: t.EnvName, Commit: t.Commit}
 	us := make([]*unstructured.Unstructured, len(objs))
 	sources := map[kube.ObjectID]render.Source{}
 	for i, o := range objs {
 		us[i] = o.Unstructured
 		sources[kube.IDOf(o.Unstructured)] = o.Source
 	}
-	opts := kube.DefaultApplyOptions()
-	opts.Force = t.Env.Apply.Force
-	opts.Owner = owner
-	cs, err := cl.Diff(ctx, us, opts)
+	cs, err := cl.Diff(ctx, us, desired.ApplyOptions(owner))
 	if err != nil {
 		rep.Problems = append(rep.Problems, Problem{Rule: RuleDryRun, Message: fmt.Sprintf("the dry run against cluster %s failed: %v", t.Env.Cluster, err)})
 		return
@@ -215,7 +212,7 @@ func (c *Checker) dryRun(ctx context.Context, cl *kube.Client, t Target, objs []
 			rep.Notes = append(rep.Notes, ch.String())
 		}
 	}
-	c.prunePreview(ctx, cl, t, owner, us, rep)
+	c.prunePreview(ctx, cl, t, &owner, us, rep)
 }
 
 // fieldLine is the line of the first field the API server's refusal names, inside the

@@ -81,9 +81,8 @@ func (r *Reconciler) Scan(ctx context.Context, repoName, envName string) (*Drift
 	log.Warn().Strs("drifted", first(res.Drifted, 20)).Int("count", len(res.Drifted)).Str("mode", env.Drift.Mode).Dur("duration", res.Duration).Msg("drift found")
 	r.notify(Event{Type: "drift.found", Repo: repoName, Env: envName, Commit: head, Summary: fmt.Sprintf("%d drifted: %s", len(res.Drifted), strings.Join(first(res.Drifted, 5), "; "))})
 	if env.Drift.Mode == config.DriftCorrect {
-		r.mu.Lock()
-		r.forceNext[repoName+"/"+envName] = true
-		r.mu.Unlock()
+		// Every apply takes back the fields git declares (desired.ApplyOptions): the
+		// hand edit is undone.
 		r.Enqueue(repoName, envName, head, nil)
 		res.Corrected = true
 	}

@@ -67,10 +67,7 @@ type Reconciler struct {
 
 	mu      sync.Mutex
 	workers map[string]*worker
-	// forceNext marks environments whose next apply takes fields back from other managers:
-	// a drift correction must undo a hand edit, which moved the field to the editor.
-	forceNext map[string]bool
-	wg        sync.WaitGroup
+	wg      sync.WaitGroup
 }
 
 // New returns a reconciler; Start runs it.
@@ -81,7 +78,7 @@ func New(opts Options) *Reconciler {
 	if opts.HealthInterval == 0 {
 		opts.HealthInterval = 500 * time.Millisecond
 	}
-	return &Reconciler{opts: opts, workers: map[string]*worker{}, forceNext: map[string]bool{}}
+	return &Reconciler{opts: opts, workers: map[string]*worker{}}
 }
 
 // Start runs the reconciler until ctx is done: every environment whose branch head is not
@@ -233,10 +230,7 @@ func (r *Reconciler) reconcileOnce(ctx context.Context, repoName, envName, commi
 	if err != nil {
 		return fail(fmt.Errorf("cluster %s unreachable: %w", env.Cluster, err), true)
 	}
-	opts := kube.DefaultApplyOptions()
-	opts.Force = env.Apply.Force || r.takeForce(repoName, envName)
-	opts.Owner = &owner
-	cs, err := cl.Apply(ctx, objs, opts)
+	cs, err := cl.Apply(ctx, objs, desired.ApplyOptions(owner))
 	if err != nil {
 		return fail(fmt.Errorf("apply: %w", err), true)
 	}
@@ -346,14 +340,6 @@ func changed(cs *kube.ChangeSet) map[kube.ObjectID]bool {
 		}
 	}
 	return out
-}
-
-func (r *Reconciler) takeForce(repo, env string) bool {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	f := r.forceNext[repo+"/"+env]
-	delete(r.forceNext, repo+"/"+env)
-	return f
 }
 
 // rollback returns the environment to its last healthy commit after failed failed its
