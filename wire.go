@@ -44,6 +44,8 @@ type app struct {
 
 var _ gitserver.Hooks = (*app)(nil)
 
+var _ gitserver.Operator = (*reconcile.Reconciler)(nil)
+
 // newApp wires the daemon's parts for cfg. Nothing runs until start.
 func newApp(cfg *config.Config, log zerolog.Logger, m *metrics.Metrics) (*app, error) {
 	a := &app{log: log, metrics: m}

@@ -11,6 +11,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/dynamic"
 
+	"github.com/gitopsd/gitopsd/internal/gittest"
 	"github.com/gitopsd/gitopsd/internal/kubetest"
 )
 
@@ -186,5 +187,73 @@ func TestHandEditDoesNotBlockPushes(t *testing.T) {
 	}
 	if v := configMapValue(cs, ns, "b", "value"); v != "two" {
 		t.Errorf("b: %q", v)
+	}
+}
+
+// TestSyncAndRollbackCommands: `ssh HOST sync REPO ENV` re-applies the branch head now and
+// undoes a hand edit; `ssh HOST rollback REPO ENV [COMMIT]` writes a revert commit on the
+// branch and applies it; a reader may do neither.
+func TestSyncAndRollbackCommands(t *testing.T) {
+	cp := kubetest.ControlPlane(t)
+	ns := kubetest.Namespace(t)
+	cs := kubetest.Client(t, cp.Config)
+	alice, bob := gittest.NewKey(t, "alice"), gittest.NewKey(t, "bob")
+	d := gittest.Start(t, gittest.Users(alice, bob)+"clusters:\n"+cluster("local", cp)+fmt.Sprintf(`repos:
+  %[1]s:
+    read: [bob]
+    write: [alice]
+    environments:
+      prod: {branch: main, cluster: local, path: deploy, namespace: %[1]s, apply: {health_timeout: 20s}}
+`, ns))
+	work := d.Clone(t, alice, ns)
+	v1 := d.Commit(t, alice, work, "v1", map[string]string{"deploy/a.yaml": cmYAML("a", "one")})
+	if out, ok := push(t, d, alice, work, "main"); !ok {
+		t.Fatalf("v1:\n%s", out)
+	}
+	d.Commit(t, alice, work, "v2", map[string]string{"deploy/a.yaml": cmYAML("a", "two")})
+	if out, ok := push(t, d, alice, work, "main"); !ok {
+		t.Fatalf("v2:\n%s", out)
+	}
+
+	// A hand edit, then sync: git's value is back at once.
+	a, err := cs.CoreV1().ConfigMaps(ns).Get(context.Background(), "a", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.Data["value"] = "hand"
+	if _, err := cs.CoreV1().ConfigMaps(ns).Update(context.Background(), a, metav1.UpdateOptions{FieldManager: "kubectl-edit"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, stderr, err := d.SSH(t, bob, nil, "sync", ns, "prod"); err == nil || !strings.Contains(stderr, "bob may not deploy "+ns+"/prod") {
+		t.Errorf("a reader may not sync: %v %s", err, stderr)
+	}
+	out, stderr, err := d.SSH(t, alice, nil, "sync", ns, "prod")
+	if err != nil || !strings.Contains(out, "ok: applied") {
+		t.Fatalf("sync: %v\n%s%s", err, out, stderr)
+	}
+	if v := configMapValue(cs, ns, "a", "value"); v != "two" {
+		t.Errorf("after sync a holds %q, want git's two", v)
+	}
+
+	// Rollback to v1 by name: a revert commit on main, applied.
+	if _, stderr, err := d.SSH(t, bob, nil, "rollback", ns, "prod", v1); err == nil || !strings.Contains(stderr, "may not deploy") {
+		t.Errorf("a reader may not roll back: %v %s", err, stderr)
+	}
+	if _, stderr, err := d.SSH(t, alice, nil, "rollback", ns, "prod", "--help"); err == nil || !strings.Contains(stderr, "not a commit") {
+		t.Errorf("an option-looking commit is refused: %v %s", err, stderr)
+	}
+	out, stderr, err = d.SSH(t, alice, nil, "rollback", ns, "prod", v1[:10])
+	if err != nil || !strings.Contains(out, "restores "+v1[:7]) || !strings.Contains(out, "ok: applied") {
+		t.Fatalf("rollback: %v\n%s%s", err, out, stderr)
+	}
+	if v := configMapValue(cs, ns, "a", "value"); v != "one" {
+		t.Errorf("after the rollback a holds %q, want v1's one", v)
+	}
+	d.MustGit(t, alice, work, "pull", "-q", "--ff-only", "origin", "main")
+	if diff := d.MustGit(t, alice, work, "diff", "--stat", v1, "HEAD"); diff != "" {
+		t.Errorf("the branch's head must hold v1's files:\n%s", diff)
+	}
+	if msg := d.MustGit(t, alice, work, "log", "-1", "--format=%an%n%B"); !strings.Contains(msg, "gitopsd\n") || !strings.Contains(msg, "Asked by alice") {
+		t.Errorf("revert commit: %s", msg)
 	}
 }

@@ -26,11 +26,12 @@ var (
 
 // request is a parsed exec request.
 type request struct {
-	// Verb is upload-pack, receive-pack, help or status.
+	// Verb is upload-pack, receive-pack, help, status, sync or rollback.
 	Verb string
 	// Path is the repo path as the client wrote it (git commands only).
 	Path string
-	// Args are the arguments of status: [repo [env]].
+	// Args are the arguments of status ([repo [env]]), sync (repo env) and rollback (repo
+	// env [commit]).
 	Args []string
 }
 
@@ -45,12 +46,16 @@ func parseCommand(args []string) (request, error) {
 		return request{Verb: args[0]}, nil
 	case len(args) <= 3 && args[0] == "status":
 		return request{Verb: args[0], Args: args[1:]}, nil
+	case len(args) == 3 && args[0] == "sync", (len(args) == 3 || len(args) == 4) && args[0] == "rollback":
+		return request{Verb: args[0], Args: args[1:]}, nil
+	case args[0] == "sync" || args[0] == "rollback":
+		return request{}, fmt.Errorf("usage: sync REPO ENV | rollback REPO ENV [COMMIT]")
 	case len(args) == 2 && (args[0] == "git-upload-pack" || args[0] == "git-receive-pack"):
 		return request{Verb: strings.TrimPrefix(args[0], "git-"), Path: args[1]}, nil
 	case len(args) == 3 && args[0] == "git" && (args[1] == serviceUploadPack || args[1] == serviceReceivePack):
 		return request{Verb: args[1], Path: args[2]}, nil
 	}
-	return request{}, fmt.Errorf("unknown command %q: this server runs only git fetch/push (git-upload-pack, git-receive-pack), help and status", strings.Join(args, " "))
+	return request{}, fmt.Errorf("unknown command %q: this server runs only git fetch/push (git-upload-pack, git-receive-pack), help, status, sync and rollback", strings.Join(args, " "))
 }
 
 // resolveRepo maps the path a client asked for to a repo of cfg. It accepts the forms git

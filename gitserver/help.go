@@ -33,7 +33,7 @@ func (s *Server) help(sess ssh.Session, cfg *config.Config, id identity) {
 	}
 	host := sess.LocalAddr().String()
 	fmt.Fprintf(w, "\nClone:    git clone ssh://git@%s/REPO\n", host)
-	fmt.Fprintf(w, "Commands: ssh -p PORT git@HOST help | status\n")
+	fmt.Fprintf(w, "Commands: ssh -p PORT git@HOST help | status [REPO [ENV]] | sync REPO ENV | rollback REPO ENV [COMMIT]\n")
 }
 
 func writeRepoHelp(w io.Writer, name string, r config.Repo, user string) {

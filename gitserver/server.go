@@ -21,6 +21,14 @@ import (
 // StatusFunc answers `ssh HOST status [repo [env]]` for user (the reconciler fills it in).
 type StatusFunc func(ctx context.Context, user string, args []string, out io.Writer) error
 
+// Operator runs the commands that act on an environment for a user who may deploy it:
+// `ssh HOST sync REPO ENV` and `ssh HOST rollback REPO ENV [COMMIT]` (the reconciler fills
+// it in). Each writes its progress and outcome to out.
+type Operator interface {
+	Sync(ctx context.Context, repo, env string, out io.Writer) error
+	Rollback(ctx context.Context, user, repo, env, commit string, out io.Writer) error
+}
+
 // SessionMetrics counts SSH sessions; main backs it with Prometheus.
 type SessionMetrics interface {
 	Started()
@@ -42,6 +50,8 @@ type Options struct {
 	Executable string
 	// Status answers the status command; nil says that no reconciler is running.
 	Status StatusFunc
+	// Operator runs sync and rollback; nil says that no reconciler is running.
+	Operator Operator
 	// Metrics, if set, counts sessions.
 	Metrics SessionMetrics
 	// LastApplied, if set, returns the commit last applied to an environment ("" when

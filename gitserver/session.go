@@ -11,6 +11,8 @@ import (
 
 	"github.com/gliderlabs/ssh"
 	gossh "golang.org/x/crypto/ssh"
+
+	"github.com/gitopsd/gitopsd/config"
 )
 
 // liveSession is a git session in progress; hooks find it by its token.
@@ -127,6 +129,8 @@ func (s *Server) dispatch(sess ssh.Session, id identity, token string) (code int
 			return 1, "", req.Verb, fmt.Errorf("status: %w", err)
 		}
 		return 0, "", req.Verb, nil
+	case "sync", "rollback":
+		return s.operate(sess, cfg, id, req)
 	}
 	name, err := resolveRepo(cfg, req.Path)
 	if errors.Is(err, errBadPath) {
@@ -161,4 +165,38 @@ func (s *Server) refuseSubsystem(sess ssh.Session) {
 	id, _ := identityOf(sess.Context())
 	s.log.Warn().Str("user", id.User).Str("key", id.Fingerprint).Str("subsystem", sess.Subsystem()).Msg("subsystem refused")
 	_ = sess.Exit(1)
+}
+
+// operate runs sync or rollback for a user who may push the environment's branch: the
+// same right a push that deploys it needs. Readers learn no more than that they may not.
+func (s *Server) operate(sess ssh.Session, cfg *config.Config, id identity, req request) (int, string, string, error) {
+	repoName, envName := req.Args[0], req.Args[1]
+	repo, ok := cfg.Repos[repoName]
+	if !ok || !repo.CanRead(id.User) {
+		return 1, "", req.Verb, fmt.Errorf("repository %q does not exist, or %s may not read it", repoName, id.User)
+	}
+	env, ok := repo.Environments[envName]
+	if !ok {
+		return 1, repoName, req.Verb, fmt.Errorf("repository %s has no environment %q", repoName, envName)
+	}
+	if !repo.CanPushBranch(id.User, env.Branch) {
+		return 1, repoName, req.Verb, fmt.Errorf("%s may not deploy %s/%s (%s needs the right to push branch %s)", id.User, repoName, envName, req.Verb, env.Branch)
+	}
+	if s.opts.Operator == nil {
+		return 1, repoName, req.Verb, fmt.Errorf("%s: no reconciler is running in this daemon", req.Verb)
+	}
+	var err error
+	if req.Verb == "sync" {
+		err = s.opts.Operator.Sync(sess.Context(), repoName, envName, sess)
+	} else {
+		commit := ""
+		if len(req.Args) == 3 {
+			commit = req.Args[2]
+		}
+		err = s.opts.Operator.Rollback(sess.Context(), id.User, repoName, envName, commit, sess)
+	}
+	if err != nil {
+		return 1, repoName, req.Verb, fmt.Errorf("%s: %w", req.Verb, err)
+	}
+	return 0, repoName, req.Verb, nil
 }

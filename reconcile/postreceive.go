@@ -68,17 +68,7 @@ func (r *Reconciler) PostReceive(ctx context.Context, req PushRequest, out io.Wr
 				if o.Commit != "" && o.Commit != u.Commit {
 					say("gitopsd %s: superseded by %.7s, which is what now runs:", name, o.Commit)
 				}
-				verdict := "ok"
-				if o.Err != nil {
-					verdict = "FAILED"
-				}
-				for i, line := range strings.Split(o.Summary, "\n") {
-					if i == 0 {
-						say("gitopsd %s: %s: %s", name, verdict, line)
-					} else {
-						say("gitopsd %s: %s", name, line)
-					}
-				}
+				sayOutcome(say, name, o)
 				if o.Err != nil && o.Retry {
 					say("gitopsd %s: the push stands; gitopsd retries the apply (see `ssh ... status`)", name)
 				}
@@ -89,4 +79,20 @@ func (r *Reconciler) PostReceive(ctx context.Context, req PushRequest, out io.Wr
 		}()
 	}
 	wg.Wait()
+}
+
+// sayOutcome writes an outcome the way the pusher reads it: the verdict on the first line,
+// the lines that explain it below, each under the environment's name.
+func sayOutcome(say func(string, ...any), name string, o Outcome) {
+	verdict := "ok"
+	if o.Err != nil {
+		verdict = "FAILED"
+	}
+	for i, line := range strings.Split(o.Summary, "\n") {
+		if i == 0 {
+			say("gitopsd %s: %s: %s", name, verdict, line)
+		} else {
+			say("gitopsd %s: %s", name, line)
+		}
+	}
 }
