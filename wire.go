@@ -140,8 +140,8 @@ func (a *app) PreReceive(ctx context.Context, push *gitserver.Push, out io.Write
 func (a *app) PostReceive(ctx context.Context, push *gitserver.Push, out io.Writer) {
 	req := reconcile.PushRequest{Repo: push.Repo, User: push.User, NoWait: slices.Contains(push.Options, hooks.OptionNoWait)}
 	for _, u := range push.Updates {
-		if branch, ok := u.Branch(); ok && !u.IsDelete() {
-			req.Updates = append(req.Updates, reconcile.Update{Branch: branch, Commit: u.New})
+		if branch, ok := u.Branch(); ok {
+			req.Updates = append(req.Updates, reconcile.Update{Branch: branch, Commit: u.New, Deleted: u.IsDelete()})
 		}
 	}
 	if len(req.Updates) > 0 {

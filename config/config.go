@@ -104,11 +104,15 @@ type Environment struct {
 	// AllowForcePush permits non-fast-forward updates of Branch.
 	AllowForcePush bool `yaml:"allow_force_push"`
 	// AllowDelete permits deleting Branch.
-	AllowDelete bool   `yaml:"allow_delete"`
-	Render      Render `yaml:"render"`
-	Checks      Checks `yaml:"checks"`
-	Apply       Apply  `yaml:"apply"`
-	Drift       Drift  `yaml:"drift"`
+	AllowDelete bool `yaml:"allow_delete"`
+	// OnDelete is what deleting Branch does to the environment's objects: keep (the
+	// default: they stay, unmanaged until the branch is back) or prune (every object
+	// the environment owns is deleted; the push needs -o gitopsd.allow-prune).
+	OnDelete string `yaml:"on_delete"`
+	Render   Render `yaml:"render"`
+	Checks   Checks `yaml:"checks"`
+	Apply    Apply  `yaml:"apply"`
+	Drift    Drift  `yaml:"drift"`
 }
 
 // Render types.

@@ -33,6 +33,12 @@ const (
 	DefaultTestTimeout = time.Minute
 )
 
+// What deleting an environment branch does (Environment.OnDelete).
+const (
+	OnDeleteKeep  = "keep"
+	OnDeletePrune = "prune"
+)
+
 // Defaults of the limits before login.
 const (
 	// A handshake on loopback takes milliseconds, one across the world well under a second.
@@ -144,6 +150,9 @@ func (p *parser) defaults(c *Config) {
 			}
 			if e.Apply.OnFailure == "" {
 				e.Apply.OnFailure = "none"
+			}
+			if e.OnDelete == "" {
+				e.OnDelete = OnDeleteKeep
 			}
 			if e.Drift.Schedule != "" && e.Drift.Mode == "" {
 				e.Drift.Mode = DriftReport
@@ -347,6 +356,9 @@ func (p *parser) validateRepo(c *Config, name string, r Repo) {
 		case "none", "rollback":
 		default:
 			p.errorf(ekey+".apply.on_failure", "expected none or rollback, got %q", e.Apply.OnFailure)
+		}
+		if e.OnDelete != OnDeleteKeep && e.OnDelete != OnDeletePrune {
+			p.errorf(ekey+".on_delete", "expected keep or prune, got %q", e.OnDelete)
 		}
 		if e.Drift.Schedule != "" {
 			if _, err := cron.ParseStandard(e.Drift.Schedule); err != nil {

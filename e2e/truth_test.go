@@ -257,3 +257,54 @@ func TestSyncAndRollbackCommands(t *testing.T) {
 		t.Errorf("revert commit: %s", msg)
 	}
 }
+
+// TestDeleteEnvironmentBranch: deleting an environment branch left its objects and
+// inventory in place and its status saying applied and healthy. It now does what
+// on_delete says: keep leaves the objects and says so; prune deletes them, and only with
+// -o gitopsd.allow-prune.
+func TestDeleteEnvironmentBranch(t *testing.T) {
+	cp := kubetest.ControlPlane(t)
+	ns, ns2 := kubetest.Namespace(t), kubetest.Namespace(t)
+	cs := kubetest.Client(t, cp.Config)
+	d, alice, work := oneRepo(t, cp, ns,
+		fmt.Sprintf("kept: {branch: kept, cluster: local, path: kept, namespace: %s, allow_delete: true}", ns),
+		fmt.Sprintf("gone: {branch: gone, cluster: local, path: gone, namespace: %s, allow_delete: true, on_delete: prune}", ns2))
+	d.Commit(t, alice, work, "both", map[string]string{"kept/k.yaml": cmYAML("k", "one"), "gone/g.yaml": cmYAML("g", "one")})
+	for _, b := range []string{"kept", "gone"} {
+		if out, ok := push(t, d, alice, work, b); !ok || !strings.Contains(out, "healthy in") {
+			t.Fatalf("push %s:\n%s", b, out)
+		}
+	}
+	del := func(branch string, opts ...string) (string, bool) {
+		args := []string{"push"}
+		for _, o := range opts {
+			args = append(args, "-o", o)
+		}
+		out, err := d.Git(t, alice, work, append(args, "origin", ":"+branch)...)
+		return out, err == nil
+	}
+
+	out, ok := del("kept")
+	if !ok || !strings.Contains(out, "branch kept deleted: its 2 objects stay in cluster local, unmanaged (on_delete: keep)") {
+		t.Errorf("delete kept:\n%s", out)
+	}
+	if v := configMapValue(cs, ns, "k", "value"); v != "one" {
+		t.Errorf("on_delete keep must leave k, got %q", v)
+	}
+
+	out, ok = del("gone")
+	if ok || !strings.Contains(out, "prunes every object of the environment (on_delete: prune)") || remoteHead(t, d, "gone", ns) == "" {
+		t.Fatalf("deleting a pruning environment's branch needs -o gitopsd.allow-prune:\n%s", out)
+	}
+	out, ok = del("gone", "gitopsd.allow-prune")
+	if !ok || !strings.Contains(out, "pruned 2 objects of environment gone (on_delete: prune)") {
+		t.Fatalf("delete gone:\n%s", out)
+	}
+	if v := configMapValue(cs, ns2, "g", "value"); !strings.Contains(v, "not found") {
+		t.Errorf("on_delete prune must delete g, got %q", v)
+	}
+	st, _, err := d.SSH(t, alice, nil, "status", ns)
+	if err != nil || !strings.Contains(st, "deleted  branch kept deleted by alice") || !strings.Contains(st, "deleted  branch gone deleted by alice") || !strings.Contains(st, "pruned 2 objects") {
+		t.Errorf("status says what the deletes did: %v\n%s", err, st)
+	}
+}

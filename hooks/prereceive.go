@@ -64,7 +64,17 @@ func (h *PreReceive) Run(ctx context.Context, push *gitserver.Push, out io.Write
 	checked := 0
 	for _, u := range push.Updates {
 		branch, isBranch := u.Branch()
-		if !isBranch || u.IsDelete() {
+		if isBranch && u.IsDelete() {
+			// Deleting a branch whose environment prunes on delete deletes every object
+			// the environment owns: the pusher says so explicitly, as for any large prune.
+			if envName, env, ok := repo.EnvironmentForBranch(branch); ok && env.OnDelete == config.OnDeletePrune && !slices.Contains(push.Options, OptionAllowPrune) {
+				fmt.Fprintf(out, "gitopsd %s/%s: deleting branch %s prunes every object of the environment (on_delete: prune)\n", push.Repo, envName, branch)
+				fmt.Fprintf(out, "  hint: if that is what you want: git push -o %s origin :%s\n", OptionAllowPrune, branch)
+				return rejection(fmt.Sprintf("deleting branch %s would prune environment %s", branch, envName))
+			}
+			continue
+		}
+		if !isBranch {
 			continue
 		}
 		envName, env, ok := repo.EnvironmentForBranch(branch)

@@ -12,8 +12,10 @@ import (
 // Update is one branch update of an accepted push.
 type Update struct {
 	Branch string
-	// Commit is the new head; pushes that delete a branch are not passed here.
+	// Commit is the new head ("" when Deleted).
 	Commit string
+	// Deleted says the push deleted the branch.
+	Deleted bool
 }
 
 // PushRequest is what post-receive knows: which environments' branches moved.
@@ -48,6 +50,10 @@ func (r *Reconciler) PostReceive(ctx context.Context, req PushRequest, out io.Wr
 			continue
 		}
 		name := req.Repo + "/" + envName
+		if u.Deleted {
+			say("gitopsd %s: %s", name, r.BranchDeleted(ctx, req.Repo, envName, req.User))
+			continue
+		}
 		var progress func(string)
 		if !req.NoWait {
 			progress = func(line string) { say("gitopsd %s: %s", name, line) }

@@ -267,7 +267,7 @@ func (r *Reconciler) reconcileOnce(ctx context.Context, repoName, envName, commi
 		s.Branch, s.Cluster = env.Branch, env.Cluster
 		s.LastApplied, s.LastAppliedAt = commit, now
 		s.Objects = len(final.IDs)
-		s.Waiting = ""
+		s.Waiting, s.Deleted = "", ""
 	})
 	if cs.HasFailed() || pruned.HasFailed() {
 		var msgs []string

@@ -40,6 +40,9 @@ type Status struct {
 	Drifted []string `json:"drifted,omitempty"`
 	// RolledBack is set when the last apply failed health and LastHealthy was re-applied.
 	RolledBack string `json:"rolled_back,omitempty"`
+	// Deleted says the branch was deleted and what became of the objects; a later push
+	// that brings the branch back clears it.
+	Deleted string `json:"deleted,omitempty"`
 }
 
 // Key names an environment: repo/env.

@@ -33,6 +33,9 @@ func WriteStatus(w io.Writer, sts []Status, now time.Time) {
 		if s.RolledBack != "" {
 			field(w, "rollback", s.RolledBack, "")
 		}
+		if s.Deleted != "" {
+			field(w, "deleted", s.Deleted, "")
+		}
 		if s.LastError != "" {
 			field(w, "error", s.LastError, " ("+ago(s.LastErrorAt, now)+")")
 		}
