@@ -54,7 +54,7 @@ const (
 var BuiltinPolicies = []string{"no-latest-tag", "require-resources", "no-privileged", "require-labels"}
 
 // WebhookEvents are the events a webhook may subscribe to.
-var WebhookEvents = []string{"push.rejected", "apply.succeeded", "apply.failed", "rollback", "drift.found"}
+var WebhookEvents = []string{"push.rejected", "apply.succeeded", "apply.failed", "rollback", "drift.found", "branch.deleted"}
 
 var (
 	nameRe     = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
