@@ -10,6 +10,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/kubernetes"
 
 	"github.com/gitopsd/gitopsd/internal/gittest"
 	"github.com/gitopsd/gitopsd/internal/kubetest"
@@ -166,14 +167,7 @@ func TestHandEditDoesNotBlockPushes(t *testing.T) {
 		t.Fatalf("v1:\n%s", out)
 	}
 	// kubectl edit, as a person on call would: an update by another field manager.
-	a, err := cs.CoreV1().ConfigMaps(ns).Get(context.Background(), "a", metav1.GetOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	a.Data["value"] = "hand"
-	if _, err := cs.CoreV1().ConfigMaps(ns).Update(context.Background(), a, metav1.UpdateOptions{FieldManager: "kubectl-edit"}); err != nil {
-		t.Fatal(err)
-	}
+	handEdit(t, cs, ns, "a", "hand")
 	d.Commit(t, alice, work, "b two", map[string]string{"deploy/b.yaml": cmYAML("b", "two")})
 	out, ok := push(t, d, alice, work, "main")
 	if !ok || strings.Contains(out, "conflict") || !strings.Contains(out, "healthy in") {
@@ -216,14 +210,7 @@ func TestSyncAndRollbackCommands(t *testing.T) {
 	}
 
 	// A hand edit, then sync: git's value is back at once.
-	a, err := cs.CoreV1().ConfigMaps(ns).Get(context.Background(), "a", metav1.GetOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	a.Data["value"] = "hand"
-	if _, err := cs.CoreV1().ConfigMaps(ns).Update(context.Background(), a, metav1.UpdateOptions{FieldManager: "kubectl-edit"}); err != nil {
-		t.Fatal(err)
-	}
+	handEdit(t, cs, ns, "a", "hand")
 	if _, stderr, err := d.SSH(t, bob, nil, "sync", ns, "prod"); err == nil || !strings.Contains(stderr, "bob may not deploy "+ns+"/prod") {
 		t.Errorf("a reader may not sync: %v %s", err, stderr)
 	}
@@ -306,5 +293,19 @@ func TestDeleteEnvironmentBranch(t *testing.T) {
 	st, _, err := d.SSH(t, alice, nil, "status", ns)
 	if err != nil || !strings.Contains(st, "deleted  branch kept deleted by alice") || !strings.Contains(st, "deleted  branch gone deleted by alice") || !strings.Contains(st, "pruned 2 objects") {
 		t.Errorf("status says what the deletes did: %v\n%s", err, st)
+	}
+}
+
+// handEdit changes a ConfigMap's value the way `kubectl edit` does: an update by another
+// field manager.
+func handEdit(t *testing.T, cs kubernetes.Interface, ns, name, value string) {
+	t.Helper()
+	cm, err := cs.CoreV1().ConfigMaps(ns).Get(context.Background(), name, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cm.Data["value"] = value
+	if _, err := cs.CoreV1().ConfigMaps(ns).Update(context.Background(), cm, metav1.UpdateOptions{FieldManager: "kubectl-edit"}); err != nil {
+		t.Fatal(err)
 	}
 }
