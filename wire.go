@@ -92,7 +92,7 @@ func (a *app) start(ctx context.Context) error {
 
 // schedule (re)starts the drift scans of the configuration in force.
 func (a *app) schedule() error {
-	sched := reconcile.NewScheduler(a.log, 30*time.Second)
+	sched := reconcile.NewScheduler(reconcile.DefaultSchedulerOptions(a.log))
 	if err := a.rec.ScheduleDrift(a.ctx, sched); err != nil {
 		return err
 	}

@@ -18,8 +18,11 @@ type Metrics struct {
 	ObjectsApplied    *prometheus.CounterVec   // repo, env, action
 	ObjectsPruned     *prometheus.CounterVec   // repo, env
 	DriftedObjects    *prometheus.GaugeVec     // repo, env
-	LastSyncTime      *prometheus.GaugeVec     // repo, env (unix seconds of the last successful apply)
-	SSHSessions       *prometheus.CounterVec   // command, result
+	// DriftScansSkipped counts scheduled scans that could not start because the previous
+	// scan of the environment was still running.
+	DriftScansSkipped *prometheus.CounterVec // repo, env
+	LastSyncTime      *prometheus.GaugeVec   // repo, env (unix seconds of the last successful apply)
+	SSHSessions       *prometheus.CounterVec // command, result
 	SSHSessionsActive prometheus.Gauge
 	// SSHConnectionsRefused counts connections closed before login, by reason:
 	// connection_limit, unauthenticated_limit, address_limit, crowded_out, handshake_timeout.
@@ -51,6 +54,9 @@ func New() *Metrics {
 		DriftedObjects: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "gitopsd_drifted_objects", Help: "Objects found different from the branch at the last drift scan.",
 		}, []string{"repo", "env"}),
+		DriftScansSkipped: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "gitopsd_drift_scans_skipped_total", Help: "Scheduled drift scans skipped because the previous scan was still running.",
+		}, []string{"repo", "env"}),
 		LastSyncTime: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "gitopsd_last_successful_sync_timestamp_seconds", Help: "When the environment was last applied successfully.",
 		}, []string{"repo", "env"}),
@@ -66,6 +72,6 @@ func New() *Metrics {
 		}, []string{"reason"}),
 	}
 	r.MustRegister(m.Pushes, m.ValidationSeconds, m.ReconcileSeconds, m.ObjectsApplied, m.ObjectsPruned,
-		m.DriftedObjects, m.LastSyncTime, m.SSHSessions, m.SSHSessionsActive, m.SSHConnectionsRefused)
+		m.DriftedObjects, m.DriftScansSkipped, m.LastSyncTime, m.SSHSessions, m.SSHSessionsActive, m.SSHConnectionsRefused)
 	return m
 }

@@ -98,11 +98,19 @@ func (r *Reconciler) ScheduleDrift(ctx context.Context, s *Scheduler) error {
 			if env.Drift.Schedule == "" {
 				continue
 			}
-			repoName, envName := repoName, envName
-			err := s.Add(ctx, repoName+"/"+envName, env.Drift.Schedule, func(ctx context.Context) {
-				if _, err := r.Scan(ctx, repoName, envName); err != nil {
-					r.opts.Log.Error().Err(err).Str("repo", repoName).Str("env", envName).Msg("drift scan failed")
-				}
+			err := s.Add(ctx, Job{
+				Name: repoName + "/" + envName,
+				Spec: env.Drift.Schedule,
+				Run: func(ctx context.Context) {
+					if _, err := r.Scan(ctx, repoName, envName); err != nil {
+						r.opts.Log.Error().Err(err).Str("repo", repoName).Str("env", envName).Msg("drift scan failed")
+					}
+				},
+				Skipped: func() {
+					if r.opts.Metrics != nil {
+						r.opts.Metrics.DriftScansSkipped.WithLabelValues(repoName, envName).Inc()
+					}
+				},
 			})
 			if err != nil {
 				return fmt.Errorf("%s/%s drift schedule: %w", repoName, envName, err)
