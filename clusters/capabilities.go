@@ -1,6 +1,7 @@
 package clusters
 
 import (
+	"context"
 	"fmt"
 	"time"
 
@@ -19,11 +20,20 @@ type Capabilities struct {
 // hand shows up within it.
 const capabilitiesTTL = time.Minute
 
+// probeTimeout bounds the check that a cluster whose capabilities are cached still answers.
+const probeTimeout = 2 * time.Second
+
 // Capabilities returns the cluster's version and served API versions, cached for a minute.
+// The cache saves discovery, not the question whether the cluster is there: a cached
+// answer is given only while the API server answers, so that a push made in the first
+// second of an outage gets the offline checks, not a dry run against a dead server.
 func (r *Registry) Capabilities(name string) (Capabilities, error) {
 	r.mu.Lock()
 	if c, ok := r.caps[name]; ok && time.Since(c.fetched) < capabilitiesTTL {
 		r.mu.Unlock()
+		if err := r.Ping(context.Background(), name, probeTimeout); err != nil {
+			return Capabilities{}, err
+		}
 		return c, nil
 	}
 	r.mu.Unlock()

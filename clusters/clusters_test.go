@@ -49,6 +49,8 @@ func TestClientAndPing(t *testing.T) {
 	}
 }
 
+// TestPingFailsWhenAPIServerStops: the ping, and the cached capabilities with it, fail from
+// the moment the API server stops.
 func TestPingFailsWhenAPIServerStops(t *testing.T) {
 	cp, err := kubetest.Start(context.Background())
 	if err != nil {
@@ -59,11 +61,17 @@ func TestPingFailsWhenAPIServerStops(t *testing.T) {
 	if err := r.Ping(context.Background(), "local", 5*time.Second); err != nil {
 		t.Fatal(err)
 	}
+	if _, err := r.Capabilities("local"); err != nil {
+		t.Fatal(err)
+	}
 	if err := cp.StopAPIServer(); err != nil {
 		t.Fatal(err)
 	}
 	if err := r.Ping(context.Background(), "local", 2*time.Second); err == nil {
 		t.Fatal("ping must fail while the API server is down")
+	}
+	if _, err := r.Capabilities("local"); err == nil {
+		t.Fatal("cached capabilities must not be served for a cluster that does not answer")
 	}
 }
 
