@@ -194,15 +194,16 @@ func (a *app) Status(_ context.Context, user string, args []string, out io.Write
 	return nil
 }
 
-// reload switches to a new configuration: clusters and later pushes use it at once.
+// reload switches to a new configuration: clusters and later pushes use it at once. It
+// re-applies nothing already configured; only environments it adds get their branch head.
 func (a *app) reload(cfg *config.Config) {
-	a.cfg.Store(cfg)
+	old := a.cfg.Swap(cfg)
 	a.clusters.Update(cfg)
 	if err := a.schedule(); err != nil {
 		// config.Load validated every schedule; keep the old scans if this still fails.
 		a.log.Error().Err(err).Msg("drift schedules not reloaded")
 	}
-	a.rec.Resync()
+	a.rec.ApplyAdded(old)
 }
 
 func sortedRepoNames(cfg *config.Config) []string {
