@@ -59,12 +59,15 @@ func startHTTP(addr string, a *app, sshReady *atomic.Bool, log zerolog.Logger) (
 	return srv, nil
 }
 
-// readiness lists what keeps the daemon from being ready: SSH not serving, or clusters
-// whose API server does not answer.
+// readiness lists what keeps the daemon from being ready: SSH not serving, a status
+// that cannot be written, or clusters whose API server does not answer.
 func readiness(ctx context.Context, a *app, sshReady *atomic.Bool) []string {
 	var problems []string
 	if !sshReady.Load() {
 		problems = append(problems, "ssh: not serving")
+	}
+	if err := a.store.WriteErr(); err != nil {
+		problems = append(problems, "status: cannot be written ("+firstLine(err.Error())+")")
 	}
 	names := a.clusters.Names()
 	sort.Strings(names)

@@ -54,6 +54,7 @@ func newApp(cfg *config.Config, log zerolog.Logger, m *metrics.Metrics) (*app, e
 	if err != nil {
 		return nil, err
 	}
+	store.SetLog(log)
 	a.store = store
 	a.clusters = clusters.New(cfg, kube.DefaultClientOptions())
 	a.notifier = newNotifier(a.config, log)

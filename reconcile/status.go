@@ -8,6 +8,8 @@ import (
 	"sort"
 	"sync"
 	"time"
+
+	"github.com/rs/zerolog"
 )
 
 // Status is what gitopsd knows about one environment. It is kept on disk so that a restart
@@ -53,8 +55,12 @@ func (s Status) Key() string { return s.Repo + "/" + s.Env }
 // leaves either the old or the new status, never half of one.
 type Store struct {
 	dir string
+	log zerolog.Logger
 	mu  sync.Mutex
 	m   map[string]Status
+	// writeErr is the last write's failure, nil once a write succeeds again: a disk that
+	// is full or gone must show (in /readyz), since the status is what a restart resumes from.
+	writeErr error
 }
 
 // OpenStore reads every status file under dir (created if missing).
@@ -62,7 +68,7 @@ func OpenStore(dir string) (*Store, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("status: %w", err)
 	}
-	s := &Store{dir: dir, m: map[string]Status{}}
+	s := &Store{dir: dir, log: zerolog.Nop(), m: map[string]Status{}}
 	files, err := filepath.Glob(filepath.Join(dir, "*.json"))
 	if err != nil {
 		return nil, err
@@ -81,6 +87,20 @@ func OpenStore(dir string) (*Store, error) {
 		s.m[st.Key()] = st
 	}
 	return s, nil
+}
+
+// SetLog sets where failed writes are logged.
+func (s *Store) SetLog(log zerolog.Logger) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.log = log
+}
+
+// WriteErr is the failure of the last status write, or nil if it succeeded.
+func (s *Store) WriteErr() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.writeErr
 }
 
 // Get returns the status of repo/env.
@@ -116,7 +136,14 @@ func (s *Store) Update(repo, env string, fn func(*Status)) (Status, error) {
 	}
 	fn(&st)
 	s.m[st.Key()] = st
-	return st, s.write(st)
+	err := s.write(st)
+	if err != nil {
+		s.log.Error().Err(err).Str("repo", repo).Str("env", env).Str("dir", s.dir).Msg("status write failed")
+	} else if s.writeErr != nil {
+		s.log.Info().Str("repo", repo).Str("env", env).Msg("status written again")
+	}
+	s.writeErr = err
+	return st, err
 }
 
 func (s *Store) write(st Status) error {

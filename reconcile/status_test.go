@@ -54,3 +54,34 @@ func TestStoreIgnoresCorruptFile(t *testing.T) {
 		t.Errorf("corrupt file must read as empty: %+v", st)
 	}
 }
+
+// TestStoreWriteErr: a failed write is kept until a write succeeds again. The directory is
+// replaced by a file, which stops root too (permission bits would not).
+func TestStoreWriteErr(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "status")
+	s, err := OpenStore(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.RemoveAll(dir); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(dir, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Update("platform", "staging", func(st *Status) { st.LastSeen = "abc" }); err == nil || s.WriteErr() == nil {
+		t.Fatalf("a write into a file must fail and be kept: %v", err)
+	}
+	if s.Get("platform", "staging").LastSeen != "abc" {
+		t.Error("the status in memory must still change")
+	}
+	if err := os.Remove(dir); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Update("platform", "staging", func(*Status) {}); err != nil || s.WriteErr() != nil {
+		t.Fatalf("a write that succeeds clears the failure: %v, %v", err, s.WriteErr())
+	}
+}
