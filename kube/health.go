@@ -184,9 +184,8 @@ func (c *Client) WaitHealthy(ctx context.Context, ids []ObjectID, opts HealthOpt
 		state[id] = &watched{h: ObjectHealth{ID: id, Status: Unknown, Message: "not checked yet"}}
 	}
 	pending := append([]ObjectID(nil), ids...)
-	tick := time.NewTicker(opts.Interval)
-	defer tick.Stop()
 	for len(pending) > 0 {
+		polled := time.Now()
 		// The poll runs under the caller's context, not the timeout's: a poll cut short
 		// by the deadline would turn statuses into errors. It may overrun the timeout by
 		// one poll.
@@ -208,10 +207,12 @@ func (c *Client) WaitHealthy(ctx context.Context, ids []ObjectID, opts HealthOpt
 		if len(pending) == 0 {
 			break
 		}
+		wait := time.NewTimer(nextPoll(pending, state, polled, opts.Interval))
 		select {
 		case <-wctx.Done():
-		case <-tick.C:
+		case <-wait.C:
 		}
+		wait.Stop()
 		if wctx.Err() != nil {
 			break
 		}
@@ -232,6 +233,21 @@ func (c *Client) WaitHealthy(ctx context.Context, ids []ObjectID, opts HealthOpt
 	c.explainPods(ctx, r, state, opts.Concurrency)
 	r.TimedOut = errors.Is(wctx.Err(), context.DeadlineExceeded) && len(pending) > 0
 	return r, nil
+}
+
+// nextPoll is how long to wait before the next poll: the interval after the last one, or
+// less when a workload's settle time ends sooner, so that its verdict is not one interval
+// late.
+func nextPoll(pending []ObjectID, state map[ObjectID]*watched, polled time.Time, interval time.Duration) time.Duration {
+	at := polled.Add(interval)
+	for _, id := range pending {
+		if w := state[id]; !w.current.IsZero() && w.baseKnown {
+			if end := w.current.Add(w.settle); end.Before(at) {
+				at = end
+			}
+		}
+	}
+	return max(time.Until(at), 0)
 }
 
 // namespacesNeedingPods returns the namespaces whose pods this poll must read: those of
