@@ -90,10 +90,7 @@ type item struct {
 }
 
 func (it *item) fail(err error, msg string) {
-	if isSecret(it.obj) && err != nil {
-		err = &scrubbedError{err: err, msg: scrubSecret(it.obj, err.Error())}
-	}
-	it.change = Change{ID: it.id, Action: Failed, Err: err, Message: scrubSecret(it.obj, msg)}
+	it.change = Change{ID: it.id, Action: Failed, Err: scrubError(it.obj, err), Message: scrubSecret(it.obj, msg)}
 	it.done = true
 }
 

@@ -2,9 +2,15 @@ package kube
 
 import (
 	"encoding/base64"
+	"errors"
+	"fmt"
+	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 )
 
@@ -77,8 +83,14 @@ func MaskSecret(obj *unstructured.Unstructured) *unstructured.Unstructured {
 // API message would make it unreadable while hiding nothing.
 const minScrub = 4
 
-// scrubSecret removes obj's Secret values (raw and base64) from an API message. The API
-// server does not echo Secret values in its errors as far as we know; this makes sure of it.
+// quotedValue matches where API messages quote a field's value: field validation's
+// `Invalid value: "..."` and server-side apply's `expected map, got &{...}`. In a Secret's
+// error that value may be a Secret value of any length, so it goes whole.
+var quotedValue = regexp.MustCompile(`(Invalid value: )"(?:[^"\\]|\\.)*"|(got )&\{[^}]*\}`)
+
+// scrubSecret removes obj's Secret values from an API message: every value under data and
+// stringData whatever its shape (a map, a string, a list, a number), raw and base64, and
+// every value the message quotes.
 func scrubSecret(obj *unstructured.Unstructured, msg string) string {
 	if !isSecret(obj) {
 		return msg
@@ -89,21 +101,12 @@ func scrubSecret(obj *unstructured.Unstructured, msg string) string {
 			vals = append(vals, s)
 		}
 	}
-	if m, ok := obj.Object["data"].(map[string]any); ok {
-		for _, v := range m {
-			if s, ok := v.(string); ok {
-				add(s)
-				if dec, err := base64.StdEncoding.DecodeString(s); err == nil {
-					add(string(dec))
-				}
-			}
-		}
-	}
-	if m, ok := obj.Object["stringData"].(map[string]any); ok {
-		for _, v := range m {
-			if s, ok := v.(string); ok {
-				add(s)
-				add(base64.StdEncoding.EncodeToString([]byte(s)))
+	for _, f := range []string{"data", "stringData"} {
+		for _, s := range scalars(obj.Object[f], nil) {
+			add(s)
+			add(base64.StdEncoding.EncodeToString([]byte(s)))
+			if dec, err := base64.StdEncoding.DecodeString(s); err == nil {
+				add(string(dec))
 			}
 		}
 	}
@@ -112,7 +115,27 @@ func scrubSecret(obj *unstructured.Unstructured, msg string) string {
 	for _, v := range vals {
 		msg = strings.ReplaceAll(msg, v, Masked)
 	}
-	return msg
+	return quotedValue.ReplaceAllString(msg, "$1$2"+Masked)
+}
+
+// scalars appends the text of every scalar inside v (map values, list items, v itself).
+func scalars(v any, out []string) []string {
+	switch x := v.(type) {
+	case nil:
+	case map[string]any:
+		for _, w := range x {
+			out = scalars(w, out)
+		}
+	case []any:
+		for _, w := range x {
+			out = scalars(w, out)
+		}
+	case float64:
+		out = append(out, strconv.FormatFloat(x, 'f', -1, 64))
+	default:
+		out = append(out, fmt.Sprint(x))
+	}
+	return out
 }
 
 // scrubbedError is a Secret's error whose text went through scrubSecret. It still
@@ -124,3 +147,34 @@ type scrubbedError struct {
 
 func (e *scrubbedError) Error() string { return e.msg }
 func (e *scrubbedError) Unwrap() error { return e.err }
+
+// scrubbedAPIError is a scrubbedError around an API status: it answers the status itself,
+// scrubbed, so that errors.As finds it before the original's message and causes.
+type scrubbedAPIError struct {
+	scrubbedError
+	st metav1.Status
+}
+
+func (e *scrubbedAPIError) Status() metav1.Status { return e.st }
+
+// scrubError is err with obj's Secret values scrubbed from its text and from any API
+// status it carries; err itself if obj is not a Secret.
+func scrubError(obj *unstructured.Unstructured, err error) error {
+	if !isSecret(obj) || err == nil {
+		return err
+	}
+	se := scrubbedError{err: err, msg: scrubSecret(obj, err.Error())}
+	var as apierrors.APIStatus
+	if !errors.As(err, &as) {
+		return &se
+	}
+	orig := as.Status()
+	st := *orig.DeepCopy()
+	st.Message = scrubSecret(obj, st.Message)
+	if st.Details != nil {
+		for i := range st.Details.Causes {
+			st.Details.Causes[i].Message = scrubSecret(obj, st.Details.Causes[i].Message)
+		}
+	}
+	return &scrubbedAPIError{scrubbedError: se, st: st}
+}

@@ -7,6 +7,10 @@ import (
 	"strings"
 	"testing"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+
 	"github.com/gitopsd/gitopsd/internal/kubetest"
 )
 
@@ -103,5 +107,36 @@ func TestScrubAndMask(t *testing.T) {
 	cm := objs(t, configMap("n", "c", "secret-value"))[0]
 	if scrubSecret(cm, "secret-value") != "secret-value" || MaskSecret(cm) != cm {
 		t.Error("ConfigMaps are not secrets")
+	}
+}
+
+// TestScrubAnyShape: a Secret's values go from its errors whatever the shape of data and
+// stringData, including inside the API status that errors.As finds.
+func TestScrubAnyShape(t *testing.T) {
+	for name, c := range map[string]struct{ yaml, leak string }{
+		"string": {"data: c3RyaW5nLXNlY3JldA==\n", "string-secret c3RyaW5nLXNlY3JldA=="},
+		"list":   {"stringData: [string-secret]\n", "string-secret c3RyaW5nLXNlY3JldA=="},
+		"number": {"data: 987654321\n", "987654321"},
+		"nested": {"stringData: {a: [{b: string-secret}]}\n", "string-secret"},
+	} {
+		s := objs(t, "apiVersion: v1\nkind: Secret\nmetadata: {name: s}\n"+c.yaml)[0]
+		for _, leak := range strings.Fields(c.leak) {
+			if msg := scrubSecret(s, "value "+leak+" refused"); msg != "value *** refused" {
+				t.Errorf("%s: %q", name, msg)
+			}
+		}
+	}
+	s := objs(t, "apiVersion: v1\nkind: Secret\nmetadata: {name: s}\ndata: {k: YWJj}\n")[0]
+	// Values shorter than minScrub, and values the API quotes, go only where quoted.
+	msg := scrubSecret(s, `data[k]: Invalid value: "a\"bc": bad; .data: expected map, got &{abc}; abc`)
+	if msg != `data[k]: Invalid value: ***: bad; .data: expected map, got ***; abc` {
+		t.Errorf("quoted values: %q", msg)
+	}
+	api := apierrors.NewInvalid(schema.GroupKind{Kind: "Secret"}, "s", field.ErrorList{field.Invalid(field.NewPath("data"), "abc", "bad")})
+	err := scrubError(s, fmt.Errorf("apply: %w", api))
+	var st apierrors.APIStatus
+	if !errors.As(err, &st) || strings.Contains(st.Status().Message, `"abc"`) || strings.Contains(st.Status().Details.Causes[0].Message, `"abc"`) ||
+		strings.Contains(err.Error(), `"abc"`) || !apierrors.IsInvalid(err) {
+		t.Errorf("API error not scrubbed: %v / %+v", err, st.Status())
 	}
 }
