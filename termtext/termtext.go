@@ -1,0 +1,57 @@
+// Package termtext makes text that came from pushed content (object names, API messages
+// that quote it, pod messages) safe to print on a terminal: a name holding ESC[2J must not
+// clear the screen of whoever runs `ssh status`.
+package termtext
+
+import "strings"
+
+// Clean drops ESC with the CSI or other escape sequence it starts, CR, and every other
+// C0 and C1 control character and DEL. Newlines and tabs stay: multi-line fields are meant.
+func Clean(s string) string {
+	if !strings.ContainsFunc(s, isControl) {
+		return s
+	}
+	var b strings.Builder
+	rs := []rune(s)
+	for i := 0; i < len(rs); i++ {
+		r := rs[i]
+		switch {
+		case r == '\x1b' || r == '\u009b':
+			i = skipEscape(rs, i)
+		case r == '\n' || r == '\t':
+			b.WriteRune(r)
+		case isControl(r):
+		default:
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}
+
+// skipEscape returns the index of the last rune of the escape sequence starting at i: a
+// CSI (ESC [ or U+009B, parameters, one final byte 0x40-0x7E), or ESC and one more rune.
+func skipEscape(rs []rune, i int) int {
+	if rs[i] == '\x1b' {
+		if i+1 >= len(rs) {
+			return i
+		}
+		i++
+		if rs[i] != '[' {
+			return i
+		}
+	}
+	for i+1 < len(rs) {
+		i++
+		if rs[i] >= 0x40 && rs[i] <= 0x7e {
+			return i
+		}
+		if rs[i] < 0x20 || rs[i] > 0x3f {
+			return i - 1 // not a parameter: the sequence ends before it
+		}
+	}
+	return i
+}
+
+func isControl(r rune) bool {
+	return (r < 0x20 && r != '\n' && r != '\t') || (r >= 0x7f && r <= 0x9f)
+}
