@@ -17,6 +17,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/gitopsd/gitopsd/reconcile"
+	"github.com/gitopsd/gitopsd/termtext"
 )
 
 // startHTTP serves /healthz, /readyz, /metrics and a read-only /status page on addr
@@ -100,6 +101,8 @@ type statusView struct {
 }
 
 var statusPage = template.Must(template.New("status").Funcs(template.FuncMap{
+	// clean drops the control characters of pushed text; html/template escapes the rest.
+	"clean": termtext.Clean,
 	"short": func(s string) string {
 		if len(s) > 12 {
 			return s[:12]
@@ -111,8 +114,8 @@ var statusPage = template.Must(template.New("status").Funcs(template.FuncMap{
 <style>body{font-family:sans-serif}td,th{padding:4px 10px;text-align:left}.err{color:#b00}</style></head>
 <body><h1>gitopsd</h1><p>{{.Now.Format "2006-01-02 15:04:05 MST"}}</p>
 <table><tr><th>environment</th><th>branch → cluster</th><th>applied</th><th>healthy</th><th>drift</th><th>last error</th></tr>
-{{range .Envs}}<tr><td>{{.Repo}}/{{.Env}}</td><td>{{.Branch}} → {{.Cluster}}</td><td>{{short .LastApplied}}</td><td>{{short .LastHealthy}}</td>
-<td>{{len .Drifted}}</td><td class="err">{{.LastError}}</td></tr>
+{{range .Envs}}<tr><td>{{.Repo}}/{{.Env}}</td><td>{{clean .Branch}} → {{.Cluster}}</td><td>{{short .LastApplied}}</td><td>{{short .LastHealthy}}</td>
+<td>{{len .Drifted}}</td><td class="err">{{clean .LastError}}</td></tr>
 {{else}}<tr><td colspan="6">nothing applied yet</td></tr>{{end}}
 </table></body></html>
 `))

@@ -112,7 +112,7 @@ webhooks:
 			t.Errorf("%s carries raw control characters: %q", where, text)
 		}
 	}
-	if !strings.Contains(status, "Secret/"+ns+"/as-string") || !strings.Contains(status, "esc[2Jname") {
+	if !strings.Contains(status, "Secret/"+ns+"/as-string") || !strings.Contains(status, "ConfigMap/"+ns+"/escname failed") {
 		t.Errorf("status must still name the objects that failed:\n%s", status)
 	}
 }

@@ -6,6 +6,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/gitopsd/gitopsd/termtext"
 )
 
 // location is file:line, or file, or "".
@@ -97,14 +99,14 @@ func (r *Report) Write(w io.Writer, s Style) {
 		if head == "" {
 			head = "(push)"
 		}
-		fmt.Fprintf(w, "  %s %s\n", s.paint(red, "x"), head)
+		fmt.Fprintf(w, "  %s %s\n", s.paint(red, "x"), termtext.Clean(head))
 		fmt.Fprintf(w, "    %s: %s\n", p.Rule, oneLine(p.Message))
 		if p.Hint != "" {
 			fmt.Fprintf(w, "    hint: %s\n", oneLine(p.Hint))
 		}
 	}
 	for _, n := range r.Notes {
-		fmt.Fprintf(w, "  note: %s\n", n)
+		fmt.Fprintf(w, "  note: %s\n", oneLine(n))
 	}
 	r.writePreview(w, s)
 	var times []string
@@ -143,13 +145,13 @@ func (r *Report) writePreview(w io.Writer, s Style) {
 		if shown[l.Op] > s.MaxPreview {
 			continue
 		}
-		fmt.Fprintf(w, "    %s %s\n", s.paint(colors[l.Op], l.Op), l.Object)
+		fmt.Fprintf(w, "    %s %s\n", s.paint(colors[l.Op], l.Op), termtext.Clean(l.Object))
 		for i, f := range l.Fields {
 			if i == 5 {
 				fmt.Fprintf(w, "        ... %d more fields\n", len(l.Fields)-5)
 				break
 			}
-			fmt.Fprintf(w, "        %s\n", f)
+			fmt.Fprintf(w, "        %s\n", oneLine(f))
 		}
 	}
 	for _, op := range []string{"+", "~", "-"} {
@@ -168,8 +170,7 @@ func shortCommit(c string) string {
 }
 
 func oneLine(s string) string {
-	s = strings.TrimSpace(s)
-	s = strings.ReplaceAll(s, "\r", "")
+	s = strings.TrimSpace(termtext.Clean(s))
 	return strings.ReplaceAll(s, "\n", "\n      ")
 }
 

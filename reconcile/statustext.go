@@ -5,6 +5,8 @@ import (
 	"io"
 	"strings"
 	"time"
+
+	"github.com/gitopsd/gitopsd/termtext"
 )
 
 // WriteStatus prints statuses for `ssh git@host status`: one block per environment.
@@ -13,8 +15,9 @@ func WriteStatus(w io.Writer, sts []Status, now time.Time) {
 		fmt.Fprintln(w, "no environments you may read")
 		return
 	}
+	clean := termtext.Clean
 	for _, s := range sts {
-		fmt.Fprintf(w, "%s  (branch %s -> cluster %s)\n", s.Key(), s.Branch, s.Cluster)
+		fmt.Fprintf(w, "%s  (branch %s -> cluster %s)\n", clean(s.Key()), clean(s.Branch), s.Cluster)
 		fmt.Fprintf(w, "  seen     %s\n", commitAt(s.LastSeen, s.LastSeenAt, now))
 		fmt.Fprintf(w, "  applied  %s\n", commitAt(s.LastApplied, s.LastAppliedAt, now))
 		fmt.Fprintf(w, "  healthy  %s\n", commitAt(s.LastHealthy, s.LastHealthyAt, now))
@@ -25,10 +28,10 @@ func WriteStatus(w io.Writer, sts []Status, now time.Time) {
 		case len(s.Drifted) == 0:
 			fmt.Fprintf(w, "  drift    none (scanned %s)\n", ago(s.DriftScanAt, now))
 		default:
-			fmt.Fprintf(w, "  drift    %d object(s) (scanned %s): %s\n", len(s.Drifted), ago(s.DriftScanAt, now), strings.Join(first(s.Drifted, 5), ", "))
+			fmt.Fprintf(w, "  drift    %d object(s) (scanned %s): %s\n", len(s.Drifted), ago(s.DriftScanAt, now), clean(strings.Join(first(s.Drifted, 5), ", ")))
 		}
 		if s.Waiting != "" {
-			fmt.Fprintf(w, "  waiting  %s\n", s.Waiting)
+			field(w, "waiting", s.Waiting, "")
 		}
 		if s.RolledBack != "" {
 			field(w, "rollback", s.RolledBack, "")
@@ -44,9 +47,10 @@ func WriteStatus(w io.Writer, sts []Status, now time.Time) {
 
 // field prints a labelled value whose text may span lines (a health failure lists the
 // objects and their pods): the first line carries the label and suffix, the others stay
-// under it.
+// under it. The text is pushed content's (names, the API's messages quoting it): no
+// control character of it reaches the reader's terminal.
 func field(w io.Writer, label, text, suffix string) {
-	lines := strings.Split(text, "\n")
+	lines := strings.Split(termtext.Clean(text), "\n")
 	fmt.Fprintf(w, "  %-8s %s%s\n", label, lines[0], suffix)
 	for _, l := range lines[1:] {
 		fmt.Fprintf(w, "           %s\n", l)
