@@ -7,6 +7,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/gitopsd/gitopsd/termtext"
 )
 
 // Update is one branch update of an accepted push.
@@ -94,7 +96,9 @@ func sayOutcome(say func(string, ...any), name string, o Outcome) {
 	if o.Err != nil {
 		verdict = "FAILED"
 	}
-	for i, line := range strings.Split(o.Summary, "\n") {
+	// The summary quotes pushed text (object names, the API's words about it): no control
+	// sequence of it may reach the pusher's terminal.
+	for i, line := range strings.Split(termtext.Clean(o.Summary), "\n") {
 		if i == 0 {
 			say("gitopsd %s: %s: %s", name, verdict, line)
 		} else {
