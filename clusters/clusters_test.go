@@ -52,11 +52,7 @@ func TestClientAndPing(t *testing.T) {
 // TestPingFailsWhenAPIServerStops: the ping, and the cached capabilities with it, fail from
 // the moment the API server stops.
 func TestPingFailsWhenAPIServerStops(t *testing.T) {
-	cp, err := kubetest.Start(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cp.Stop()
+	cp := kubetest.Own(t)
 	r := New(configFor(cp.Kubeconfig), kube.DefaultClientOptions())
 	if err := r.Ping(context.Background(), "local", 5*time.Second); err != nil {
 		t.Fatal(err)

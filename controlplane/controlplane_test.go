@@ -90,11 +90,7 @@ func TestKubeconfig(t *testing.T) {
 // TestRestartAPIServer stops the API server and starts it again on the same address with
 // the same data, as the reconcile tests do to make a cluster unreachable for a while.
 func TestRestartAPIServer(t *testing.T) {
-	cp, err := kubetest.Start(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cp.Stop()
+	cp := kubetest.Own(t)
 	cs := kubetest.Client(t, cp.Config)
 	ctx := context.Background()
 	ns := kubetest.NamespaceIn(t, cp.Config)

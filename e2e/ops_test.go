@@ -132,11 +132,7 @@ func TestReloadOnSIGHUP(t *testing.T) {
 // cluster's API server stops, and a webhook receives signed events for a rejected push
 // and for an apply.
 func TestMetricsReadyzAndWebhooks(t *testing.T) {
-	cp, err := kubetest.Start(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cp.Stop()
+	cp := kubetest.Own(t)
 	ns := kubetest.NamespaceIn(t, cp.Config)
 
 	var mu sync.Mutex
@@ -306,11 +302,7 @@ func TestKillMidApplyConverges(t *testing.T) {
 // is accepted, the status says why it waits, and once the API server is back the commit is
 // applied without another push. With checks.require_cluster the same push is refused.
 func TestPushWhileClusterDown(t *testing.T) {
-	cp, err := kubetest.Start(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cp.Stop()
+	cp := kubetest.Own(t)
 	ns := kubetest.NamespaceIn(t, cp.Config)
 	cs := kubetest.Client(t, cp.Config)
 	alice := gittest.NewKey(t, "alice")

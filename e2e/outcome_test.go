@@ -19,11 +19,7 @@ import (
 // refused against a dead API server with "fix the field it names". The commit is applied
 // once the API server is back.
 func TestOfflineFromTheFirstSecond(t *testing.T) {
-	cp, err := kubetest.Start(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cp.Stop()
+	cp := kubetest.Own(t)
 	ns := kubetest.NamespaceIn(t, cp.Config)
 	cs := kubetest.Client(t, cp.Config)
 	d, alice, work := oneRepo(t, cp, ns, fmt.Sprintf("prod: {branch: main, cluster: local, path: deploy, namespace: %s, apply: {wait: 2s}}", ns))

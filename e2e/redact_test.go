@@ -31,11 +31,7 @@ const (
 // the refusals must reach the pusher, `ssh status`, /status, the log, the status files and
 // the webhook with no Secret value in any form, and no raw escape sequence on a terminal.
 func TestRedactSecretsAndTerminalText(t *testing.T) {
-	cp, err := kubetest.Start(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cp.Stop()
+	cp := kubetest.Own(t)
 	ns := kubetest.NamespaceIn(t, cp.Config)
 
 	var mu sync.Mutex

@@ -264,11 +264,7 @@ func TestStartReconcilesUnappliedHead(t *testing.T) {
 }
 
 func TestUnreachableClusterIsRetried(t *testing.T) {
-	cp, err := kubetest.Start(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cp.Stop()
+	cp := kubetest.Own(t)
 	b := newBed(t, cp, nil)
 	if err := cp.StopAPIServer(); err != nil {
 		t.Fatal(err)

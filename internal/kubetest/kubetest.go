@@ -84,6 +84,18 @@ func Start(ctx context.Context) (*controlplane.ControlPlane, error) {
 	return start(ctx, controlplane.DefaultOptions(BinDir()))
 }
 
+// Own starts a control plane for one test (one it may stop and start again), stopped when
+// the test ends.
+func Own(t testing.TB) *controlplane.ControlPlane {
+	t.Helper()
+	cp, err := Start(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cp.Stop() })
+	return cp
+}
+
 // StartLiving starts a new living cluster (controllers, scheduler, kwok nodes), for tests
 // that need one of their own (one they may stop). The caller stops it.
 func StartLiving(ctx context.Context) (*controlplane.ControlPlane, error) {
