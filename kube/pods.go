@@ -141,9 +141,18 @@ func podsOf(live *unstructured.Unstructured, ns namespacePods) []corev1.Pod {
 }
 
 // revisionLabel is the pod label and value that mark the workload's current version (key
-// "": every selected pod counts). known is false while a Deployment's current ReplicaSet
-// is not there yet: its pods cannot be told apart then.
+// "": every selected pod counts). known is false while the controller has not seen the
+// latest spec, or a Deployment's current ReplicaSet is not there yet: its pods cannot be
+// told apart then.
 func revisionLabel(live *unstructured.Unstructured, rss []appsv1.ReplicaSet) (key, value string, known bool) {
+	// Until its controller has seen the latest spec, a workload's revision names the
+	// version before it: a rollback just applied would be judged by the pods it replaces.
+	switch live.GetKind() {
+	case "Deployment", "StatefulSet", "DaemonSet":
+		if observed, ok, _ := unstructured.NestedInt64(live.Object, "status", "observedGeneration"); !ok || observed < live.GetGeneration() {
+			return "", "", false
+		}
+	}
 	switch live.GetKind() {
 	case "Deployment":
 		rev := live.GetAnnotations()[revisionAnnotation]
