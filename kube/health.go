@@ -194,11 +194,16 @@ func (c *Client) WaitHealthy(ctx context.Context, ids []ObjectID, opts HealthOpt
 			break
 		}
 		now := time.Now()
-		pods := c.listPods(ctx, namespacesNeedingPods(pending, state, live, now), opts.Concurrency)
+		// kstatus once per object and poll: the pod decision and the verdict share it.
+		health := make(map[ObjectID]ObjectHealth, len(pending))
+		for _, id := range pending {
+			health[id] = healthOf(id, live[id])
+		}
+		pods := c.listPods(ctx, namespacesNeedingPods(pending, state, live, health, now), opts.Concurrency)
 		var next []ObjectID
 		for _, id := range pending {
 			w := state[id]
-			w.observe(live[id], pods, now, opts)
+			w.observe(live[id], health[id], pods, now, opts)
 			if !w.done {
 				next = append(next, id)
 			}
@@ -252,7 +257,7 @@ func nextPoll(pending []ObjectID, state map[ObjectID]*watched, polled time.Time,
 
 // namespacesNeedingPods returns the namespaces whose pods this poll must read: those of
 // workloads that are settling, or have been not ready for podCheckAfter.
-func namespacesNeedingPods(pending []ObjectID, state map[ObjectID]*watched, live map[ObjectID]liveState, now time.Time) []string {
+func namespacesNeedingPods(pending []ObjectID, state map[ObjectID]*watched, live map[ObjectID]liveState, health map[ObjectID]ObjectHealth, now time.Time) []string {
 	seen := map[string]bool{}
 	var out []string
 	for _, id := range pending {
@@ -262,7 +267,7 @@ func namespacesNeedingPods(pending []ObjectID, state map[ObjectID]*watched, live
 		}
 		settling := !w.current.IsZero()
 		slow := !w.since.IsZero() && now.Sub(w.since) >= podCheckAfter
-		if settling || slow || healthOf(id, live[id]).Status == Current {
+		if settling || slow || health[id].Status == Current {
 			seen[id.Namespace] = true
 			out = append(out, id.Namespace)
 		}
@@ -272,9 +277,8 @@ func namespacesNeedingPods(pending []ObjectID, state map[ObjectID]*watched, live
 }
 
 // observe folds one poll into w. pods holds the pods of the namespaces that were read.
-func (w *watched) observe(s liveState, pods map[string]namespacePods, now time.Time, opts HealthOptions) {
+func (w *watched) observe(s liveState, h ObjectHealth, pods map[string]namespacePods, now time.Time, opts HealthOptions) {
 	id := w.h.ID
-	h := healthOf(id, s)
 	w.live = s.obj
 	nsPods, podsRead := pods[id.Namespace]
 	var mine []corev1.Pod
