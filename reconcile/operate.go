@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os/exec"
 	"strings"
 	"sync"
 )
@@ -97,18 +96,14 @@ func (r *Reconciler) run(ctx context.Context, repo, env, commit, first string, o
 
 // inHistory returns the full name of rev if it is a commit in the history of head.
 func inHistory(ctx context.Context, gitBin, dir, rev, head string) (string, error) {
-	if gitBin == "" {
-		gitBin = "git"
-	}
 	if strings.HasPrefix(rev, "-") {
 		return "", fmt.Errorf("%q is not a commit", rev)
 	}
-	out, err := exec.CommandContext(ctx, gitBin, "--git-dir", dir, "rev-parse", "--verify", "--quiet", "--end-of-options", rev+"^{commit}").Output()
+	full, err := gitRun(ctx, gitBin, dir, "", "rev-parse", "--verify", "--quiet", "--end-of-options", rev+"^{commit}")
 	if err != nil {
 		return "", fmt.Errorf("%q is not a commit of this repository", rev)
 	}
-	full := strings.TrimSpace(string(out))
-	if err := exec.CommandContext(ctx, gitBin, "--git-dir", dir, "merge-base", "--is-ancestor", full, head).Run(); err != nil {
+	if _, err := gitRun(ctx, gitBin, dir, "", "merge-base", "--is-ancestor", full, head); err != nil {
 		return "", fmt.Errorf("%.12s is not in the history of the branch", full)
 	}
 	return full, nil

@@ -21,27 +21,7 @@ var errBranchMoved = errors.New("the branch moved on since the failed commit")
 // after, as a fast-forward of the revert or not at all. go-git's reference update does
 // not take git's lock.
 func revertCommit(ctx context.Context, gitBin, dir, branch, failed, target, message string) (string, error) {
-	if gitBin == "" {
-		gitBin = "git"
-	}
-	run := func(stdin string, args ...string) (string, error) {
-		cmd := exec.CommandContext(ctx, gitBin, append([]string{"--git-dir", dir}, args...)...)
-		// No configuration of the machine's or the daemon user's may change what is
-		// written, and the author is gitopsd, whoever runs it.
-		cmd.Env = []string{
-			"PATH=" + os.Getenv("PATH"), "HOME=" + dir,
-			"GIT_CONFIG_NOSYSTEM=1", "GIT_CONFIG_GLOBAL=/dev/null",
-			"GIT_AUTHOR_NAME=gitopsd", "GIT_AUTHOR_EMAIL=gitopsd@localhost",
-			"GIT_COMMITTER_NAME=gitopsd", "GIT_COMMITTER_EMAIL=gitopsd@localhost",
-		}
-		cmd.Stdin = strings.NewReader(stdin)
-		var out, errb bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &out, &errb
-		if err := cmd.Run(); err != nil {
-			return "", fmt.Errorf("git %s: %w: %s", args[0], err, strings.TrimSpace(errb.String()))
-		}
-		return strings.TrimSpace(out.String()), nil
-	}
+	run := func(stdin string, args ...string) (string, error) { return gitRun(ctx, gitBin, dir, stdin, args...) }
 	commit, err := run(message, "commit-tree", target+"^{tree}", "-p", failed)
 	if err != nil {
 		return "", err
@@ -53,6 +33,29 @@ func revertCommit(ctx context.Context, gitBin, dir, branch, failed, target, mess
 		return "", err
 	}
 	return commit, nil
+}
+
+// gitRun runs git on the bare repository at dir and returns its trimmed output. No
+// configuration of the machine's or the daemon user's may change what it reads or writes,
+// and what it commits is authored by gitopsd, whoever runs it.
+func gitRun(ctx context.Context, gitBin, dir, stdin string, args ...string) (string, error) {
+	if gitBin == "" {
+		gitBin = "git"
+	}
+	cmd := exec.CommandContext(ctx, gitBin, append([]string{"--git-dir", dir}, args...)...)
+	cmd.Env = []string{
+		"PATH=" + os.Getenv("PATH"), "HOME=" + dir,
+		"GIT_CONFIG_NOSYSTEM=1", "GIT_CONFIG_GLOBAL=/dev/null",
+		"GIT_AUTHOR_NAME=gitopsd", "GIT_AUTHOR_EMAIL=gitopsd@localhost",
+		"GIT_COMMITTER_NAME=gitopsd", "GIT_COMMITTER_EMAIL=gitopsd@localhost",
+	}
+	cmd.Stdin = strings.NewReader(stdin)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if err := cmd.Run(); err != nil {
+		return "", fmt.Errorf("git %s: %w: %s", args[0], err, strings.TrimSpace(errb.String()))
+	}
+	return strings.TrimSpace(out.String()), nil
 }
 
 // revertMessage is the rollback commit's message: what failed, why, and what it restores.
