@@ -37,6 +37,7 @@ type gate struct {
 	authed  int
 	pending int
 	byAddr  map[string][]*ticket // unauthenticated connections per source, oldest first
+	seq     uint64               // numbers tickets in arrival order
 }
 
 // gateLimits are the numbers the gate enforces, from server.limits.
@@ -61,6 +62,7 @@ type ticket struct {
 	addr  string
 	conn  net.Conn // closed when crowded out
 	state ticketState
+	seq   uint64 // arrival order, for a choice that does not depend on map order
 }
 
 // admit decides on a new connection from source addr. It returns the connection's ticket,
@@ -86,7 +88,8 @@ func (g *gate) admit(addr string, conn net.Conn, lim gateLimits) (t, crowded *ti
 		g.drop(victim)
 		crowded = victim
 	}
-	t = &ticket{addr: addr, conn: conn}
+	g.seq++
+	t = &ticket{addr: addr, conn: conn, seq: g.seq}
 	g.byAddr[addr] = append(g.byAddr[addr], t)
 	g.pending++
 	return t, crowded, ""
@@ -99,7 +102,8 @@ func (g *gate) crowdedOut(newcomer int) *ticket {
 	var victim *ticket
 	most := newcomer + 1
 	for _, ts := range g.byAddr {
-		if len(ts) > most {
+		// Between addresses holding as many, the one with the oldest place loses it.
+		if len(ts) > most || (victim != nil && len(ts) == most && ts[0].seq < victim.seq) {
 			most, victim = len(ts), ts[0]
 		}
 	}
