@@ -136,6 +136,11 @@ type Render struct {
 	Timeout time.Duration `yaml:"timeout"`
 	// MaxBytes bounds the size of the manifests read and produced.
 	MaxBytes int64 `yaml:"max_bytes"`
+	// MaxMemory bounds the memory of the process that renders (bytes; the render runs in
+	// a child process of the daemon, killed when it takes more).
+	MaxMemory int64 `yaml:"max_memory"`
+	// MaxCPU bounds the CPU time of one render.
+	MaxCPU time.Duration `yaml:"max_cpu"`
 }
 
 // Checks run before a push to the environment is accepted.

@@ -24,6 +24,12 @@ const (
 	DefaultMaxPackSize   = 1 << 30
 	DefaultRenderTimeout = 30 * time.Second
 	DefaultRenderBytes   = 64 << 20
+	// DefaultRenderMemory is enough for a 1,000-object chart; a template that doubles a
+	// string in a loop reaches it in well under a second.
+	DefaultRenderMemory = 512 << 20
+	DefaultRenderCPU    = 20 * time.Second
+	// MinRenderMemory is what the render process needs before it reads anything.
+	MinRenderMemory      = 128 << 20
 	DefaultMaxPrune      = 20
 	DefaultApplyWait     = 2 * time.Minute
 	DefaultHealthTimeout = 2 * time.Minute
@@ -135,6 +141,12 @@ func (p *parser) defaults(c *Config) {
 			}
 			if e.Render.MaxBytes == 0 {
 				e.Render.MaxBytes = DefaultRenderBytes
+			}
+			if e.Render.MaxMemory == 0 {
+				e.Render.MaxMemory = DefaultRenderMemory
+			}
+			if e.Render.MaxCPU == 0 {
+				e.Render.MaxCPU = DefaultRenderCPU
 			}
 			if e.Checks.MaxPrune == 0 {
 				e.Checks.MaxPrune = DefaultMaxPrune
@@ -330,6 +342,12 @@ func (p *parser) validateRepo(c *Config, name string, r Repo) {
 		case RenderAuto, RenderPlain, RenderKustomize, RenderHelm:
 		default:
 			p.errorf(ekey+".render.type", "unknown render type %q (expected auto, plain, kustomize or helm)", e.Render.Type)
+		}
+		if e.Render.MaxMemory != 0 && e.Render.MaxMemory < MinRenderMemory {
+			p.errorf(ekey+".render.max_memory", "%d bytes is too little to render anything (at least %d)", e.Render.MaxMemory, int64(MinRenderMemory))
+		}
+		if e.Render.MaxCPU < 0 {
+			p.errorf(ekey+".render.max_cpu", "must not be negative")
 		}
 		if len(e.Render.Values) > 0 && e.Render.Type != RenderHelm && e.Render.Type != RenderAuto {
 			p.errorf(ekey+".render.values", "values files apply only to render type helm")
