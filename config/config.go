@@ -1,6 +1,7 @@
 package config
 
 import (
+	"strings"
 	"time"
 
 	"golang.org/x/crypto/ssh"
@@ -95,10 +96,24 @@ type TagRules struct {
 
 // Environment maps a branch of a repo to a cluster.
 type Environment struct {
+	// Name is the environment's key in repos.yaml, set by the loader, so that what is
+	// told about an environment can name it.
+	Name      string `yaml:"-"`
 	Branch    string `yaml:"branch"`
 	Cluster   string `yaml:"cluster"`
 	Path      string `yaml:"path"`
 	Namespace string `yaml:"namespace"`
+	// Namespaces are the namespaces besides Namespace that the environment's objects may
+	// be in. An environment with neither has no namespace boundary (see
+	// desired.BoundaryOf); one with either may touch no other namespace.
+	Namespaces []string `yaml:"namespaces"`
+	// ClusterScoped lists the cluster-scoped kinds the environment may apply ("ClusterRole",
+	// or "ClusterRole.rbac.authorization.k8s.io" for one group). Its own Namespace object is
+	// always allowed, and those of Namespaces.
+	ClusterScoped []string `yaml:"cluster_scoped"`
+	// Impersonate, if set, is the Kubernetes identity the environment acts as in its
+	// cluster (dry run, apply, prune, health, drift), so that the cluster's RBAC bounds it.
+	Impersonate *Impersonate `yaml:"impersonate"`
 	// Push names who may push to Branch; defaults to the repo's writers.
 	Push []string `yaml:"push"`
 	// AllowForcePush permits non-fast-forward updates of Branch.
@@ -113,6 +128,31 @@ type Environment struct {
 	Checks   Checks `yaml:"checks"`
 	Apply    Apply  `yaml:"apply"`
 	Drift    Drift  `yaml:"drift"`
+}
+
+// Impersonate is a Kubernetes identity to act as: a service account, or a user with
+// groups (Flux's serviceAccountName, Argo CD's sync impersonation). gitopsd's own identity
+// needs the impersonate verb on it.
+type Impersonate struct {
+	// ServiceAccount is "namespace/name".
+	ServiceAccount string `yaml:"service_account"`
+	// User and Groups name a user (and its groups) instead.
+	User   string   `yaml:"user"`
+	Groups []string `yaml:"groups"`
+}
+
+// String names the identity as the API server does: "system:serviceaccount:ns:name", or
+// the user and its groups.
+func (i *Impersonate) String() string {
+	switch {
+	case i == nil:
+		return ""
+	case i.ServiceAccount != "":
+		return "system:serviceaccount:" + strings.Replace(i.ServiceAccount, "/", ":", 1)
+	case len(i.Groups) > 0:
+		return i.User + " (groups " + strings.Join(i.Groups, ", ") + ")"
+	}
+	return i.User
 }
 
 // Render types.

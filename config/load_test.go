@@ -149,6 +149,12 @@ func TestParseErrors(t *testing.T) {
 		{"alias", "    read: [alice]", "    read: &r [alice]\n    write: *r", 11, "", "aliases"},
 		{"two documents", "repos:", "---\nrepos:", 8, "", "more than one YAML document"},
 		{"bad on_failure", "        namespace: web", "        namespace: web\n        apply: {on_failure: panic}", 18, "repos.platform.environments.staging.apply.on_failure", "expected none or rollback"},
+		{"bad allowed namespace", "        namespace: web", "        namespace: web\n        namespaces: [shared, Bad_NS]", 18, "repos.platform.environments.staging.namespaces[1]", "not a valid namespace"},
+		{"bad cluster-scoped kind", "        namespace: web", "        namespace: web\n        cluster_scoped: [clusterrole]", 18, "repos.platform.environments.staging.cluster_scoped[0]", "not a kind"},
+		{"impersonate both", "        namespace: web", "        namespace: web\n        impersonate: {service_account: web/deployer, user: bob}", 18, "repos.platform.environments.staging.impersonate", "not both"},
+		{"impersonate nobody", "        namespace: web", "        namespace: web\n        impersonate: {groups: [ops]}", 18, "repos.platform.environments.staging.impersonate", "expected service_account (namespace/name) or user"},
+		{"impersonate bad account", "        namespace: web", "        namespace: web\n        impersonate: {service_account: deployer}", 18, "repos.platform.environments.staging.impersonate.service_account", "expected namespace/name"},
+		{"impersonate account with groups", "        namespace: web", "        namespace: web\n        impersonate: {service_account: web/deployer, groups: [ops]}", 18, "repos.platform.environments.staging.impersonate.groups", "groups go with user"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -177,6 +183,31 @@ func TestParseErrors(t *testing.T) {
 			}
 			t.Errorf("no error at line %d key %q containing %q; got:\n%v", tc.line, tc.key, tc.contains, err)
 		})
+	}
+}
+
+// TestParseBoundary: the keys that bound an environment load as written, and the
+// environment knows its own name.
+func TestParseBoundary(t *testing.T) {
+	in := strings.Replace(minimal, "        namespace: web\n", `        namespace: web
+        namespaces: [shared]
+        cluster_scoped: [ClusterRole, Widget.example.com]
+        impersonate: {user: deployer, groups: [deployers, ops]}
+`, 1)
+	cfg, err := Parse("repos.yaml", []byte(in))
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := cfg.Repos["platform"].Environments["staging"]
+	if env.Name != "staging" || len(env.Namespaces) != 1 || env.Namespaces[0] != "shared" || len(env.ClusterScoped) != 2 {
+		t.Errorf("environment: %+v", env)
+	}
+	if got := env.Impersonate.String(); got != "deployer (groups deployers, ops)" {
+		t.Errorf("impersonate: %q", got)
+	}
+	sa := &Impersonate{ServiceAccount: "web/deployer"}
+	if got := sa.String(); got != "system:serviceaccount:web:deployer" {
+		t.Errorf("service account: %q", got)
 	}
 }
 

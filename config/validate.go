@@ -126,6 +126,7 @@ func (p *parser) defaults(c *Config) {
 	}
 	for rname, r := range c.Repos {
 		for ename, e := range r.Environments {
+			e.Name = ename
 			if e.Path == "" {
 				e.Path = "."
 			}
@@ -337,6 +338,7 @@ func (p *parser) validateRepo(c *Config, name string, r Repo) {
 		if e.Namespace != "" && (!nsRe.MatchString(e.Namespace) || len(e.Namespace) > 63) {
 			p.errorf(ekey+".namespace", "%q is not a valid namespace name (lower case letters, digits and '-')", e.Namespace)
 		}
+		p.validateBoundary(ekey, e)
 		p.checkUsers(c, ekey+".push", e.Push)
 		switch e.Render.Type {
 		case RenderAuto, RenderPlain, RenderKustomize, RenderHelm:
@@ -393,6 +395,53 @@ func (p *parser) validateRepo(c *Config, name string, r Repo) {
 		}
 	}
 }
+
+// kindRe is a kind, optionally with its API group: ClusterRole, or
+// ClusterRole.rbac.authorization.k8s.io.
+var kindRe = regexp.MustCompile(`^[A-Z][A-Za-z0-9]*(\.[a-z0-9]([-a-z0-9.]*[a-z0-9])?)?$`)
+
+// validateBoundary checks what the environment may touch: namespaces, cluster-scoped
+// kinds and the identity it acts as.
+func (p *parser) validateBoundary(ekey string, e Environment) {
+	for i, ns := range e.Namespaces {
+		if !nsRe.MatchString(ns) || len(ns) > 63 {
+			p.errorf(fmt.Sprintf("%s.namespaces[%d]", ekey, i), "%q is not a valid namespace name (lower case letters, digits and '-')", ns)
+		}
+	}
+	for i, k := range e.ClusterScoped {
+		if !kindRe.MatchString(k) {
+			p.errorf(fmt.Sprintf("%s.cluster_scoped[%d]", ekey, i), "%q is not a kind: expected a kind such as ClusterRole, or ClusterRole.rbac.authorization.k8s.io", k)
+		}
+	}
+	imp := e.Impersonate
+	if imp == nil {
+		return
+	}
+	key := ekey + ".impersonate"
+	switch {
+	case imp.ServiceAccount != "" && imp.User != "":
+		p.errorf(key, "expected service_account or user, not both")
+	case imp.ServiceAccount != "":
+		ns, name, ok := strings.Cut(imp.ServiceAccount, "/")
+		if !ok || !nsRe.MatchString(ns) || len(ns) > 63 || !saNameRe.MatchString(name) || len(name) > 253 {
+			p.errorf(key+".service_account", "expected namespace/name of a service account, such as web/deployer, got %q", imp.ServiceAccount)
+		}
+		if len(imp.Groups) > 0 {
+			p.errorf(key+".groups", "groups go with user; a service account's groups are its own")
+		}
+	case imp.User != "":
+		for i, g := range imp.Groups {
+			if strings.TrimSpace(g) == "" {
+				p.errorf(fmt.Sprintf("%s.groups[%d]", key, i), "empty group name")
+			}
+		}
+	default:
+		p.errorf(key, "expected service_account (namespace/name) or user (with groups)")
+	}
+}
+
+// saNameRe is a service account's name (a DNS subdomain).
+var saNameRe = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`)
 
 func sortedKeys[V any](m map[string]V) []string {
 	keys := make([]string, 0, len(m))
