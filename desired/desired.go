@@ -78,5 +78,6 @@ func Render(ctx context.Context, tree fs.FS, env config.Environment, c Cluster) 
 		return nil, err
 	}
 	res.Objects = render.WithNamespace(res.Objects, env.Namespace)
+	bound(res, env, c.Scope)
 	return res, nil
 }

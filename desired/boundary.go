@@ -1,0 +1,179 @@
+package desired
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+
+	"github.com/gitopsd/gitopsd/config"
+	"github.com/gitopsd/gitopsd/render"
+)
+
+// Rules of the problems Check reports; like render's rules they are stable.
+const (
+	// RuleNamespaceBoundary is an object in a namespace the environment may not touch.
+	RuleNamespaceBoundary = "namespace-boundary"
+	// RuleClusterBoundary is a cluster-scoped object of a kind the environment does not list.
+	RuleClusterBoundary = "cluster-scoped-boundary"
+)
+
+// Boundary is what an environment may touch: objects in its own namespace and those of its
+// namespaces: list, and cluster-scoped objects of the kinds its cluster_scoped: lists (and
+// the Namespace objects of its namespaces, which it is given with them). Without it, any
+// writer of one environment could overwrite another environment's objects by naming their
+// namespace, with gitopsd's identity.
+type Boundary struct {
+	env string
+	// namespaces is nil for an environment that names no namespace at all: see BoundaryOf.
+	namespaces map[string]bool
+	kinds      []string
+}
+
+// BoundaryOf is env's boundary. An environment with neither namespace: nor namespaces:
+// has no namespace boundary, as before boundaries existed: it never said where it lives,
+// and each of its namespaced objects names its namespace itself. Such an environment is
+// still bounded by the owner check (no object of another environment is overwritten or
+// pruned), by cluster_scoped:, and by its impersonate: identity's RBAC; give it a
+// namespace to bound it.
+func BoundaryOf(env config.Environment) Boundary {
+	b := Boundary{env: env.Name, kinds: env.ClusterScoped}
+	if env.Namespace == "" && len(env.Namespaces) == 0 {
+		return b
+	}
+	b.namespaces = map[string]bool{}
+	if env.Namespace != "" {
+		b.namespaces[env.Namespace] = true
+	}
+	for _, ns := range env.Namespaces {
+		b.namespaces[ns] = true
+	}
+	return b
+}
+
+// Check returns the objects of objs within the boundary, and a problem, at the object's
+// file and line, for each of the others. scope is the cluster's (nil: offline); objs are
+// rendered, so namespaced objects carry their namespace.
+func (b Boundary) Check(objs []render.Object, scope render.ScopeFunc) ([]render.Object, []render.Problem) {
+	crds := crdScopes(objs)
+	var problems []render.Problem
+	kept := objs[:0:0]
+	for _, o := range objs {
+		if p, bad := b.check(o, crds, scope); bad {
+			problems = append(problems, p)
+			continue
+		}
+		kept = append(kept, o)
+	}
+	return kept, problems
+}
+
+func (b Boundary) check(o render.Object, crds map[schema.GroupKind]bool, scope render.ScopeFunc) (render.Problem, bool) {
+	problem := func(rule, msg, hint string) (render.Problem, bool) {
+		return render.Problem{File: o.Source.File, Line: o.Source.Line, Object: render.ObjectName(o.Unstructured), Rule: rule, Message: msg, Hint: hint}, true
+	}
+	if ns := o.GetNamespace(); ns != "" {
+		if b.namespaces == nil || b.namespaces[ns] {
+			return render.Problem{}, false
+		}
+		return problem(RuleNamespaceBoundary,
+			fmt.Sprintf("%s is in namespace %s, which %s may not touch (its namespaces: %s)", render.ObjectName(o.Unstructured), ns, b.name(), b.list()),
+			fmt.Sprintf("add %s to namespaces: of %s in repos.yaml, or remove metadata.namespace", ns, b.name()))
+	}
+	gvk := o.GroupVersionKind()
+	if !clusterScoped(gvk, crds, scope) {
+		// Offline, a kind that neither Kubernetes nor the push defines: the apply, which
+		// knows the kind's scope, checks it again.
+		return render.Problem{}, false
+	}
+	if gvk.Group == "" && gvk.Kind == "Namespace" && b.namespaces[o.GetName()] {
+		return render.Problem{}, false
+	}
+	for _, k := range b.kinds {
+		kind, group, grouped := strings.Cut(k, ".")
+		if kind == gvk.Kind && (!grouped || group == gvk.Group) {
+			return render.Problem{}, false
+		}
+	}
+	return problem(RuleClusterBoundary,
+		fmt.Sprintf("%s is cluster-scoped, and %s may apply no cluster-scoped %s", render.ObjectName(o.Unstructured), b.name(), kindName(gvk)),
+		fmt.Sprintf("add %s to cluster_scoped: of %s in repos.yaml, or remove the object", gvk.Kind, b.name()))
+}
+
+func (b Boundary) name() string {
+	if b.env == "" {
+		return "this environment"
+	}
+	return "environment " + b.env
+}
+
+func (b Boundary) list() string {
+	names := make([]string, 0, len(b.namespaces))
+	for ns := range b.namespaces {
+		names = append(names, ns)
+	}
+	sort.Strings(names)
+	return strings.Join(names, ", ")
+}
+
+func kindName(gvk schema.GroupVersionKind) string {
+	if gvk.Group == "" {
+		return gvk.Kind
+	}
+	return gvk.Kind + "." + gvk.Group
+}
+
+// clusterScoped says whether an object of gvk without a namespace is cluster-scoped. After
+// rendering, one of a known namespaced kind has its namespace (or was refused); so online
+// every such object is, and offline every one of Kubernetes' own groups or of a
+// cluster-scoped CRD in the push.
+func clusterScoped(gvk schema.GroupVersionKind, crds map[schema.GroupKind]bool, scope render.ScopeFunc) bool {
+	if namespaced, ok := crds[gvk.GroupKind()]; ok {
+		return !namespaced
+	}
+	if scope != nil {
+		namespaced, known := scope(gvk)
+		return known && !namespaced
+	}
+	return builtinGroups[gvk.Group]
+}
+
+// builtinGroups are the API groups Kubernetes itself serves (render's offline table has
+// the same): offline, their kinds' scope is known.
+var builtinGroups = map[string]bool{
+	"": true, "apps": true, "batch": true, "autoscaling": true, "policy": true,
+	"networking.k8s.io": true, "rbac.authorization.k8s.io": true, "storage.k8s.io": true,
+	"coordination.k8s.io": true, "discovery.k8s.io": true, "events.k8s.io": true,
+	"scheduling.k8s.io": true, "node.k8s.io": true, "admissionregistration.k8s.io": true,
+	"apiextensions.k8s.io": true, "apiregistration.k8s.io": true, "certificates.k8s.io": true,
+	"flowcontrol.apiserver.k8s.io": true, "resource.k8s.io": true,
+}
+
+// crdScopes are the scopes (namespaced or not) of the kinds the push's
+// CustomResourceDefinitions define, which the cluster may not serve yet.
+func crdScopes(objs []render.Object) map[schema.GroupKind]bool {
+	out := map[schema.GroupKind]bool{}
+	for _, o := range objs {
+		if o.GetKind() != "CustomResourceDefinition" || !strings.HasPrefix(o.GetAPIVersion(), "apiextensions.k8s.io/") {
+			continue
+		}
+		group, _, _ := unstructured.NestedString(o.Object, "spec", "group")
+		kind, _, _ := unstructured.NestedString(o.Object, "spec", "names", "kind")
+		sc, _, _ := unstructured.NestedString(o.Object, "spec", "scope")
+		if kind != "" {
+			out[schema.GroupKind{Group: group, Kind: kind}] = sc != "Cluster"
+		}
+	}
+	return out
+}
+
+// bound keeps in res only the objects within env's boundary, and adds a problem for each
+// of the others: every caller of Render (the door, the apply, the drift scan, validate)
+// enforces it.
+func bound(res *render.Result, env config.Environment, scope render.ScopeFunc) {
+	var problems []render.Problem
+	res.Objects, problems = BoundaryOf(env).Check(res.Objects, scope)
+	res.Problems = append(res.Problems, problems...)
+}
