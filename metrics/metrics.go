@@ -3,8 +3,12 @@
 package metrics
 
 import (
+	"strings"
+
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/gitopsd/gitopsd/outcome"
 )
 
 // Metrics are the collectors gitopsd records to. main makes one with New and hands it to
@@ -14,7 +18,7 @@ type Metrics struct {
 
 	Pushes            *prometheus.CounterVec   // repo, result (accepted, rejected, error)
 	ValidationSeconds *prometheus.HistogramVec // repo, env
-	ReconcileSeconds  *prometheus.HistogramVec // repo, env, result
+	ReconcileSeconds  *prometheus.HistogramVec // repo, env, result (an outcome's name: outcome.Outcome.Label)
 	ObjectsApplied    *prometheus.CounterVec   // repo, env, action
 	ObjectsPruned     *prometheus.CounterVec   // repo, env
 	DriftedObjects    *prometheus.GaugeVec     // repo, env
@@ -43,7 +47,7 @@ func New() *Metrics {
 			Name: "gitopsd_validation_duration_seconds", Help: "Time to render and check one environment of a push.", Buckets: buckets,
 		}, []string{"repo", "env"}),
 		ReconcileSeconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name: "gitopsd_reconcile_duration_seconds", Help: "Time to apply, prune and wait for health.", Buckets: buckets,
+			Name: "gitopsd_reconcile_duration_seconds", Help: "Time to apply, prune and wait for health, by outcome (" + outcomeLabels() + ").", Buckets: buckets,
 		}, []string{"repo", "env", "result"}),
 		ObjectsApplied: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "gitopsd_objects_applied_total", Help: "Objects applied, by action (created, configured, unchanged, failed).",
@@ -74,4 +78,13 @@ func New() *Metrics {
 	r.MustRegister(m.Pushes, m.ValidationSeconds, m.ReconcileSeconds, m.ObjectsApplied, m.ObjectsPruned,
 		m.DriftedObjects, m.DriftScansSkipped, m.LastSyncTime, m.SSHSessions, m.SSHSessionsActive, m.SSHConnectionsRefused)
 	return m
+}
+
+// outcomeLabels lists the values of the result label of gitopsd_reconcile_duration_seconds.
+func outcomeLabels() string {
+	var l []string
+	for _, o := range outcome.All() {
+		l = append(l, o.Label())
+	}
+	return strings.Join(l, ", ")
 }
