@@ -1,6 +1,7 @@
-// Package notify delivers gitopsd's events (push rejected, applied, apply failed, rollback,
-// drift found) to configured webhooks as JSON, signed with HMAC-SHA256, with retries. It
-// never blocks a push: events queue, and a full queue drops the event with a log line.
+// Package notify delivers gitopsd's events (a push rejected, the outcome of each apply,
+// drift found, a branch deleted) to configured webhooks as JSON, signed with HMAC-SHA256,
+// with retries. It never blocks a push: events queue, and a full queue drops the event
+// with a log line.
 package notify
 
 import (
@@ -11,6 +12,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
 	"os"
 	"slices"
@@ -20,18 +22,59 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/gitopsd/gitopsd/config"
+	"github.com/gitopsd/gitopsd/outcome"
 )
 
 // SignatureHeader carries "sha256=<hex HMAC-SHA256 of the body>" keyed with the
 // webhook's secret.
 const SignatureHeader = "X-Gitopsd-Signature"
 
+// The event types that are not an apply's outcome; those are outcome.Outcome.Event()
+// (apply.healthy, apply.unhealthy, apply.failed, apply.rolled_back, apply.waiting).
+const (
+	PushRejected  = "push.rejected"
+	DriftFound    = "drift.found"
+	BranchDeleted = "branch.deleted"
+)
+
+// legacy maps the event names of gitopsd before outcomes were named to the type that
+// replaced them. repos.yaml may still subscribe to them, and such a webhook gets the new
+// event under the old name, so that a receiver written for it keeps working. apply.failed
+// kept its name but no longer covers health failures (apply.unhealthy) or an unreachable
+// cluster (apply.waiting).
+var legacy = map[string]string{
+	"apply.succeeded": outcome.Healthy.Event(),
+	"rollback":        outcome.RolledBack.Event(),
+}
+
+// Events lists every event type a webhook may subscribe to, the legacy names last.
+func Events() []string {
+	out := []string{PushRejected}
+	for _, o := range outcome.All() {
+		out = append(out, o.Event())
+	}
+	out = append(out, DriftFound, BranchDeleted)
+	for _, name := range slices.Sorted(maps.Keys(legacy)) {
+		out = append(out, name)
+	}
+	return out
+}
+
 // Event is one notification. Its JSON form is the webhook's body.
 type Event struct {
-	Type    string    `json:"type"`
-	Repo    string    `json:"repo"`
-	Env     string    `json:"environment,omitempty"`
-	Commit  string    `json:"commit,omitempty"`
+	Type string `json:"type"`
+	Repo string `json:"repo"`
+	Env  string `json:"environment,omitempty"`
+	// Commit is the commit the event is about: the one applied, or for apply.rolled_back
+	// the revert commit that gitopsd wrote and applied.
+	Commit string `json:"commit,omitempty"`
+	// Outcome is the machine name of an apply's outcome (healthy, unhealthy, failed,
+	// rolled_back, waiting), set on apply.* events.
+	Outcome outcome.Outcome `json:"outcome,omitempty"`
+	// Failed and Target are set on apply.rolled_back: the commit that failed (empty for
+	// a rollback asked by hand) and the commit whose files the revert restores.
+	Failed  string    `json:"failed,omitempty"`
+	Target  string    `json:"target,omitempty"`
 	Summary string    `json:"summary"`
 	Time    time.Time `json:"time"`
 }
@@ -93,13 +136,27 @@ func (n *Notifier) Run(ctx context.Context) {
 			return
 		case ev := <-n.queue:
 			for _, w := range n.opts.Webhooks() {
-				if len(w.Events) > 0 && !slices.Contains(w.Events, ev.Type) {
-					continue
+				if e, ok := subscribed(w, ev); ok {
+					n.deliver(ctx, w, e)
 				}
-				n.deliver(ctx, w, ev)
 			}
 		}
 	}
+}
+
+// subscribed says whether w wants ev and in which form: as it is, or under the legacy
+// name w subscribed to. A webhook that lists both names gets it once, under the new one.
+func subscribed(w config.Webhook, ev Event) (Event, bool) {
+	if len(w.Events) == 0 || slices.Contains(w.Events, ev.Type) {
+		return ev, true
+	}
+	for _, name := range w.Events {
+		if legacy[name] == ev.Type {
+			ev.Type = name
+			return ev, true
+		}
+	}
+	return ev, false
 }
 
 func (n *Notifier) deliver(ctx context.Context, w config.Webhook, ev Event) {

@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -15,6 +16,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/gitopsd/gitopsd/config"
+	"github.com/gitopsd/gitopsd/outcome"
 )
 
 func TestDeliverSignedWithRetry(t *testing.T) {
@@ -89,5 +91,39 @@ func TestSendNeverBlocks(t *testing.T) {
 func TestRedact(t *testing.T) {
 	if got := redact("https://user:tok@hooks.example/x?token=abc"); got != "https://***@hooks.example/x" {
 		t.Errorf("got %q", got)
+	}
+}
+
+// A webhook subscribed to a name from before outcomes were named gets the new event under
+// that name; one that lists the new name gets the new name; none gets it twice.
+func TestLegacySubscriptions(t *testing.T) {
+	healthy := Event{Type: outcome.Healthy.Event(), Outcome: outcome.Healthy}
+	rolled := Event{Type: outcome.RolledBack.Event(), Outcome: outcome.RolledBack, Target: "abc"}
+	cases := []struct {
+		events []string
+		ev     Event
+		want   string // "" = not delivered
+	}{
+		{nil, healthy, "apply.healthy"},
+		{[]string{"apply.succeeded"}, healthy, "apply.succeeded"},
+		{[]string{"apply.healthy", "apply.succeeded"}, healthy, "apply.healthy"},
+		{[]string{"rollback"}, rolled, "rollback"},
+		{[]string{"apply.rolled_back"}, rolled, "apply.rolled_back"},
+		{[]string{"apply.failed"}, Event{Type: outcome.Unhealthy.Event()}, ""},
+		{[]string{"apply.succeeded"}, rolled, ""},
+	}
+	for _, c := range cases {
+		got, ok := subscribed(config.Webhook{Events: c.events}, c.ev)
+		switch {
+		case c.want == "" && ok:
+			t.Errorf("%v got %s delivered as %s", c.events, c.ev.Type, got.Type)
+		case c.want != "" && (!ok || got.Type != c.want):
+			t.Errorf("%v, %s: delivered %v as %q, want %q", c.events, c.ev.Type, ok, got.Type, c.want)
+		}
+	}
+	for _, name := range []string{"push.rejected", "apply.healthy", "apply.unhealthy", "apply.failed", "apply.rolled_back", "apply.waiting", "drift.found", "branch.deleted", "apply.succeeded", "rollback"} {
+		if !slices.Contains(Events(), name) {
+			t.Errorf("Events() lacks %s: %v", name, Events())
+		}
 	}
 }
