@@ -16,6 +16,8 @@ import (
 	"os/signal"
 	"runtime/debug"
 	"syscall"
+
+	"github.com/gitopsd/gitopsd/sandbox"
 )
 
 // version is set at build time with -ldflags "-X main.version=v1.2.3".
@@ -37,6 +39,8 @@ var commands = []command{
 }
 
 func main() {
+	// First of all: in a render process (started by the daemon) this renders and exits.
+	sandbox.Main()
 	os.Exit(run(os.Args[1:], os.Stderr))
 }
 

@@ -14,6 +14,7 @@ import (
 	"github.com/gitopsd/gitopsd/config"
 	"github.com/gitopsd/gitopsd/kube"
 	"github.com/gitopsd/gitopsd/render"
+	"github.com/gitopsd/gitopsd/sandbox"
 )
 
 // Cluster is what rendering needs to know of the target cluster. The zero value means
@@ -69,11 +70,17 @@ func ApplyOptions(owner kube.Owner) kube.ApplyOptions {
 	return opts
 }
 
-// Render renders env from tree (the commit's files) for cluster c: the objects the
-// environment wants, with its namespace object in front (see render.WithNamespace), and
-// the problems found on the way. The error is for a render that could not run at all.
+// Limits are the bounds of env's render process.
+func Limits(env config.Environment) sandbox.Limits {
+	return sandbox.Limits{Memory: env.Render.MaxMemory, CPU: env.Render.MaxCPU}
+}
+
+// Render renders env from tree (the commit's files) for cluster c, in a render process of
+// its own (package sandbox): the objects the environment wants, with its namespace object
+// in front (see render.WithNamespace), and the problems found on the way. The error is for
+// a render that could not run at all.
 func Render(ctx context.Context, tree fs.FS, env config.Environment, c Cluster) (*render.Result, error) {
-	res, err := render.Render(ctx, tree, Options(env, c))
+	res, err := sandbox.Render(ctx, tree, Options(env, c), Limits(env))
 	if err != nil {
 		return nil, err
 	}

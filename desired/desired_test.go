@@ -2,6 +2,7 @@ package desired
 
 import (
 	"context"
+	"os"
 	"testing"
 	"testing/fstest"
 	"time"
@@ -9,11 +10,21 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/gitopsd/gitopsd/config"
+	"github.com/gitopsd/gitopsd/sandbox"
 )
+
+func TestMain(m *testing.M) {
+	sandbox.Main()
+	os.Exit(m.Run())
+}
 
 func TestOptionsCarryEverySetting(t *testing.T) {
 	env := config.Environment{Path: "deploy", Namespace: "web"}
-	env.Render = config.Render{Type: "helm", Values: []string{"v.yaml"}, Release: "r", Timeout: time.Second, MaxBytes: 42}
+	env.Render = config.Render{Type: "helm", Values: []string{"v.yaml"}, Release: "r", Timeout: time.Second, MaxBytes: 42,
+		MaxMemory: 256 << 20, MaxCPU: 3 * time.Second}
+	if l := Limits(env); l.Memory != 256<<20 || l.CPU != 3*time.Second {
+		t.Errorf("limits: %+v", l)
+	}
 	scope := func(schema.GroupVersionKind) (bool, bool) { return true, true }
 	o := Options(env, Cluster{KubeVersion: "v1.37.2", APIVersions: []string{"apps/v1"}, Scope: scope})
 	if o.Type != "helm" || o.Path != "deploy" || o.DefaultNamespace != "web" || len(o.ValuesFiles) != 1 || o.Release != "r" ||

@@ -31,6 +31,7 @@ const (
 	RuleHelmSchema      = "helm-schema"      // values.schema.json refers outside itself
 	RuleTimeout         = "timeout"          // rendering took longer than Options.Timeout
 	RuleInternal        = "internal"         // a renderer panicked
+	RuleLimit           = "render-limit"     // the render process used more memory or CPU than allowed
 )
 
 // Problem is one thing wrong with the input, addressed to the person who pushed it.

@@ -33,12 +33,15 @@ import (
 	"time"
 
 	gossh "golang.org/x/crypto/ssh"
+
+	"github.com/gitopsd/gitopsd/sandbox"
 )
 
 var binary string
 
 // Main builds gitopsd once for the test package, runs the tests and removes the build.
 func Main(m *testing.M) {
+	sandbox.Main() // this binary may start render processes of itself
 	os.Exit(run(m))
 }
 

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/gitopsd/gitopsd/internal/kubetest"
+	"github.com/gitopsd/gitopsd/sandbox"
 )
 
 // Setup builds the binary like Main does, for a TestMain that also starts other things;
@@ -29,6 +30,7 @@ func Setup() (cleanup func(), err error) {
 // tests push to gitopsd and look at the cluster. With benchOnly, neither is started unless
 // benchmarks run (go test -bench), so that `go test ./...` does not pay for them.
 func MainWithCluster(m *testing.M, benchOnly bool) {
+	sandbox.Main()
 	if benchOnly {
 		flag.Parse()
 		if f := flag.Lookup("test.bench"); f == nil || f.Value.String() == "" {

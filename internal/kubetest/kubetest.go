@@ -35,6 +35,7 @@ import (
 	"k8s.io/client-go/rest"
 
 	"github.com/gitopsd/gitopsd/controlplane"
+	"github.com/gitopsd/gitopsd/sandbox"
 )
 
 var shared *controlplane.ControlPlane
@@ -49,6 +50,7 @@ var (
 // Main starts the package's control plane, runs the tests and stops it. A missing test bed
 // is a failure, not a skip: `make test` builds it first.
 func Main(m *testing.M) {
+	sandbox.Main() // this binary may start render processes of itself
 	os.Exit(run(m))
 }
 

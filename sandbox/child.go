@@ -1,0 +1,117 @@
+package sandbox
+
+import (
+	"context"
+	"encoding/gob"
+	"fmt"
+	"os"
+	"runtime/debug"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/gitopsd/gitopsd/render"
+)
+
+// modeEnv marks a process started by this package as a render child.
+const modeEnv = "GITOPSD_SANDBOX"
+
+// treeFD is the child's end of the socket the tree is read through (the first of
+// exec.Cmd.ExtraFiles).
+const treeFD = 3
+
+// request is what the parent writes on the child's stdin.
+type request struct {
+	Options  render.Options // Scope is a func: gob leaves it out, HasScope says if it was set
+	HasScope bool
+	Memory   int64
+	CPU      time.Duration
+}
+
+// response is what the child writes on its stdout. Objects travel as JSON (gob cannot carry
+// the interface values of unstructured objects), their sources beside them.
+type response struct {
+	Type     string
+	Objects  [][]byte
+	Sources  []render.Source
+	Problems []render.Problem
+	// Err is an error of render.Render itself (bad options).
+	Err string
+}
+
+// started is set by Main in a process that may start render children: its own executable
+// runs Main first, so it can be re-executed as one.
+var started bool
+
+// Main must be called first thing in main (and in TestMain of a test binary that renders
+// through this package). In a process started as a render child it renders one request
+// and exits; otherwise it returns at once.
+func Main() {
+	if os.Getenv(modeEnv) != "render" {
+		started = true
+		return
+	}
+	os.Exit(serveOne())
+}
+
+// serveOne serves one render: read the request, set the limits, render from the parent's
+// tree, write the result. Everything before the limits is the project's own code; the
+// pushed content is read only after them.
+func serveOne() int {
+	var req request
+	if err := gob.NewDecoder(os.Stdin).Decode(&req); err != nil {
+		fmt.Fprintln(os.Stderr, "sandbox: reading the request:", err)
+		return 3
+	}
+	if err := limit(req.Memory, req.CPU); err != nil {
+		fmt.Fprintln(os.Stderr, "sandbox: setting limits:", err)
+		return 4
+	}
+	conn := os.NewFile(treeFD, "tree")
+	tree := newRemoteFS(conn)
+	opts := req.Options
+	if req.HasScope {
+		opts.Scope = tree.scope
+	}
+	var resp response
+	res, err := render.Render(context.Background(), tree, opts)
+	if err != nil {
+		resp.Err = err.Error()
+	} else {
+		resp.Type, resp.Problems = res.Type, res.Problems
+		for _, o := range res.Objects {
+			b, err := o.MarshalJSON()
+			if err != nil {
+				resp.Problems = append(resp.Problems, render.Problem{File: o.Source.File, Rule: render.RuleInternal,
+					Message: "cannot encode a rendered object: " + err.Error()})
+				continue
+			}
+			resp.Objects = append(resp.Objects, b)
+			resp.Sources = append(resp.Sources, o.Source)
+		}
+	}
+	if err := gob.NewEncoder(os.Stdout).Encode(&resp); err != nil {
+		fmt.Fprintln(os.Stderr, "sandbox: writing the result:", err)
+		return 5
+	}
+	return 0
+}
+
+// limit bounds this process: its data segment (where Go's heap and stacks live) to memory
+// bytes, with the garbage collector told to work hard before that, and its CPU time to cpu
+// (SIGXCPU at the soft limit, SIGKILL a second later).
+func limit(memory int64, cpu time.Duration) error {
+	if memory > 0 {
+		if err := unix.Setrlimit(unix.RLIMIT_DATA, &unix.Rlimit{Cur: uint64(memory), Max: uint64(memory)}); err != nil {
+			return fmt.Errorf("RLIMIT_DATA: %w", err)
+		}
+		debug.SetMemoryLimit(memory / 10 * 8)
+	}
+	if cpu > 0 {
+		secs := uint64((cpu + time.Second - 1) / time.Second)
+		if err := unix.Setrlimit(unix.RLIMIT_CPU, &unix.Rlimit{Cur: secs, Max: secs + 1}); err != nil {
+			return fmt.Errorf("RLIMIT_CPU: %w", err)
+		}
+	}
+	return nil
+}
