@@ -229,6 +229,9 @@ func (c *Client) applyOne(ctx context.Context, it *item, opts ApplyOptions) {
 		}
 		it.live = live
 	}
+	if opts.Owner != nil && refuseOther(it, *opts.Owner) {
+		return
+	}
 	if opts.SkipUnchanged {
 		stampConfigHash(it.obj)
 		if provenUnchanged(it.obj, it.live) {
@@ -267,6 +270,25 @@ func (c *Client) applyOne(ctx context.Context, it *item, opts ApplyOptions) {
 		return
 	}
 	it.change = Change{ID: it.id, Action: Unchanged}
+}
+
+// refuseOther ends it if its live object is another environment's: it fails, so that the
+// door refuses the push and the apply of a push accepted without the door's dry run does
+// not take it. A Namespace is the exception: environments configured with one namespace
+// all declare its object, and the first to apply it keeps it; the others leave it alone.
+func refuseOther(it *item, o Owner) bool {
+	other, ok := o.OwnedByOther(it.live)
+	if !ok {
+		return false
+	}
+	if isNamespace(it.id) {
+		it.change = Change{ID: it.id, Action: Skipped, Message: fmt.Sprintf("owned by environment %s: left as it is", other)}
+		it.done = true
+		return true
+	}
+	it.fail(fmt.Errorf("apply %s: %w: %s", it.id.Short(), ErrOwnedByOther, other),
+		fmt.Sprintf("%s is owned by environment %s: an environment never adopts, overwrites or prunes another's object", it.id.Short(), other))
+	return true
 }
 
 // applyPatchOptions are the options of every server-side apply request.

@@ -2,6 +2,7 @@ package kube
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"reflect"
 	"strings"
@@ -279,4 +280,58 @@ func TestApplySkipsProvenUnchanged(t *testing.T) {
 	if len(ch.Fields) != 1 || ch.Fields[0].Path != ".data.a" {
 		t.Errorf("edited value without shortcut: %v", ch.Fields)
 	}
+}
+
+// TestApplyNeverTakesAnotherEnvironmentsObject: an object carrying another owner's label
+// fails, in the dry run and the apply alike, naming the owner, and stays as it was; an
+// object nobody owns is adopted; a Namespace another environment owns is left to it.
+func TestApplyNeverTakesAnotherEnvironmentsObject(t *testing.T) {
+	c := newClient(t)
+	ns := kubetest.Namespace(t)
+	prod, staging := DefaultApplyOptions(), DefaultApplyOptions()
+	prod.Owner = &Owner{Repo: "shop", Env: "prod"}
+	staging.Owner = &Owner{Repo: "shop", Env: "staging"}
+	mustApply(t, c, objs(t, configMap(ns, "theirs", "prod"), "apiVersion: v1\nkind: Namespace\nmetadata: {name: "+ns+"}\n"), prod)
+	mustApply(t, c, objs(t, configMap(ns, "nobodys", "hand")), DefaultApplyOptions())
+
+	in := objs(t, configMap(ns, "theirs", "staging"), configMap(ns, "nobodys", "staging"),
+		"apiVersion: v1\nkind: Namespace\nmetadata: {name: "+ns+", labels: {team: staging}}\n")
+	theirs := ObjectID{Kind: "ConfigMap", Namespace: ns, Name: "theirs"}
+	for _, dry := range []bool{true, false} {
+		opts := staging
+		opts.DryRun = dry
+		cs, err := c.Apply(ctxT(t), in, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ch := wantAction(t, cs, theirs, Failed)
+		if !errors.Is(ch.Err, ErrOwnedByOther) || ch.Message != "ConfigMap/"+ns+"/theirs is owned by environment shop/prod: an environment never adopts, overwrites or prunes another's object" {
+			t.Errorf("dry run %v: %v / %q", dry, ch.Err, ch.Message)
+		}
+		if ch := wantAction(t, cs, ObjectID{Kind: "Namespace", Name: ns}, Skipped); ch.Message != "owned by environment shop/prod: left as it is" {
+			t.Errorf("namespace: %q", ch.Message)
+		}
+		wantAction(t, cs, ObjectID{Kind: "ConfigMap", Namespace: ns, Name: "nobodys"}, Configured)
+	}
+	cs := kubetest.Client(t, kubetest.Config(t))
+	cm, err := cs.CoreV1().ConfigMaps(ns).Get(ctxT(t), "theirs", metav1.GetOptions{})
+	if err != nil || cm.Data["key"] != "prod" || cm.Labels[OwnerLabel] != prod.Owner.LabelValue() {
+		t.Errorf("prod's ConfigMap changed: %v %v", err, cm)
+	}
+	nsObj, err := cs.CoreV1().Namespaces().Get(ctxT(t), ns, metav1.GetOptions{})
+	if err != nil || nsObj.Labels[OwnerLabel] != prod.Owner.LabelValue() || nsObj.Labels["team"] != "" {
+		t.Errorf("prod's Namespace changed: %v %v", err, nsObj.Labels)
+	}
+	if cm, err := cs.CoreV1().ConfigMaps(ns).Get(ctxT(t), "nobodys", metav1.GetOptions{}); err != nil || cm.Labels[OwnerLabel] != staging.Owner.LabelValue() {
+		t.Errorf("an object nobody owned is adopted: %v %v", err, cm)
+	}
+
+	// The drift scan leaves it out too: it is not staging's to correct.
+	dopts := DefaultDriftOptions()
+	dopts.Owner = staging.Owner
+	dcs, err := c.Drift(ctxT(t), in[:1], dopts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantAction(t, dcs, theirs, Skipped)
 }

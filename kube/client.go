@@ -47,8 +47,12 @@ func DefaultClientOptions() ClientOptions {
 // Client talks to one cluster through the dynamic client, resolving kinds with a
 // discovery-backed RESTMapper that refreshes itself when a kind is missing.
 type Client struct {
-	cfg    *rest.Config
-	dyn    dynamic.Interface
+	cfg *rest.Config
+	dyn dynamic.Interface
+	// inv reads and writes the inventory, always as gitopsd itself: it is gitopsd's record
+	// of what an environment owns, which prune trusts, not the environment's to edit (and
+	// an identity able to write it could edit every environment's).
+	inv    dynamic.Interface
 	meta   metadata.Interface           // for requests whose answer is only needed as metadata
 	core   corev1client.CoreV1Interface // pods and events of workloads, in protobuf
 	apps   appsv1client.AppsV1Interface // ReplicaSets, to tell a Deployment's versions apart
@@ -75,6 +79,37 @@ func New(cfg *rest.Config, opts ClientOptions) (*Client, error) {
 	}
 	cfg = rest.CopyConfig(cfg)
 	cfg.QPS, cfg.Burst, cfg.Timeout, cfg.UserAgent = opts.QPS, opts.Burst, opts.Timeout, opts.UserAgent
+	c, err := clientFor(cfg)
+	if err != nil {
+		return nil, err
+	}
+	dc, err := discovery.NewDiscoveryClientForConfig(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("discovery client: %w", err)
+	}
+	c.inv, c.mapper = c.dyn, newMapper(dc, opts.MinDiscoveryRefresh)
+	return c, nil
+}
+
+// Impersonate returns a client of the same cluster that acts as imp (rest.Config's
+// Impersonate), so that the API server bounds what it does by that identity's RBAC, and
+// names it in refusals and the audit log. c's own identity needs the impersonate verb on
+// imp. The new client shares c's discovery (the same cluster serves the same kinds), and
+// keeps the inventory as c (see Client.inv).
+func (c *Client) Impersonate(imp rest.ImpersonationConfig) (*Client, error) {
+	cfg := rest.CopyConfig(c.cfg)
+	cfg.Impersonate = imp
+	ic, err := clientFor(cfg)
+	if err != nil {
+		return nil, err
+	}
+	ic.inv, ic.mapper = c.inv, c.mapper
+	return ic, nil
+}
+
+// clientFor builds the clients of cfg that send requests; discovery and the inventory are
+// the caller's to set.
+func clientFor(cfg *rest.Config) (*Client, error) {
 	dyn, err := dynamic.NewForConfig(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("dynamic client: %w", err)
@@ -82,10 +117,6 @@ func New(cfg *rest.Config, opts ClientOptions) (*Client, error) {
 	mc, err := metadata.NewForConfig(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("metadata client: %w", err)
-	}
-	dc, err := discovery.NewDiscoveryClientForConfig(cfg)
-	if err != nil {
-		return nil, fmt.Errorf("discovery client: %w", err)
 	}
 	pcfg := rest.CopyConfig(cfg)
 	pcfg.ContentType = "application/vnd.kubernetes.protobuf"
@@ -98,7 +129,7 @@ func New(cfg *rest.Config, opts ClientOptions) (*Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("apps client: %w", err)
 	}
-	return &Client{cfg: cfg, dyn: dyn, meta: mc, core: core, apps: apps, mapper: newMapper(dc, opts.MinDiscoveryRefresh)}, nil
+	return &Client{cfg: cfg, dyn: dyn, meta: mc, core: core, apps: apps}, nil
 }
 
 // Dynamic returns the underlying dynamic client.

@@ -2,14 +2,17 @@ package kube
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
 	"time"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/rest"
 
 	"github.com/gitopsd/gitopsd/internal/kubetest"
 )
@@ -79,5 +82,47 @@ func TestApplyConflictAndForce(t *testing.T) {
 	ch = wantAction(t, mustApply(t, c, objs(t, configMap(ns, "cm", "ours")), force), id, Configured)
 	if len(ch.Fields) != 1 || ch.Fields[0].String() != `.data.key: "theirs" -> "ours"` {
 		t.Errorf("fields %v", ch.Fields)
+	}
+}
+
+// TestImpersonate: an impersonating client is bounded by its identity's RBAC (a user with
+// no grants may not even read a ConfigMap), and keeps the inventory as gitopsd itself.
+func TestImpersonate(t *testing.T) {
+	c := newClient(t)
+	ns := kubetest.Namespace(t)
+	nobody, err := c.Impersonate(rest.ImpersonationConfig{UserName: "nobody", Groups: []string{"nobodies"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	owner := Owner{Repo: "r", Env: ns}
+	opts := DefaultApplyOptions()
+	opts.Owner = &owner
+	cs, err := nobody.Apply(ctxT(t), objs(t, configMap(ns, "cm", "x")), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ch := wantAction(t, cs, ObjectID{Kind: "ConfigMap", Namespace: ns, Name: "cm"}, Failed)
+	var st apierrors.APIStatus
+	if !errors.As(ch.Err, &st) || !apierrors.IsForbidden(st.(error)) || !strings.Contains(ch.Message, `is forbidden: User "nobody" cannot get resource "configmaps"`) {
+		t.Errorf("want the API's refusal naming the identity: %v / %q", ch.Err, ch.Message)
+	}
+	if _, err := c.Impersonate(rest.ImpersonationConfig{}); err != nil {
+		t.Fatal(err)
+	}
+
+	inv := NewInventory(ObjectID{Kind: "ConfigMap", Namespace: ns, Name: "cm"})
+	if err := nobody.WriteInventory(ctxT(t), owner, inv); err != nil {
+		t.Fatalf("the inventory is written as gitopsd: %v", err)
+	}
+	got, found, err := nobody.ReadInventory(ctxT(t), owner)
+	if err != nil || !found || len(got.IDs) != 1 {
+		t.Fatalf("the inventory is read as gitopsd: %v %v %v", got, found, err)
+	}
+	pcs, err := nobody.Prune(ctxT(t), got.IDs, DefaultPruneOptions(owner))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ch := wantAction(t, pcs, got.IDs[0], Failed); !strings.Contains(ch.Message, `User "nobody" cannot`) {
+		t.Errorf("prune as nobody: %q", ch.Message)
 	}
 }

@@ -94,6 +94,14 @@ func (c *Client) driftOne(ctx context.Context, it *item, opts DriftOptions) {
 		it.change = Change{ID: it.id, Action: Created, Message: "missing from the cluster"}
 		return
 	}
+	if opts.Owner != nil {
+		if other, ok := opts.Owner.OwnedByOther(it.live); ok {
+			// Not this environment's to correct: its apply refuses it (or, for a shared
+			// Namespace, leaves it to its owner).
+			it.change = Change{ID: it.id, Action: Skipped, Message: "owned by environment " + other}
+			return
+		}
+	}
 	if subset(normalized(it.obj), it.live.Object) {
 		it.change = Change{ID: it.id, Action: Unchanged}
 		return

@@ -12,4 +12,6 @@ var (
 	ErrNoNamespace = errors.New("namespaced object without namespace")
 	// ErrCRDNotEstablished means a CustomResourceDefinition did not become Established in time.
 	ErrCRDNotEstablished = errors.New("CustomResourceDefinition not established")
+	// ErrOwnedByOther is an object that another environment owns (its OwnerLabel).
+	ErrOwnedByOther = errors.New("owned by another environment")
 )

@@ -121,7 +121,7 @@ func InventoryName(o Owner) string {
 
 // ReadInventory returns owner's stored inventory; found is false if there is none yet.
 func (c *Client) ReadInventory(ctx context.Context, o Owner) (inv Inventory, found bool, err error) {
-	cm, err := c.dyn.Resource(configMapsGVR).Namespace(InventoryNamespace).Get(ctx, InventoryName(o), metav1.GetOptions{})
+	cm, err := c.inv.Resource(configMapsGVR).Namespace(InventoryNamespace).Get(ctx, InventoryName(o), metav1.GetOptions{})
 	if apierrors.IsNotFound(err) {
 		return Inventory{}, false, nil
 	}
@@ -168,7 +168,7 @@ func (c *Client) applyRaw(ctx context.Context, gvr schema.GroupVersionResource, 
 	if err != nil {
 		return err
 	}
-	ri := c.dyn.Resource(gvr)
+	ri := c.inv.Resource(gvr)
 	if ns != "" {
 		_, err = ri.Namespace(ns).Patch(ctx, name, types.ApplyPatchType, data, po)
 	} else {

@@ -95,3 +95,27 @@ func (o Owner) Owns(obj *unstructured.Unstructured) bool {
 func PruneOptedOut(obj *unstructured.Unstructured) bool {
 	return strings.EqualFold(obj.GetAnnotations()[PruneAnnotation], PruneDisabled)
 }
+
+// OwnerOf names the environment whose label obj carries, as "repo/env" from its
+// annotations (or the label value, if they are gone); "" if it carries none.
+func OwnerOf(obj *unstructured.Unstructured) string {
+	label := obj.GetLabels()[OwnerLabel]
+	if label == "" {
+		return ""
+	}
+	ann := obj.GetAnnotations()
+	if repo, env := ann[RepoAnnotation], ann[EnvAnnotation]; repo != "" && env != "" && (Owner{Repo: repo, Env: env}).LabelValue() == label {
+		return repo + "/" + env
+	}
+	return label
+}
+
+// OwnedByOther says whether live carries the label of an owner other than o, and names it.
+// Such an object is never adopted, overwritten or pruned: an environment's writers may
+// change only what their environment owns, or what no environment owns yet.
+func (o Owner) OwnedByOther(live *unstructured.Unstructured) (string, bool) {
+	if live == nil || live.GetLabels()[OwnerLabel] == "" || o.Owns(live) {
+		return "", false
+	}
+	return OwnerOf(live), true
+}

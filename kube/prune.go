@@ -7,6 +7,7 @@ import (
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/dynamic"
 )
 
 // PruneOptions configure Prune.
@@ -56,43 +57,64 @@ func (c *Client) Prune(ctx context.Context, ids []ObjectID, opts PruneOptions) (
 	return cs, ctx.Err()
 }
 
+// pruneAttempts bounds the re-reads of an object that changed between its check and its
+// delete.
+const pruneAttempts = 3
+
 func (c *Client) pruneOne(ctx context.Context, id ObjectID, opts PruneOptions) Change {
-	skip := func(msg string) Change { return Change{ID: id, Action: Skipped, Message: msg} }
 	fail := func(err error) Change {
 		return Change{ID: id, Action: Failed, Err: fmt.Errorf("prune %s: %w", id.Short(), err), Message: apiMessage(err)}
 	}
 	ri, _, err := c.resourceForID(id)
 	if errors.Is(err, ErrUnknownKind) {
 		// Its CRD is gone, and the objects with it.
-		return skip("kind no longer served")
+		return Change{ID: id, Action: Skipped, Message: "kind no longer served"}
 	}
 	if err != nil {
 		return fail(err)
 	}
+	for attempt := 1; ; attempt++ {
+		ch, err := c.pruneChecked(ctx, ri, id, opts)
+		if apierrors.IsConflict(err) && attempt < pruneAttempts {
+			continue
+		}
+		if err != nil {
+			return fail(err)
+		}
+		return ch
+	}
+}
+
+// pruneChecked reads the object, checks that opts.Owner owns it, and deletes exactly the
+// version it checked: the delete's preconditions (UID and resourceVersion) make the server
+// refuse it, with a conflict, if the object was recreated or changed since (relabelled by
+// another environment's apply, say), so that only objects carrying the owner's label are
+// ever deleted.
+func (c *Client) pruneChecked(ctx context.Context, ri dynamic.ResourceInterface, id ObjectID, opts PruneOptions) (Change, error) {
+	skip := func(msg string) (Change, error) { return Change{ID: id, Action: Skipped, Message: msg}, nil }
 	live, err := ri.Get(ctx, id.Name, metav1.GetOptions{})
 	if apierrors.IsNotFound(err) {
 		return skip("already gone")
 	}
 	if err != nil {
-		return fail(err)
+		return Change{}, err
+	}
+	if other, ok := opts.Owner.OwnedByOther(live); ok {
+		return skip(fmt.Sprintf("owned by environment %s", other))
 	}
 	if !opts.Owner.Owns(live) {
-		if other := live.GetLabels()[OwnerLabel]; other != "" {
-			return skip(fmt.Sprintf("owned by %s", other))
-		}
 		return skip("not owned by gitopsd")
 	}
 	if PruneOptedOut(live) {
 		return skip(fmt.Sprintf("kept by annotation %s: %s", PruneAnnotation, PruneDisabled))
 	}
 	if live.GetDeletionTimestamp() != nil {
-		return Change{ID: id, Action: Deleted, Message: "already being deleted"}
+		return Change{ID: id, Action: Deleted, Message: "already being deleted"}, nil
 	}
-	uid := live.GetUID()
+	uid, rv := live.GetUID(), live.GetResourceVersion()
 	do := metav1.DeleteOptions{
 		PropagationPolicy: &opts.Propagation,
-		// The object checked above, not one recreated under the same name since.
-		Preconditions: &metav1.Preconditions{UID: &uid},
+		Preconditions:     &metav1.Preconditions{UID: &uid, ResourceVersion: &rv},
 	}
 	if opts.DryRun {
 		do.DryRun = []string{metav1.DryRunAll}
@@ -102,7 +124,7 @@ func (c *Client) pruneOne(ctx context.Context, id ObjectID, opts PruneOptions) C
 		return skip("already gone")
 	}
 	if err != nil {
-		return fail(err)
+		return Change{}, err
 	}
-	return Change{ID: id, Action: Deleted}
+	return Change{ID: id, Action: Deleted}, nil
 }

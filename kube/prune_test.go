@@ -56,7 +56,7 @@ func TestPruneOnlyOwnedAndNotOptedOut(t *testing.T) {
 	wantAction(t, pcs, ObjectID{Kind: "ConfigMap", Namespace: ns, Name: "kept"}, Skipped)
 	wantAction(t, pcs, ObjectID{Kind: "ConfigMap", Namespace: ns, Name: "unowned"}, Skipped)
 	ch := wantAction(t, pcs, ObjectID{Kind: "ConfigMap", Namespace: ns, Name: "theirs"}, Skipped)
-	if ch.Message != "owned by "+other.LabelValue() {
+	if ch.Message != "owned by environment shop/staging" {
 		t.Errorf("message %q", ch.Message)
 	}
 	wantAction(t, pcs, ObjectID{Kind: "ConfigMap", Namespace: ns, Name: "never-existed"}, Skipped)
