@@ -6,6 +6,7 @@ package clusters
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -16,18 +17,25 @@ import (
 	"github.com/gitopsd/gitopsd/kube"
 )
 
-// Registry hands out one kube.Client per configured cluster. It is safe for concurrent use.
+// Registry hands out one kube.Client per configured cluster, and one per cluster and
+// identity an environment impersonates. It is safe for concurrent use.
 type Registry struct {
 	mu      sync.Mutex
 	conf    map[string]config.Cluster
 	clients map[string]*kube.Client
+	as      map[identity]*kube.Client
 	caps    map[string]Capabilities
 	opts    kube.ClientOptions
 }
 
+// identity keys the clients that impersonate: a cluster and who they act as.
+type identity struct {
+	cluster, user, groups string
+}
+
 // New returns a registry for the clusters of cfg.
 func New(cfg *config.Config, opts kube.ClientOptions) *Registry {
-	r := &Registry{clients: map[string]*kube.Client{}, caps: map[string]Capabilities{}, opts: opts}
+	r := &Registry{clients: map[string]*kube.Client{}, as: map[identity]*kube.Client{}, caps: map[string]Capabilities{}, opts: opts}
 	r.Update(cfg)
 	return r
 }
@@ -41,6 +49,11 @@ func (r *Registry) Update(cfg *config.Config) {
 		if nc, ok := cfg.Clusters[name]; !ok || nc != old {
 			delete(r.clients, name)
 			delete(r.caps, name)
+			for id := range r.as {
+				if id.cluster == name {
+					delete(r.as, id)
+				}
+			}
 		}
 	}
 	r.conf = map[string]config.Cluster{}
@@ -82,10 +95,49 @@ func restConfig(c config.Cluster) (*rest.Config, error) {
 	return cfg, nil
 }
 
-// Client returns the cluster's client, building it on first use.
+// Client returns the cluster's client, acting as gitopsd itself, building it on first use.
+// What an environment does goes through EnvClient instead.
 func (r *Registry) Client(name string) (*kube.Client, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	return r.client(name)
+}
+
+// EnvClient returns the client that env's dry run, apply, prune, health and drift scan use:
+// its cluster's, acting as the identity env impersonates (if any), so that the cluster's
+// RBAC bounds what the environment's pushes can do.
+func (r *Registry) EnvClient(env config.Environment) (*kube.Client, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	base, err := r.client(env.Cluster)
+	if err != nil || env.Impersonate == nil {
+		return base, err
+	}
+	imp := Impersonation(env.Impersonate)
+	id := identity{cluster: env.Cluster, user: imp.UserName, groups: strings.Join(imp.Groups, "\n")}
+	if cl, ok := r.as[id]; ok {
+		return cl, nil
+	}
+	cl, err := base.Impersonate(imp)
+	if err != nil {
+		return nil, fmt.Errorf("cluster %s as %s: %w", env.Cluster, env.Impersonate, err)
+	}
+	r.as[id] = cl
+	return cl, nil
+}
+
+// Impersonation is imp as client-go's rest.ImpersonationConfig. A service account gets no
+// groups: the API server gives it its own (system:serviceaccounts and
+// system:serviceaccounts:NAMESPACE), as it would to the account's token.
+func Impersonation(imp *config.Impersonate) rest.ImpersonationConfig {
+	if imp.ServiceAccount != "" {
+		return rest.ImpersonationConfig{UserName: imp.String()}
+	}
+	return rest.ImpersonationConfig{UserName: imp.User, Groups: imp.Groups}
+}
+
+// client is Client with r.mu held.
+func (r *Registry) client(name string) (*kube.Client, error) {
 	if cl, ok := r.clients[name]; ok {
 		return cl, nil
 	}

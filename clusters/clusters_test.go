@@ -2,8 +2,11 @@ package clusters
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/gitopsd/gitopsd/config"
 	"github.com/gitopsd/gitopsd/controlplane"
@@ -86,5 +89,59 @@ func TestCapabilities(t *testing.T) {
 	}
 	if !found {
 		t.Errorf("apps/v1/Deployment missing from %d API versions", len(c.APIVersions))
+	}
+}
+
+// TestEnvClientPerIdentity: an environment without impersonate: gets the cluster's client;
+// one with it, a client of its own per identity, kept until its cluster changes, that acts
+// as that identity.
+func TestEnvClientPerIdentity(t *testing.T) {
+	cp := kubetest.ControlPlane(t)
+	r := New(configFor(cp.Kubeconfig), kube.DefaultClientOptions())
+	plain := config.Environment{Cluster: "local"}
+	deployer := config.Environment{Cluster: "local", Impersonate: &config.Impersonate{ServiceAccount: "web/deployer"}}
+	ops := config.Environment{Cluster: "local", Impersonate: &config.Impersonate{User: "ops", Groups: []string{"a"}}}
+	opsB := config.Environment{Cluster: "local", Impersonate: &config.Impersonate{User: "ops", Groups: []string{"b"}}}
+
+	base, err := r.Client("local")
+	if err != nil {
+		t.Fatal(err)
+	}
+	clients := map[*kube.Client]string{}
+	for name, env := range map[string]config.Environment{"plain": plain, "deployer": deployer, "ops": ops, "ops with other groups": opsB} {
+		c1, err := r.EnvClient(env)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c2, _ := r.EnvClient(env); c2 != c1 {
+			t.Errorf("%s: a second call builds another client", name)
+		}
+		if other, dup := clients[c1]; dup {
+			t.Errorf("%s shares the client of %s", name, other)
+		}
+		clients[c1] = name
+	}
+	if c, _ := r.EnvClient(plain); c != base {
+		t.Error("without impersonate: the cluster's own client")
+	}
+	before, _ := r.EnvClient(deployer)
+	r.Update(&config.Config{Clusters: map[string]config.Cluster{"local": {Kubeconfig: cp.Kubeconfig}}})
+	if after, _ := r.EnvClient(deployer); after == before {
+		t.Error("a changed cluster gets new impersonating clients")
+	}
+	if got := Impersonation(deployer.Impersonate); got.UserName != "system:serviceaccount:web:deployer" || len(got.Groups) != 0 {
+		t.Errorf("service account: %+v", got)
+	}
+
+	// The client acts as the account, which was granted nothing.
+	ns := kubetest.Namespace(t)
+	cl, _ := r.EnvClient(deployer)
+	u := &unstructured.Unstructured{Object: map[string]any{"apiVersion": "v1", "kind": "ConfigMap", "metadata": map[string]any{"name": "x", "namespace": ns}}}
+	cs, err := cl.Apply(context.Background(), []*unstructured.Unstructured{u}, kube.DefaultApplyOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cs.Changes) != 1 || cs.Changes[0].Action != kube.Failed || !strings.Contains(cs.Changes[0].Message, `User "system:serviceaccount:web:deployer" cannot`) {
+		t.Errorf("want a refusal naming the account: %+v", cs.Changes)
 	}
 }
