@@ -64,3 +64,6 @@ func (d *Daemon) Signal(sig os.Signal) error {
 
 // Exited returns a channel closed when the daemon process has exited.
 func (d *Daemon) Exited() <-chan struct{} { return d.done }
+
+// Pid is the daemon's process id.
+func (d *Daemon) Pid() int { return d.cmd.Process.Pid }
