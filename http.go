@@ -103,6 +103,8 @@ type statusView struct {
 var statusPage = template.Must(template.New("status").Funcs(template.FuncMap{
 	// clean drops the control characters of pushed text; html/template escapes the rest.
 	"clean": termtext.Clean,
+	// outcome is the words ssh status prints for the last outcome.
+	"outcome": reconcile.OutcomeText,
 	"short": func(s string) string {
 		if len(s) > 12 {
 			return s[:12]
@@ -113,9 +115,9 @@ var statusPage = template.Must(template.New("status").Funcs(template.FuncMap{
 <html><head><meta charset="utf-8"><title>gitopsd status</title>
 <style>body{font-family:sans-serif}td,th{padding:4px 10px;text-align:left}.err{color:#b00}</style></head>
 <body><h1>gitopsd</h1><p>{{.Now.Format "2006-01-02 15:04:05 MST"}}</p>
-<table><tr><th>environment</th><th>branch → cluster</th><th>applied</th><th>healthy</th><th>drift</th><th>last error</th></tr>
-{{range .Envs}}<tr><td>{{.Repo}}/{{.Env}}</td><td>{{clean .Branch}} → {{.Cluster}}</td><td>{{short .LastApplied}}</td><td>{{short .LastHealthy}}</td>
+<table><tr><th>environment</th><th>branch → cluster</th><th>outcome</th><th>applied</th><th>healthy</th><th>drift</th><th>last error</th></tr>
+{{range .Envs}}<tr><td>{{.Repo}}/{{.Env}}</td><td>{{clean .Branch}} → {{.Cluster}}</td><td class="outcome-{{.Outcome.Label}}">{{outcome . $.Now}}</td><td>{{short .LastApplied}}</td><td>{{short .LastHealthy}}</td>
 <td>{{len .Drifted}}</td><td class="err">{{clean .LastError}}</td></tr>
-{{else}}<tr><td colspan="6">nothing applied yet</td></tr>{{end}}
+{{else}}<tr><td colspan="7">nothing applied yet</td></tr>{{end}}
 </table></body></html>
 `))

@@ -21,6 +21,7 @@ import (
 	"github.com/gitopsd/gitopsd/hooks"
 	"github.com/gitopsd/gitopsd/kube"
 	"github.com/gitopsd/gitopsd/metrics"
+	"github.com/gitopsd/gitopsd/notify"
 	"github.com/gitopsd/gitopsd/reconcile"
 )
 
@@ -35,7 +36,7 @@ type app struct {
 	store    *reconcile.Store
 	rec      *reconcile.Reconciler
 	pre      *hooks.PreReceive
-	notifier *notifier
+	notifier *notify.Notifier
 
 	ctx     context.Context
 	schedMu sync.Mutex
@@ -45,6 +46,11 @@ type app struct {
 var _ gitserver.Hooks = (*app)(nil)
 
 var _ gitserver.Operator = (*reconcile.Reconciler)(nil)
+
+// repos.yaml's webhooks may subscribe to the event types notify sends (the outcomes'
+// among them, and the names they replaced); config, a leaf, cannot import notify, so the
+// list is handed to it here, before any configuration is loaded.
+func init() { config.WebhookEvents = notify.Events() }
 
 // newApp wires the daemon's parts for cfg. Nothing runs until start.
 func newApp(cfg *config.Config, log zerolog.Logger, m *metrics.Metrics) (*app, error) {
@@ -57,7 +63,10 @@ func newApp(cfg *config.Config, log zerolog.Logger, m *metrics.Metrics) (*app, e
 	store.SetLog(log)
 	a.store = store
 	a.clusters = clusters.New(cfg, kube.DefaultClientOptions())
-	a.notifier = newNotifier(a.config, log)
+	a.notifier = notify.New(notify.Options{
+		Webhooks: func() []config.Webhook { return a.config().Webhooks },
+		Log:      log,
+	})
 	a.pre = &hooks.PreReceive{Config: a.config, Clusters: a.clusters, Log: log, Metrics: m}
 	host, _ := os.Hostname()
 	a.rec = reconcile.New(reconcile.Options{
@@ -67,7 +76,7 @@ func newApp(cfg *config.Config, log zerolog.Logger, m *metrics.Metrics) (*app, e
 		Store:    store,
 		Log:      log,
 		Metrics:  m,
-		Notify:   a.notifier.send,
+		Notify:   a.notifier.Send,
 		Locker:   &reconcile.LeaseLocker{Clusters: a.clusters, Identity: host + ":" + cfg.Server.DataDir, Duration: 2 * time.Minute},
 	})
 	return a, nil
@@ -79,7 +88,7 @@ func (a *app) config() *config.Config { return a.cfg.Load() }
 // the drift scans until ctx ends.
 func (a *app) start(ctx context.Context) error {
 	a.ctx = ctx
-	a.notifier.start(ctx)
+	go a.notifier.Run(ctx)
 	a.rec.Start(ctx)
 	if err := a.schedule(); err != nil {
 		return err
@@ -132,7 +141,7 @@ func (a *app) PreReceive(ctx context.Context, push *gitserver.Push, out io.Write
 	}
 	a.metrics.Pushes.WithLabelValues(push.Repo, result).Inc()
 	if err != nil {
-		a.notifier.send(reconcile.Event{Type: "push.rejected", Repo: push.Repo, Summary: err.Error(), Time: time.Now()})
+		a.notifier.Send(notify.Event{Type: notify.PushRejected, Repo: push.Repo, Summary: err.Error(), Time: time.Now()})
 	}
 	return err
 }

@@ -182,7 +182,7 @@ webhooks:
 		`gitopsd_pushes_total{repo="app",result="rejected"} 1`,
 		`gitopsd_pushes_total{repo="app",result="accepted"} 1`,
 		`gitopsd_objects_applied_total{action="created",env="prod",repo="app"} 1`,
-		`gitopsd_reconcile_duration_seconds_count{env="prod",repo="app",result="succeeded"} 1`,
+		`gitopsd_reconcile_duration_seconds_count{env="prod",repo="app",result="healthy"} 1`,
 		`gitopsd_last_successful_sync_timestamp_seconds{env="prod",repo="app"}`,
 		`gitopsd_ssh_sessions_total{command="receive-pack",result="ok"} 2`,
 		`gitopsd_ssh_sessions_total{command="upload-pack",result="ok"} 1`,
@@ -191,9 +191,9 @@ webhooks:
 			t.Errorf("/metrics lacks %s", want)
 		}
 	}
-	waitFor(t, "signed webhooks", func() bool { return seen("push.rejected") && seen("apply.succeeded") })
+	waitFor(t, "signed webhooks", func() bool { return seen("push.rejected") && seen("apply.healthy") })
 	mu.Lock()
-	if ev := events["apply.succeeded"]; ev.Repo != "app" || ev.Env != "prod" || !strings.Contains(ev.Summary, "applied") {
+	if ev := events["apply.healthy"]; ev.Repo != "app" || ev.Env != "prod" || ev.Outcome != "healthy" || !strings.HasPrefix(ev.Summary, "applied and healthy: ") {
 		t.Errorf("apply event: %+v", ev)
 	}
 	mu.Unlock()

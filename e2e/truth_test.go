@@ -52,7 +52,7 @@ spec:
 		"deploy/widget.yaml": fmt.Sprintf("apiVersion: %s/v1\nkind: Widget\nmetadata: {name: w}\nspec: {size: 3}\n", group),
 	})
 	out, ok := push(t, d, alice, work, "main")
-	if !ok || !strings.Contains(out, "+ Widget."+group+"/"+ns+"/w") || !strings.Contains(out, "ok: applied 3 objects") {
+	if !ok || !strings.Contains(out, "+ Widget."+group+"/"+ns+"/w") || !strings.Contains(out, "ok: applied and healthy: 3 objects") {
 		t.Fatalf("the widget is checked in the environment's namespace and applied there:\n%s", out)
 	}
 	dyn, err := dynamic.NewForConfig(cp.Config)
@@ -230,7 +230,7 @@ func TestSyncAndRollbackCommands(t *testing.T) {
 		t.Errorf("an option-looking commit is refused: %v %s", err, stderr)
 	}
 	out, stderr, err = d.SSH(t, alice, nil, "rollback", ns, "prod", v1[:10])
-	if err != nil || !strings.Contains(out, "restores "+v1[:7]) || !strings.Contains(out, "ok: applied") {
+	if err != nil || !strings.Contains(out, "restores "+v1[:7]) || !strings.Contains(out, "ok: rolled back to "+v1[:7]+": ") {
 		t.Fatalf("rollback: %v\n%s%s", err, out, stderr)
 	}
 	if v := configMapValue(cs, ns, "a", "value"); v != "one" {

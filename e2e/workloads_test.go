@@ -108,7 +108,7 @@ func TestWorkloadsGoLiveCrashAndRollBack(t *testing.T) {
 
 	good := d.Commit(t, alice, work, "v1", app("v1"))
 	out, ok := push(t, d, alice, work, "main")
-	if !ok || !strings.Contains(out, "ok: applied 6 objects (5 created, 1 configured, 0 unchanged), pruned 0, healthy in") {
+	if !ok || !strings.Contains(out, "ok: applied and healthy: 6 objects (5 created, 1 configured, 0 unchanged), pruned 0; healthy in") {
 		t.Fatalf("the first push must go live:\n%s", out)
 	}
 	if !webRunning(cs, ns, "v1") {
@@ -127,7 +127,8 @@ func TestWorkloadsGoLiveCrashAndRollBack(t *testing.T) {
 	d.Commit(t, alice, work, "v2", map[string]string{"deploy/web.yaml": app("v2-crash")["deploy/web.yaml"]})
 	out, _ = push(t, d, alice, work, "main")
 	for _, want := range []string{
-		"FAILED: applied 6 objects (0 created, 1 configured, 5 unchanged), pruned 0; not healthy after",
+		"FAILED: rolled back to " + good[:7] + ": ",
+		" was applied, not healthy: 6 objects (0 created, 1 configured, 5 unchanged), pruned 0; not healthy after",
 		"Deployment.apps/" + ns + "/web failed: its pods cannot start (CrashLoopBackOff)",
 		"    pod web-",
 		"container web CrashLoopBackOff (back-off 10s restarting failed container=web), last exit 1 (Error)",

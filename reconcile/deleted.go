@@ -7,6 +7,7 @@ import (
 
 	"github.com/gitopsd/gitopsd/config"
 	"github.com/gitopsd/gitopsd/kube"
+	"github.com/gitopsd/gitopsd/notify"
 )
 
 // BranchDeleted does what the environment's on_delete says once its branch was deleted,
@@ -26,7 +27,7 @@ func (r *Reconciler) BranchDeleted(ctx context.Context, repo, env, user string) 
 			s.Waiting = ""
 		})
 		log.Info().Str("on_delete", e.OnDelete).Msg("branch deleted: " + msg)
-		r.notify(Event{Type: "branch.deleted", Repo: repo, Env: env, Summary: msg})
+		r.notify(notify.Event{Type: notify.BranchDeleted, Repo: repo, Env: env, Summary: msg})
 		return fmt.Sprintf("branch %s deleted: %s", e.Branch, msg)
 	}
 	if e.OnDelete != config.OnDeletePrune {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/gitopsd/gitopsd/config"
 	"github.com/gitopsd/gitopsd/kube"
+	"github.com/gitopsd/gitopsd/notify"
 )
 
 // DriftResult is what one drift scan found.
@@ -79,7 +80,7 @@ func (r *Reconciler) Scan(ctx context.Context, repoName, envName string) (*Drift
 		return res, nil
 	}
 	log.Warn().Strs("drifted", first(res.Drifted, 20)).Int("count", len(res.Drifted)).Str("mode", env.Drift.Mode).Dur("duration", res.Duration).Msg("drift found")
-	r.notify(Event{Type: "drift.found", Repo: repoName, Env: envName, Commit: head, Summary: fmt.Sprintf("%d drifted: %s", len(res.Drifted), strings.Join(first(res.Drifted, 5), "; "))})
+	r.notify(notify.Event{Type: notify.DriftFound, Repo: repoName, Env: envName, Commit: head, Summary: fmt.Sprintf("%d drifted: %s", len(res.Drifted), strings.Join(first(res.Drifted, 5), "; "))})
 	if env.Drift.Mode == config.DriftCorrect {
 		// Every apply takes back the fields git declares (desired.ApplyOptions): the
 		// hand edit is undone.

@@ -24,7 +24,7 @@ func (r *Reconciler) Sync(ctx context.Context, repo, env string, out io.Writer) 
 	if head == "" {
 		return fmt.Errorf("branch %s of %s does not exist yet: nothing to apply", e.Branch, repo)
 	}
-	return r.run(ctx, repo, env, head, fmt.Sprintf("syncing %.7s (the head of %s) to %s", head, e.Branch, e.Cluster), out)
+	return r.follow(ctx, repo, env, head, fmt.Sprintf("syncing %.7s (the head of %s) to %s", head, e.Branch, e.Cluster), out)
 }
 
 // Rollback writes a revert commit on repo/env's branch whose files are those of target
@@ -66,12 +66,13 @@ func (r *Reconciler) Rollback(ctx context.Context, user, repo, env, target strin
 		return errors.New("the revert commit could not be written (see the server's log)")
 	}
 	r.opts.Log.Info().Str("repo", repo).Str("env", env).Str("user", user).Str("commit", revert).Str("target", full).Msg("rollback asked")
-	r.notify(Event{Type: "rollback", Repo: repo, Env: env, Commit: revert, Summary: fmt.Sprintf("%s rolled back to %.12s (asked by %s)", env, full, user)})
-	return r.run(ctx, repo, env, revert, fmt.Sprintf("rolling back: %.7s on %s restores %.7s (git pull to get it)", revert, e.Branch, full), out)
+	// Its apply is reported (push output, status, event) as the rollback it is.
+	r.askRevert(repo, env, revert, full)
+	return r.follow(ctx, repo, env, revert, fmt.Sprintf("rolling back: %.7s on %s restores %.7s (git pull to get it)", revert, e.Branch, full), out)
 }
 
-// run enqueues commit for repo/env and writes its progress and outcome to out.
-func (r *Reconciler) run(ctx context.Context, repo, env, commit, first string, out io.Writer) error {
+// follow enqueues commit for repo/env and writes its progress and outcome to out.
+func (r *Reconciler) follow(ctx context.Context, repo, env, commit, first string, out io.Writer) error {
 	var mu sync.Mutex
 	say := func(format string, args ...any) {
 		mu.Lock()
@@ -85,7 +86,7 @@ func (r *Reconciler) run(ctx context.Context, repo, env, commit, first string, o
 	case o := <-done:
 		sayOutcome(say, name, o)
 		if o.Err != nil {
-			return errors.New("not applied and healthy (see above)")
+			return fmt.Errorf("%s (see above)", o.Outcome)
 		}
 		return nil
 	case <-ctx.Done():

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/gitopsd/gitopsd/outcome"
 	"github.com/gitopsd/gitopsd/termtext"
 )
 
@@ -89,18 +90,23 @@ func (r *Reconciler) PostReceive(ctx context.Context, req PushRequest, out io.Wr
 	wg.Wait()
 }
 
-// sayOutcome writes an outcome the way the pusher reads it: the verdict on the first line,
-// the lines that explain it below, each under the environment's name.
-func sayOutcome(say func(string, ...any), name string, o Outcome) {
-	verdict := "ok"
-	if o.Err != nil {
-		verdict = "FAILED"
+// sayOutcome writes an outcome the way the pusher reads it: the verdict and the outcome's
+// words on the first line ("ok: applied and healthy: ...", "FAILED: applied, not healthy:
+// ..."; an outcome still waiting for the cluster has no verdict yet), the lines that
+// explain it below, each under the environment's name.
+func sayOutcome(say func(string, ...any), name string, o Result) {
+	verdict := "ok: "
+	switch {
+	case o.Outcome == outcome.Waiting:
+		verdict = ""
+	case o.Err != nil:
+		verdict = "FAILED: "
 	}
 	// The summary quotes pushed text (object names, the API's words about it): no control
 	// sequence of it may reach the pusher's terminal.
 	for i, line := range strings.Split(termtext.Clean(o.Summary), "\n") {
 		if i == 0 {
-			say("gitopsd %s: %s: %s", name, verdict, line)
+			say("gitopsd %s: %s%s", name, verdict, line)
 		} else {
 			say("gitopsd %s: %s", name, line)
 		}

@@ -4,21 +4,12 @@ import (
 	"context"
 	"sync"
 	"time"
+
+	"github.com/gitopsd/gitopsd/outcome"
 )
 
-// Outcome is the result of one reconcile of one environment.
-type Outcome struct {
-	Commit string
-	// Summary is the one line shown to the pusher and in the log.
-	Summary string
-	Err     error
-	// Retry asks the worker to try the same commit again after a backoff (the cluster was
-	// unreachable, a prune failed, ...). A newer commit replaces the retry.
-	Retry bool
-}
-
 // runFunc reconciles one commit.
-type runFunc func(ctx context.Context, commit string, progress func(string)) Outcome
+type runFunc func(ctx context.Context, commit string, progress func(string)) Result
 
 // worker runs reconciles of one environment, one at a time. A newer commit supersedes a
 // queued older one: only the latest wanted commit is kept.
@@ -37,7 +28,7 @@ type worker struct {
 
 type waiter struct {
 	commit   string
-	done     chan Outcome
+	done     chan Result
 	progress func(string)
 }
 
@@ -63,8 +54,8 @@ func newWorker(run runFunc, b Backoff, onWait func(string, time.Time, error)) *w
 
 // enqueue asks for commit to be applied. The returned channel receives the outcome of the
 // reconcile that covers it: its own, or a newer commit's if one superseded it.
-func (w *worker) enqueue(commit string, progress func(string)) <-chan Outcome {
-	wt := &waiter{commit: commit, done: make(chan Outcome, 1), progress: progress}
+func (w *worker) enqueue(commit string, progress func(string)) <-chan Result {
+	wt := &waiter{commit: commit, done: make(chan Result, 1), progress: progress}
 	w.mu.Lock()
 	w.want = commit
 	w.waiters = append(w.waiters, wt)
@@ -83,7 +74,7 @@ func (w *worker) loop(ctx context.Context) {
 	for {
 		select {
 		case <-ctx.Done():
-			w.finish(Outcome{Err: ctx.Err(), Summary: "gitopsd is shutting down; the commit is applied at the next start"})
+			w.finish(Result{Outcome: outcome.Waiting, Err: ctx.Err(), Summary: "gitopsd is shutting down; the commit is applied at the next start"})
 			return
 		case <-w.wake:
 		case <-retryTimer:
@@ -136,7 +127,7 @@ func (w *worker) loop(ctx context.Context) {
 }
 
 // finish answers every waiter, at shutdown.
-func (w *worker) finish(out Outcome) {
+func (w *worker) finish(out Result) {
 	w.mu.Lock()
 	waiters := w.waiters
 	w.waiters = nil

@@ -14,14 +14,14 @@ func TestWorkerNewerCommitSupersedes(t *testing.T) {
 	release := make(chan struct{})
 	var mu sync.Mutex
 	var ran []string
-	w := newWorker(func(ctx context.Context, commit string, _ func(string)) Outcome {
+	w := newWorker(func(ctx context.Context, commit string, _ func(string)) Result {
 		mu.Lock()
 		ran = append(ran, commit)
 		mu.Unlock()
 		if commit == "c1" {
 			<-release // hold the first reconcile while c2 and c3 arrive
 		}
-		return Outcome{Commit: commit}
+		return Result{Commit: commit}
 	}, Backoff{Initial: time.Millisecond, Max: time.Millisecond}, nil)
 	go w.loop(ctx)
 
@@ -54,14 +54,14 @@ func TestWorkerRetriesWithBackoff(t *testing.T) {
 	var mu sync.Mutex
 	attempts := 0
 	var waits []time.Duration
-	w := newWorker(func(ctx context.Context, commit string, _ func(string)) Outcome {
+	w := newWorker(func(ctx context.Context, commit string, _ func(string)) Result {
 		mu.Lock()
 		defer mu.Unlock()
 		attempts++
 		if attempts < 4 {
-			return Outcome{Commit: commit, Err: errors.New("cluster unreachable"), Retry: true}
+			return Result{Commit: commit, Err: errors.New("cluster unreachable"), Retry: true}
 		}
-		return Outcome{Commit: commit}
+		return Result{Commit: commit}
 	}, Backoff{Initial: time.Millisecond, Max: 4 * time.Millisecond}, func(_ string, next time.Time, _ error) {
 		mu.Lock()
 		waits = append(waits, time.Until(next))

@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -21,6 +22,9 @@ import (
 	"github.com/gitopsd/gitopsd/controlplane"
 	"github.com/gitopsd/gitopsd/internal/kubetest"
 	"github.com/gitopsd/gitopsd/kube"
+	"github.com/gitopsd/gitopsd/metrics"
+	"github.com/gitopsd/gitopsd/notify"
+	"github.com/gitopsd/gitopsd/outcome"
 )
 
 func TestMain(m *testing.M) { kubetest.Main(m) }
@@ -41,12 +45,47 @@ type bed struct {
 	kubecfg string
 	// repo is named after the test's namespace: inventories and leases are per repo and
 	// environment in the cluster, and tests share one API server.
-	repo string
+	repo    string
+	metrics *metrics.Metrics
+
+	mu     sync.Mutex
+	events []notify.Event
+}
+
+// sent returns the webhook events sent so far.
+func (b *bed) sent() []notify.Event {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return append([]notify.Event(nil), b.events...)
+}
+
+// outcomes counts the reconciles recorded in gitopsd_reconcile_duration_seconds, by
+// result label.
+func (b *bed) outcomes() map[string]uint64 {
+	b.t.Helper()
+	families, err := b.metrics.Registry.Gather()
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	out := map[string]uint64{}
+	for _, f := range families {
+		if f.GetName() != "gitopsd_reconcile_duration_seconds" {
+			continue
+		}
+		for _, m := range f.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "result" {
+					out[l.GetValue()] += m.GetHistogram().GetSampleCount()
+				}
+			}
+		}
+	}
+	return out
 }
 
 func newBed(t *testing.T, cp *controlplane.ControlPlane, envTweak func(*config.Environment)) *bed {
 	t.Helper()
-	b := &bed{t: t, dir: t.TempDir(), kubecfg: cp.Kubeconfig}
+	b := &bed{t: t, dir: t.TempDir(), kubecfg: cp.Kubeconfig, metrics: metrics.New()}
 	b.ns = kubetest.NamespaceIn(t, cp.Config)
 	b.cs = kubetest.Client(t, cp.Config)
 	b.repo = b.ns
@@ -93,6 +132,12 @@ func (b *bed) start(identity string) {
 		Log:            zerolog.New(zerolog.NewTestWriter(b.t)),
 		Backoff:        Backoff{Initial: 200 * time.Millisecond, Max: time.Second},
 		HealthInterval: 100 * time.Millisecond,
+		Metrics:        b.metrics,
+		Notify: func(e notify.Event) {
+			b.mu.Lock()
+			defer b.mu.Unlock()
+			b.events = append(b.events, e)
+		},
 	}
 	if identity != "" {
 		opts.Locker = &LeaseLocker{Clusters: b.regs, Identity: identity, Duration: time.Minute}
@@ -124,14 +169,14 @@ func (b *bed) commit(files map[string]string) string {
 	return strings.TrimSpace(run(b.t, b.work, "git", "rev-parse", "HEAD"))
 }
 
-func (b *bed) apply(commit string) Outcome {
+func (b *bed) apply(commit string) Result {
 	b.t.Helper()
 	select {
 	case o := <-b.rec.Enqueue(b.repo, "staging", commit, nil):
 		return o
 	case <-time.After(2 * time.Minute):
 		b.t.Fatal("reconcile did not finish within 2 minutes")
-		return Outcome{}
+		return Result{}
 	}
 }
 
@@ -163,8 +208,8 @@ func TestApplyPruneAndStatus(t *testing.T) {
 	}
 	// The environment's namespace is part of what it deploys (it exists here already, so
 	// applying it configures it: the ownership labels).
-	if !strings.Contains(o.Summary, "applied 3 objects (2 created, 1 configured, 0 unchanged), pruned 0, healthy in") {
-		t.Errorf("summary: %q", o.Summary)
+	if o.Outcome != outcome.Healthy || !strings.HasPrefix(o.Summary, "applied and healthy: 3 objects (2 created, 1 configured, 0 unchanged), pruned 0; healthy in") {
+		t.Errorf("outcome %q, summary: %q", o.Outcome, o.Summary)
 	}
 	a, err := b.configMap("a")
 	if err != nil || a.Data["value"] != "one" {
@@ -193,8 +238,16 @@ func TestApplyPruneAndStatus(t *testing.T) {
 		t.Errorf("a not updated: %v", a.Data)
 	}
 	st := b.store.Get(b.repo, "staging")
-	if st.LastApplied != c2 || st.LastHealthy != c2 || st.Objects != 2 || st.LastError != "" {
+	if st.LastApplied != c2 || st.LastHealthy != c2 || st.Objects != 2 || st.LastError != "" || st.Outcome != outcome.Healthy {
 		t.Errorf("status: %+v", st)
+	}
+	// Each reconcile is recorded once: one event and one observation each.
+	evs := b.sent()
+	if len(evs) != 2 || evs[0].Type != "apply.healthy" || evs[1].Commit != c2 || evs[1].Outcome != outcome.Healthy {
+		t.Errorf("events: %+v", evs)
+	}
+	if got := b.outcomes(); len(got) != 1 || got["healthy"] != 2 {
+		t.Errorf("reconciles by result: %v", got)
 	}
 }
 
@@ -220,7 +273,8 @@ spec:
 `
 	bad := b.commit(map[string]string{"deploy/a.yaml": cmYAML("a", "bad"), "deploy/web.yaml": deploy})
 	o := b.apply(bad)
-	if o.Err == nil || !strings.Contains(o.Summary, "not healthy") || !strings.Contains(o.Summary, "restores "+good[:7]) {
+	if o.Err == nil || o.Outcome != outcome.RolledBack || !strings.HasPrefix(o.Summary, "rolled back to "+good[:7]+": "+bad[:7]+" was applied, not healthy: ") ||
+		!strings.Contains(o.Summary, "restores "+good[:7]) || !strings.Contains(o.Summary, "Deployment.apps/"+b.ns+"/web") {
 		t.Fatalf("want a health failure and a rollback, got %+v", o)
 	}
 	if a, _ := b.configMap("a"); a.Data["value"] != "good" {
@@ -246,8 +300,18 @@ spec:
 		}
 	}
 	st := b.store.Get(b.repo, "staging")
-	if st.LastHealthy != revert || st.LastApplied != revert || !strings.Contains(st.RolledBack, "failed health") {
+	if st.LastHealthy != revert || st.LastApplied != revert || st.Outcome != outcome.RolledBack || !strings.Contains(st.RolledBack, "rolled back to "+good[:7]) {
 		t.Errorf("status: %+v", st)
+	}
+	// The failure and its rollback are one reconcile: one event naming the three commits,
+	// not one per apply.
+	evs := b.sent()
+	last := evs[len(evs)-1]
+	if len(evs) != 2 || last.Type != "apply.rolled_back" || last.Commit != revert || last.Failed != bad || last.Target != good {
+		t.Errorf("events: %+v", evs)
+	}
+	if got := b.outcomes(); got["healthy"] != 1 || got["rolled_back"] != 1 || len(got) != 2 {
+		t.Errorf("reconciles by result: %v", got)
 	}
 }
 
@@ -271,8 +335,8 @@ func TestUnreachableClusterIsRetried(t *testing.T) {
 	}
 	c1 := b.commit(map[string]string{"deploy/a.yaml": cmYAML("a", "late")})
 	o := b.apply(c1)
-	if o.Err == nil || !o.Retry {
-		t.Fatalf("an unreachable cluster must fail and be retried: %+v", o)
+	if o.Err == nil || !o.Retry || o.Outcome != outcome.Waiting || !strings.HasPrefix(o.Summary, "waiting for the cluster: ") {
+		t.Fatalf("an unreachable cluster must be waited for and retried: %+v", o)
 	}
 	waitFor(t, func() bool { return strings.Contains(b.store.Get(b.repo, "staging").Waiting, "retrying") })
 	if err := cp.StartAPIServer(context.Background()); err != nil {
@@ -297,7 +361,7 @@ func TestLeaseKeepsSecondInstanceOff(t *testing.T) {
 	b.start("instance-b")
 	c2 := b.commit(map[string]string{"deploy/a.yaml": cmYAML("a", "from-b")})
 	o := b.apply(c2)
-	if o.Err == nil || !strings.Contains(o.Summary, "(instance-a) holds the lease") {
+	if o.Err == nil || o.Outcome != outcome.Waiting || !strings.Contains(o.Summary, "(instance-a) holds the lease") {
 		t.Fatalf("a second instance must not apply while the first holds the lease: %+v", o)
 	}
 	if a, _ := b.configMap("a"); a.Data["value"] != "from-a" {

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+
+	"github.com/gitopsd/gitopsd/outcome"
 )
 
 // Status is what gitopsd knows about one environment. It is kept on disk so that a restart
@@ -19,6 +21,10 @@ type Status struct {
 	Env     string `json:"env"`
 	Branch  string `json:"branch"`
 	Cluster string `json:"cluster"`
+
+	// Outcome is how the last reconcile ended (see package outcome), and when.
+	Outcome   outcome.Outcome `json:"outcome,omitempty"`
+	OutcomeAt time.Time       `json:"outcome_at,omitzero"`
 
 	// LastSeen is the newest commit of the branch gitopsd was told about.
 	LastSeen   string    `json:"last_seen,omitempty"`
@@ -40,7 +46,9 @@ type Status struct {
 	DriftScanAt time.Time `json:"drift_scan_at,omitzero"`
 	// Drifted lists objects (and fields) found different from the branch at the last scan.
 	Drifted []string `json:"drifted,omitempty"`
-	// RolledBack is set when the last apply failed health and LastHealthy was re-applied.
+	// RolledBack says what the last rollback did: set when a commit failed health and a
+	// revert of it was applied, or a revert was asked by hand; cleared by the next commit
+	// applied and healthy.
 	RolledBack string `json:"rolled_back,omitempty"`
 	// Deleted says the branch was deleted and what became of the objects; a later push
 	// that brings the branch back clears it.

@@ -18,6 +18,7 @@ func WriteStatus(w io.Writer, sts []Status, now time.Time) {
 	clean := termtext.Clean
 	for _, s := range sts {
 		fmt.Fprintf(w, "%s  (branch %s -> cluster %s)\n", clean(s.Key()), clean(s.Branch), s.Cluster)
+		fmt.Fprintf(w, "  outcome  %s\n", OutcomeText(s, now))
 		fmt.Fprintf(w, "  seen     %s\n", commitAt(s.LastSeen, s.LastSeenAt, now))
 		fmt.Fprintf(w, "  applied  %s\n", commitAt(s.LastApplied, s.LastAppliedAt, now))
 		fmt.Fprintf(w, "  healthy  %s\n", commitAt(s.LastHealthy, s.LastHealthyAt, now))
@@ -43,6 +44,16 @@ func WriteStatus(w io.Writer, sts []Status, now time.Time) {
 			field(w, "error", s.LastError, " ("+ago(s.LastErrorAt, now)+")")
 		}
 	}
+}
+
+// OutcomeText is the environment's last outcome in words, with its age: "applied and
+// healthy (3s ago)"; "none yet" before the first reconcile. ssh status and /status show
+// it alike.
+func OutcomeText(s Status, now time.Time) string {
+	if s.Outcome == "" {
+		return "none yet"
+	}
+	return fmt.Sprintf("%s (%s)", s.Outcome, ago(s.OutcomeAt, now))
 }
 
 // field prints a labelled value whose text may span lines (a health failure lists the

@@ -1,0 +1,235 @@
+package reconcile
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/gitopsd/gitopsd/config"
+	"github.com/gitopsd/gitopsd/desired"
+	"github.com/gitopsd/gitopsd/gittree"
+	"github.com/gitopsd/gitopsd/kube"
+	"github.com/gitopsd/gitopsd/outcome"
+	"github.com/gitopsd/gitopsd/render"
+)
+
+// pass is one commit on its way through the steps of a reconcile.
+type pass struct {
+	repo, envName string
+	env           config.Environment
+	commit        string
+	owner         kube.Owner
+	cl            *kube.Client
+	progress      func(string)
+	// lastHealthy is the environment's last healthy commit before this pass.
+	lastHealthy string
+	start       time.Time
+}
+
+// run takes p through the steps, each of which returns what it did or the error that ends
+// the pass: lease, render, inventory, apply, record the inventory, prune, health. It
+// records nothing; the caller records the Result once.
+func (r *Reconciler) run(ctx context.Context, p *pass) (res Result) {
+	res = Result{Commit: p.commit}
+	defer func() { res.Duration = time.Since(p.start) }()
+	if err := r.lease(ctx, p); err != nil {
+		return res.failed(err)
+	}
+	cl, err := r.opts.Clusters.Client(p.env.Cluster)
+	if err != nil {
+		return res.failed(unreachable(p.env.Cluster, err))
+	}
+	p.cl = cl
+	objs, err := r.render(ctx, p.repo, p.env, p.commit, cl)
+	if err != nil {
+		return res.failed(err)
+	}
+	p.progress(fmt.Sprintf("applying %d objects to %s ...", len(objs), p.env.Cluster))
+	old, err := r.readInventory(ctx, p)
+	if err != nil {
+		return res.failed(err)
+	}
+	if res.Applied, err = r.apply(ctx, p, objs); err != nil {
+		return res.failed(err)
+	}
+	applied := kube.InventoryOf(res.Applied)
+	if err := r.recordInventory(ctx, p, old.Union(applied)); err != nil {
+		return res.failed(err)
+	}
+	var final kube.Inventory
+	if res.Pruned, final, err = r.prune(ctx, p, old, applied); err != nil {
+		return res.failed(err)
+	}
+	res.Objects = len(final.IDs)
+	summary := applySummary(res.Applied, res.Pruned)
+	if res.Applied.HasFailed() || res.Pruned.HasFailed() {
+		var msgs []string
+		for _, ch := range append(res.Applied.Failed(), res.Pruned.Failed()...) {
+			msgs = append(msgs, ch.String())
+		}
+		return res.failed(applyFailed(fmt.Errorf("%s; failed: %s", summary, strings.Join(first(msgs, 5), "; ")), true))
+	}
+	p.progress("applied " + summary + "; waiting for health ...")
+	if res.Health, err = r.health(ctx, p, res.Applied, applied); err != nil {
+		return res.failed(err)
+	}
+	return res.judged(summary, time.Since(p.start))
+}
+
+// judged is the outcome of a pass whose every object was applied: the health's verdict,
+// said as such, with each object that is not healthy and its pods on the lines below.
+func (res Result) judged(summary string, elapsed time.Duration) Result {
+	if res.Health.Healthy() {
+		res.Outcome = outcome.Healthy
+		res.Summary = said(res.Outcome, fmt.Sprintf("%s; healthy in %.1fs", summary, elapsed.Seconds()))
+		return res
+	}
+	res.Outcome = outcome.Unhealthy
+	lines := append([]string{said(res.Outcome, summary+"; "+res.Health.Summary())}, unhealthyLines(res.Health)...)
+	res.Summary = strings.Join(lines, "\n")
+	res.Err = errors.New(res.Summary)
+	return res
+}
+
+// lease makes sure this gitopsd may apply the environment (see Options.Locker).
+func (r *Reconciler) lease(ctx context.Context, p *pass) error {
+	if r.opts.Locker == nil {
+		return nil
+	}
+	held, holder, err := r.opts.Locker.Acquire(ctx, p.repo, p.envName, p.env.Cluster)
+	if err != nil {
+		return unreachable(p.env.Cluster, err)
+	}
+	if !held {
+		return &stepError{outcome: outcome.Waiting, retry: true, standby: true,
+			err: fmt.Errorf("another gitopsd (%s) holds the lease of this environment; it applies", holder)}
+	}
+	return nil
+}
+
+// renderError is a commit that cannot be rendered: retrying will not help.
+type renderError struct{ problems []render.Problem }
+
+func (e *renderError) Error() string {
+	var s []string
+	for _, p := range e.problems {
+		s = append(s, p.String())
+	}
+	return "render: " + strings.Join(first(s, 5), "; ")
+}
+
+// render reads the commit's tree from the bare repository and renders the environment.
+// A commit that does not render is an apply failure that no retry mends; a cluster whose
+// capabilities cannot be read is waited for.
+func (r *Reconciler) render(ctx context.Context, repoName string, env config.Environment, commit string, cl *kube.Client) ([]*unstructured.Unstructured, error) {
+	tree, err := gittree.Open(r.opts.RepoDir(repoName), commit, gittree.Options{MaxBytes: env.Render.MaxBytes, MaxFileBytes: env.Render.MaxBytes})
+	if err != nil {
+		return nil, applyFailed(&renderError{problems: []render.Problem{{Rule: render.RuleRead, Message: err.Error()}}}, false)
+	}
+	caps, err := r.opts.Clusters.Capabilities(env.Cluster)
+	if err != nil {
+		return nil, unreachable(env.Cluster, err)
+	}
+	res, err := desired.Render(ctx, tree, env, desired.Online(caps, cl))
+	if err != nil {
+		return nil, applyFailed(err, true)
+	}
+	if !res.OK() {
+		return nil, applyFailed(&renderError{problems: res.Problems}, false)
+	}
+	objs := make([]*unstructured.Unstructured, len(res.Objects))
+	for i, o := range res.Objects {
+		objs[i] = o.Unstructured
+	}
+	return objs, nil
+}
+
+// readInventory reads what the environment owned before this pass. It comes before the
+// apply: a cluster that cannot answer it is waited for, not sent every object to refuse.
+func (r *Reconciler) readInventory(ctx context.Context, p *pass) (kube.Inventory, error) {
+	old, _, err := p.cl.ReadInventory(ctx, p.owner)
+	if err != nil {
+		return kube.Inventory{}, unreachable(p.env.Cluster, err)
+	}
+	return old, nil
+}
+
+// apply applies objs with server-side apply; every object gets its Change, failed ones
+// included. Its error is only for the context ending (a shutdown): the commit waits.
+func (r *Reconciler) apply(ctx context.Context, p *pass, objs []*unstructured.Unstructured) (*kube.ChangeSet, error) {
+	cs, err := p.cl.Apply(ctx, objs, desired.ApplyOptions(p.owner))
+	if err != nil {
+		return nil, &stepError{outcome: outcome.Waiting, retry: true, err: fmt.Errorf("apply: %w", err)}
+	}
+	return cs, nil
+}
+
+// recordInventory writes inv as what the environment owns. Before the prune it holds old
+// and new together: if gitopsd dies then, the next run still knows what it has to prune.
+func (r *Reconciler) recordInventory(ctx context.Context, p *pass, inv kube.Inventory) error {
+	if err := p.cl.WriteInventory(ctx, p.owner, inv); err != nil {
+		return applyFailed(fmt.Errorf("write inventory: %w", err), true)
+	}
+	return nil
+}
+
+// prune deletes what the old inventory has and this apply does not, and records the
+// final inventory: what was applied, and what could not be pruned, so that the next run
+// retries it.
+func (r *Reconciler) prune(ctx context.Context, p *pass, old, applied kube.Inventory) (*kube.ChangeSet, kube.Inventory, error) {
+	pruned := &kube.ChangeSet{}
+	if stale := kube.Stale(old, applied); len(stale) > 0 {
+		var err error
+		if pruned, err = p.cl.Prune(ctx, stale, kube.DefaultPruneOptions(p.owner)); err != nil {
+			return nil, kube.Inventory{}, applyFailed(fmt.Errorf("prune: %w", err), true)
+		}
+	}
+	var keep []kube.ObjectID
+	for _, ch := range pruned.Changes {
+		if ch.Action == kube.Failed {
+			keep = append(keep, ch.ID)
+		}
+	}
+	final := applied.Union(kube.NewInventory(keep...))
+	if err := r.recordInventory(ctx, p, final); err != nil {
+		return nil, kube.Inventory{}, err
+	}
+	return pruned, final, nil
+}
+
+// health waits until the applied objects are healthy or the environment's health timeout
+// ends. Its error is the cluster's (it stopped answering): the commit waits.
+func (r *Reconciler) health(ctx context.Context, p *pass, cs *kube.ChangeSet, applied kube.Inventory) (*kube.HealthReport, error) {
+	hopts := kube.DefaultHealthOptions()
+	hopts.Timeout = p.env.Apply.HealthTimeout
+	hopts.Interval = r.opts.HealthInterval
+	hopts.Settle = p.env.Apply.Settle
+	if p.commit == p.lastHealthy {
+		// A commit that proved healthy, applied again (a drift correction, a resync, the
+		// target of a rollback), has only what this apply changed to prove. A new commit
+		// proves every workload: a ConfigMap it changes can crash the pods that read it,
+		// and a daemon killed during its rollout left nothing proven.
+		hopts.Fresh = changed(cs)
+	}
+	h, err := p.cl.WaitHealthy(ctx, applied.IDs, hopts)
+	if err != nil {
+		return nil, &stepError{outcome: outcome.Waiting, retry: true, err: fmt.Errorf("health: %w", err)}
+	}
+	return h, nil
+}
+
+// changed returns the objects the apply created or configured: they are the ones whose
+// health must settle.
+func changed(cs *kube.ChangeSet) map[kube.ObjectID]bool {
+	out := map[kube.ObjectID]bool{}
+	for _, ch := range cs.Changes {
+		if ch.Action == kube.Created || ch.Action == kube.Configured {
+			out[ch.ID] = true
+		}
+	}
+	return out
+}
