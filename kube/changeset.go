@@ -28,11 +28,22 @@ type FieldChange struct {
 	// Manager, in drift reports, is the other field manager that owns the field now
 	// (for example "kubectl-edit"); empty when it is still ours.
 	Manager string `json:",omitempty"`
+	// From, in an apply or its dry run, names the other field managers that owned the
+	// field before and lose it to this apply ("kubectl" after a kubectl scale; several
+	// are joined by ", "): the push takes the field back from them. Empty when nobody else
+	// had it.
+	From string `json:",omitempty"`
 }
 
+// String renders the change for a person: ".spec.replicas: 5 -> 2", with the manager the
+// push takes it from ("... (was kubectl's)") or, in drift, the one that has it now.
 func (f FieldChange) String() string {
-	if f.Manager != "" {
-		return fmt.Sprintf("%s (owned by %s)", FieldChange{Path: f.Path, Old: f.Old, New: f.New}, f.Manager)
+	plain := FieldChange{Path: f.Path, Old: f.Old, New: f.New}
+	switch {
+	case f.Manager != "":
+		return fmt.Sprintf("%s (owned by %s)", plain, f.Manager)
+	case f.From != "":
+		return fmt.Sprintf("%s (was %s's)", plain, strings.ReplaceAll(f.From, ", ", "'s and "))
 	}
 	switch {
 	case f.Old == "":

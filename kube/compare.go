@@ -62,11 +62,109 @@ func withOwnMetadata(obj map[string]any) (c, md map[string]any) {
 }
 
 // changedFields lists the differences between live and merged (the server's answer to
-// an apply), masking Secret values.
+// an apply), masking Secret values, each with the managers it is taken from (From).
 func changedFields(live, merged *unstructured.Unstructured) []FieldChange {
 	var out []FieldChange
 	diffValue(&out, "", normalized(live), normalized(merged), isSecret(merged))
+	if len(out) > 0 {
+		takenFrom(out, live, merged)
+	}
 	return out
+}
+
+// takenFrom sets, on each changed field, the field managers that owned it in live's
+// managedFields and own it no longer in merged's: those the apply took it from. An apply
+// that forces its fields back (a push re-asserts git) shows whose hand edit it undoes.
+func takenFrom(fields []FieldChange, live, merged *unstructured.Unstructured) {
+	before, after := ownedPaths(live), ownedPaths(merged)
+	if len(before) == 0 {
+		return
+	}
+	managers := make([]string, 0, len(before))
+	for m := range before {
+		managers = append(managers, m)
+	}
+	sort.Strings(managers)
+	for i := range fields {
+		var from []string
+		for _, m := range managers {
+			if owns(before[m], fields[i].Path) && !owns(after[m], fields[i].Path) {
+				from = append(from, m)
+			}
+		}
+		fields[i].From = strings.Join(from, ", ")
+	}
+}
+
+// ownedPaths maps each field manager of obj to the fields it owns, in the diff's notation
+// (".spec.replicas", ".spec.template.spec.containers[name=web].image"). Entries of one
+// manager (an Update through the scale subresource, another through the main resource)
+// count together.
+func ownedPaths(obj *unstructured.Unstructured) map[string][]string {
+	out := map[string][]string{}
+	for _, e := range obj.GetManagedFields() {
+		if e.FieldsV1 == nil {
+			continue
+		}
+		var set map[string]any
+		if err := json.Unmarshal(e.FieldsV1.Raw, &set); err != nil {
+			continue
+		}
+		paths := out[e.Manager]
+		fieldPaths(&paths, "", set)
+		out[e.Manager] = paths
+	}
+	return out
+}
+
+// fieldPaths appends the leaves of a managedFields set (FieldsV1: "f:spec" for a field,
+// "k:{...}" for a list item by key, "i:N" by index, "v:..." for a set member, "." for the
+// item itself) under path.
+func fieldPaths(out *[]string, path string, set map[string]any) {
+	if len(set) == 0 {
+		*out = append(*out, displayPath(path))
+		return
+	}
+	for k, v := range set {
+		if k == "." {
+			*out = append(*out, displayPath(path))
+			continue
+		}
+		child, _ := v.(map[string]any)
+		if len(k) < 2 || k[1] != ':' {
+			continue
+		}
+		switch name := k[2:]; k[0] {
+		case 'f':
+			fieldPaths(out, path+pathKey(name), child)
+		case 'k':
+			// The diff pairs list items by name; an item keyed otherwise (ports by number)
+			// gets a path no diff line has, and so no owner.
+			var key map[string]any
+			if json.Unmarshal([]byte(name), &key) == nil {
+				if n, ok := key["name"].(string); ok {
+					fieldPaths(out, fmt.Sprintf("%s[name=%s]", path, n), child)
+					continue
+				}
+			}
+			fieldPaths(out, path+"["+name+"]", child)
+		case 'i':
+			fieldPaths(out, path+"["+name+"]", child)
+		case 'v':
+			fieldPaths(out, path+"[="+name+"]", child)
+		}
+	}
+}
+
+// owns says whether a manager owning paths owns field p: p itself, a field above it (an
+// atomic map or list owned whole), or a field under it (p appeared or went whole).
+func owns(paths []string, p string) bool {
+	for _, o := range paths {
+		if matchPath(p, o) || matchPath(o, p) {
+			return true
+		}
+	}
+	return false
 }
 
 // diffValue appends the differences between a and b under path. secret says the object is

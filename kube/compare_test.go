@@ -59,3 +59,65 @@ func TestShortAndPaths(t *testing.T) {
 		t.Error("subset")
 	}
 }
+
+// A field another manager set (kubectl scale, through the scale subresource) and the
+// apply takes back names that manager; a field only ours, or one the other manager keeps,
+// names nobody.
+func TestChangedFieldsTakenFrom(t *testing.T) {
+	live := objs(t, `apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+  managedFields:
+  - manager: gitopsd
+    operation: Apply
+    fieldsType: FieldsV1
+    fieldsV1: {"f:spec": {"f:template": {"f:spec": {"f:containers": {"k:{\"name\":\"web\"}": {".": {}, "f:image": {}, "f:name": {}}}}}}}
+  - manager: kubectl
+    operation: Update
+    subresource: scale
+    fieldsType: FieldsV1
+    fieldsV1: {"f:spec": {"f:replicas": {}}}
+  - manager: kubectl-edit
+    operation: Update
+    fieldsType: FieldsV1
+    fieldsV1: {"f:metadata": {"f:labels": {"f:team": {}}}}
+spec:
+  replicas: 5
+  template: {spec: {containers: [{name: web, image: "web:1"}]}}
+`)[0]
+	merged := objs(t, `apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+  labels: {team: a}
+  managedFields:
+  - manager: gitopsd
+    operation: Apply
+    fieldsType: FieldsV1
+    fieldsV1: {"f:spec": {"f:replicas": {}, "f:template": {"f:spec": {"f:containers": {"k:{\"name\":\"web\"}": {".": {}, "f:image": {}, "f:name": {}}}}}}}
+  - manager: kubectl-edit
+    operation: Update
+    fieldsType: FieldsV1
+    fieldsV1: {"f:metadata": {"f:labels": {"f:team": {}}}}
+spec:
+  replicas: 2
+  template: {spec: {containers: [{name: web, image: "web:2"}]}}
+`)[0]
+	got := map[string]string{}
+	for _, f := range changedFields(live, merged) {
+		got[f.Path] = f.String()
+	}
+	want := map[string]string{
+		".spec.replicas": ".spec.replicas: 5 -> 2 (was kubectl's)",
+		".spec.template.spec.containers[name=web].image": `.spec.template.spec.containers[name=web].image: "web:1" -> "web:2"`,
+		".metadata.labels": `.metadata.labels: + {"team":"a"}`,
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("got\n%q\nwant\n%q", got, want)
+	}
+	two := FieldChange{Path: ".data.x", Old: `"a"`, New: `"b"`, From: "helm, kubectl"}
+	if s := two.String(); s != `.data.x: "a" -> "b" (was helm's and kubectl's)` {
+		t.Errorf("two managers: %q", s)
+	}
+}
