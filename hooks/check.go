@@ -32,9 +32,10 @@ const (
 	RuleCluster    = "cluster"
 )
 
-// Clusters gives the checks the target cluster's client and capabilities.
+// Clusters gives the checks the client an environment acts through (see
+// clusters.Registry.EnvClient) and its cluster's capabilities.
 type Clusters interface {
-	Client(name string) (*kube.Client, error)
+	EnvClient(env config.Environment) (*kube.Client, error)
 	Capabilities(name string) (clusters.Capabilities, error)
 }
 
@@ -76,7 +77,7 @@ func (c *Checker) Check(ctx context.Context, t Target) *Checked {
 	var cl *kube.Client
 	if !t.Offline {
 		var err error
-		cl, err = c.Clusters.Client(env.Cluster)
+		cl, err = c.Clusters.EnvClient(env)
 		if err == nil {
 			var caps clusters.Capabilities
 			if caps, err = c.Clusters.Capabilities(env.Cluster); err == nil {
@@ -197,7 +198,7 @@ func (c *Checker) dryRun(ctx context.Context, cl *kube.Client, t Target, objs []
 				line = fieldLine(lines, src, ch.Err)
 			}
 			rep.Problems = append(rep.Problems, Problem{File: src.File, Line: line, Object: ch.ID.Short(), Rule: RuleDryRun,
-				Message: ch.Message, Hint: dryRunHint(ch)})
+				Message: ch.Message, Hint: dryRunHint(ch, t.Env)})
 		case kube.Created:
 			rep.Preview = append(rep.Preview, PreviewLine{Op: "+", Object: ch.ID.Short()})
 		case kube.Configured:
@@ -252,8 +253,13 @@ func refusedFields(err error) []string {
 	return fields
 }
 
-func dryRunHint(ch kube.Change) string {
-	if apierrors.IsConflict(ch.Err) {
+func dryRunHint(ch kube.Change, env config.Environment) string {
+	switch {
+	case errors.Is(ch.Err, kube.ErrOwnedByOther):
+		return "remove it from this push; if its environment gave it up, remove the " + kube.OwnerLabel + " label from the object in the cluster"
+	case apierrors.IsForbidden(ch.Err) && env.Impersonate != nil:
+		return fmt.Sprintf("this environment acts as %s (impersonate: in repos.yaml), whom the cluster's RBAC does not allow this: remove the object, or ask the cluster's admins for the grant", env.Impersonate)
+	case apierrors.IsConflict(ch.Err):
 		return "another field manager owns this field: remove it from git, or set apply.force for the environment"
 	}
 	return "the API server refused this object; fix the field it names"

@@ -8,6 +8,8 @@ import (
 	"testing/fstest"
 	"time"
 
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
 	"github.com/gitopsd/gitopsd/clusters"
 	"github.com/gitopsd/gitopsd/config"
 	"github.com/gitopsd/gitopsd/controlplane"
@@ -123,7 +125,7 @@ func TestCheckAPIRefusalTiedToFileAndLine(t *testing.T) {
 }
 
 func TestCheckCRDInSamePush(t *testing.T) {
-	b := newCheckBed(t, nil)
+	b := newCheckBed(t, func(e *config.Environment) { e.ClusterScoped = []string{"CustomResourceDefinition"} })
 	crd := `apiVersion: apiextensions.k8s.io/v1
 kind: CustomResourceDefinition
 metadata: {name: widgets.example.com}
@@ -172,7 +174,7 @@ func TestCheckPolicyAndTests(t *testing.T) {
 
 func TestCheckPruneGuard(t *testing.T) {
 	b := newCheckBed(t, nil)
-	cl, err := b.checker.Clusters.Client("local")
+	cl, err := b.checker.Clusters.EnvClient(b.env)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -210,5 +212,33 @@ func TestCheckReportsEverythingAtOnce(t *testing.T) {
 	res, out := b.check(map[string]string{"deploy/web.yaml": deploymentYAML("-1", "nginx:latest")}, false)
 	if res.Report.OK() || !strings.Contains(out, "no-latest-tag:") || !strings.Contains(out, "dry-run:") || !strings.Contains(out, "REJECTED: 2 problems") {
 		t.Fatalf("want the policy and the API refusal together:\n%s", out)
+	}
+}
+
+// TestCheckBoundaryAndOwner: the door refuses an object outside the environment's
+// namespaces (at render, so without the cluster too) and one that another environment owns
+// (at the dry run), each with the way out.
+func TestCheckBoundaryAndOwner(t *testing.T) {
+	b := newCheckBed(t, func(e *config.Environment) { e.Name = "main" })
+	res, out := b.check(map[string]string{"deploy/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a, namespace: elsewhere}\n"}, false)
+	if res.Report.OK() || !strings.Contains(out, "x deploy/cm.yaml:1  ConfigMap/elsewhere/a\n    namespace-boundary: ConfigMap/elsewhere/a is in namespace elsewhere, which environment main may not touch") ||
+		!strings.Contains(out, "hint: add elsewhere to namespaces: of environment main in repos.yaml, or remove metadata.namespace") {
+		t.Fatalf("an object outside the environment's namespaces must be refused:\n%s", out)
+	}
+
+	cl, err := b.checker.Clusters.EnvClient(b.env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := kube.DefaultApplyOptions()
+	opts.Owner = &kube.Owner{Repo: "shop", Env: "prod"}
+	theirs := &unstructured.Unstructured{Object: map[string]any{"apiVersion": "v1", "kind": "ConfigMap", "metadata": map[string]any{"name": "theirs", "namespace": b.ns}}}
+	if cs, err := cl.Apply(context.Background(), []*unstructured.Unstructured{theirs}, opts); err != nil || cs.HasFailed() {
+		t.Fatalf("%v %v", err, cs)
+	}
+	res, out = b.check(map[string]string{"deploy/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: theirs}\ndata: {a: b}\n"}, false)
+	if res.Report.OK() || !strings.Contains(out, "dry-run: ConfigMap/"+b.ns+"/theirs is owned by environment shop/prod") ||
+		!strings.Contains(out, "hint: remove it from this push; if its environment gave it up, remove the gitopsd.dev/owner label") {
+		t.Fatalf("another environment's object must be refused naming its owner:\n%s", out)
 	}
 }
