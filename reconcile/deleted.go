@@ -33,7 +33,7 @@ func (r *Reconciler) BranchDeleted(ctx context.Context, repo, env, user string) 
 	if e.OnDelete != config.OnDeletePrune {
 		return record(fmt.Sprintf("its %d objects stay in cluster %s, unmanaged (on_delete: keep)", r.opts.Store.Get(repo, env).Objects, e.Cluster))
 	}
-	cl, err := r.opts.Clusters.Client(e.Cluster)
+	cl, err := r.opts.Clusters.EnvClient(e)
 	if err != nil {
 		return record(fmt.Sprintf("cluster %s unreachable: nothing pruned (%v)", e.Cluster, err))
 	}

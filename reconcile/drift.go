@@ -36,7 +36,7 @@ func (r *Reconciler) Scan(ctx context.Context, repoName, envName string) (*Drift
 	if err != nil || head == "" {
 		return &DriftResult{}, err
 	}
-	cl, err := r.opts.Clusters.Client(env.Cluster)
+	cl, err := r.opts.Clusters.EnvClient(env)
 	if err != nil {
 		return nil, err
 	}

@@ -39,7 +39,7 @@ func (r *Reconciler) run(ctx context.Context, p *pass) (res Result) {
 	if err := r.lease(ctx, p); err != nil {
 		return res.failed(err)
 	}
-	cl, err := r.opts.Clusters.Client(p.env.Cluster)
+	cl, err := r.opts.Clusters.EnvClient(p.env)
 	if err != nil {
 		return res.failed(unreachable(p.env.Cluster, err))
 	}

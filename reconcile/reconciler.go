@@ -22,6 +22,7 @@ import (
 // Clusters gives the reconciler each cluster's client and capabilities.
 type Clusters interface {
 	Client(name string) (*kube.Client, error)
+	EnvClient(env config.Environment) (*kube.Client, error)
 	Capabilities(name string) (clusters.Capabilities, error)
 }
 
