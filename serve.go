@@ -67,7 +67,7 @@ func serve(ctx context.Context, cfg *config.Config, log zerolog.Logger) error {
 		return err
 	}
 	srv, err := gitserver.New(ctx, gitserver.Options{
-		Config: cfg, Hooks: a, Log: log, Status: a.Status, Operator: a.rec, Metrics: sessionMetrics{a.metrics}, ShutdownGrace: shutdownGrace,
+		Config: cfg, Hooks: a, Log: log, Status: a.rec.Status, Operator: a.rec, Metrics: sessionMetrics{a.metrics}, ShutdownGrace: shutdownGrace,
 		LastApplied: func(repo, env string) string { return a.store.Get(repo, env).LastApplied },
 		OnReady: func(net.Addr) {
 			sshReady.Store(true)

@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -159,51 +158,6 @@ func (a *app) PostReceive(ctx context.Context, push *gitserver.Push, out io.Writ
 	}
 }
 
-// Status answers `ssh HOST status [repo [env]]`: the environments of the repos user may
-// read, narrowed to a repo or one environment.
-func (a *app) Status(_ context.Context, user string, args []string, out io.Writer) error {
-	cfg := a.config()
-	if len(args) > 0 {
-		repo, ok := cfg.Repos[args[0]]
-		if !ok || !repo.CanRead(user) {
-			return fmt.Errorf("repository %q does not exist, or %s may not read it", args[0], user)
-		}
-		if len(args) > 1 {
-			if _, ok := repo.Environments[args[1]]; !ok {
-				return fmt.Errorf("repository %s has no environment %q", args[0], args[1])
-			}
-		}
-	}
-	wanted := func(repo, env string) bool {
-		return (len(args) == 0 || args[0] == repo) && (len(args) < 2 || args[1] == env)
-	}
-	var sts []reconcile.Status
-	for _, st := range a.store.All() {
-		repo, ok := cfg.Repos[st.Repo]
-		if !ok || !repo.CanRead(user) {
-			continue
-		}
-		if _, ok := repo.Environments[st.Env]; ok && wanted(st.Repo, st.Env) {
-			sts = append(sts, st)
-		}
-	}
-	// Environments never pushed to have no status yet; list them too.
-	for _, rn := range sortedRepoNames(cfg) {
-		repo := cfg.Repos[rn]
-		if !repo.CanRead(user) {
-			continue
-		}
-		for en, env := range repo.Environments {
-			if wanted(rn, en) && !slices.ContainsFunc(sts, func(s reconcile.Status) bool { return s.Repo == rn && s.Env == en }) {
-				sts = append(sts, reconcile.Status{Repo: rn, Env: en, Branch: env.Branch, Cluster: env.Cluster})
-			}
-		}
-	}
-	slices.SortFunc(sts, func(x, y reconcile.Status) int { return strings.Compare(x.Key(), y.Key()) })
-	reconcile.WriteStatus(out, sts, time.Now())
-	return nil
-}
-
 // reload switches to a new configuration: clusters and later pushes use it at once. It
 // re-applies nothing already configured; only environments it adds get their branch head.
 func (a *app) reload(cfg *config.Config) {
@@ -214,15 +168,6 @@ func (a *app) reload(cfg *config.Config) {
 		a.log.Error().Err(err).Msg("drift schedules not reloaded")
 	}
 	a.rec.ApplyAdded(old)
-}
-
-func sortedRepoNames(cfg *config.Config) []string {
-	names := make([]string, 0, len(cfg.Repos))
-	for n := range cfg.Repos {
-		names = append(names, n)
-	}
-	slices.Sort(names)
-	return names
 }
 
 // buildHooks assembles and starts what runs behind the Git server.
