@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -36,10 +35,6 @@ type app struct {
 	rec      *reconcile.Reconciler
 	pre      *hooks.PreReceive
 	notifier *notify.Notifier
-
-	ctx     context.Context
-	schedMu sync.Mutex
-	sched   *reconcile.Scheduler // replaced on reload: schedules follow repos.yaml
 }
 
 var _ gitserver.Hooks = (*app)(nil)
@@ -86,46 +81,9 @@ func (a *app) config() *config.Config { return a.cfg.Load() }
 // start runs the reconciler (which applies what was pushed while the daemon was down) and
 // the drift scans until ctx ends.
 func (a *app) start(ctx context.Context) error {
-	a.ctx = ctx
 	go a.notifier.Run(ctx)
 	a.rec.Start(ctx)
-	if err := a.schedule(); err != nil {
-		return err
-	}
-	go func() {
-		<-ctx.Done()
-		a.stopSchedule()
-	}()
-	return nil
-}
-
-// schedule (re)starts the drift scans of the configuration in force.
-func (a *app) schedule() error {
-	sched := reconcile.NewScheduler(reconcile.DefaultSchedulerOptions(a.log))
-	if err := a.rec.ScheduleDrift(a.ctx, sched); err != nil {
-		return err
-	}
-	a.schedMu.Lock()
-	defer a.schedMu.Unlock()
-	a.stopScheduleLocked()
-	a.sched = sched
-	sched.Start()
-	return nil
-}
-
-func (a *app) stopSchedule() {
-	a.schedMu.Lock()
-	defer a.schedMu.Unlock()
-	a.stopScheduleLocked()
-}
-
-func (a *app) stopScheduleLocked() {
-	if a.sched == nil {
-		return
-	}
-	stop, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	a.sched.Stop(stop)
+	return a.rec.ScheduleScans()
 }
 
 // PreReceive runs the checks of every environment the push touches.
@@ -163,11 +121,7 @@ func (a *app) PostReceive(ctx context.Context, push *gitserver.Push, out io.Writ
 func (a *app) reload(cfg *config.Config) {
 	old := a.cfg.Swap(cfg)
 	a.clusters.Update(cfg)
-	if err := a.schedule(); err != nil {
-		// config.Load validated every schedule; keep the old scans if this still fails.
-		a.log.Error().Err(err).Msg("drift schedules not reloaded")
-	}
-	a.rec.ApplyAdded(old)
+	a.rec.Reload(old)
 }
 
 // buildHooks assembles and starts what runs behind the Git server.

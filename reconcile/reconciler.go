@@ -62,6 +62,8 @@ type Reconciler struct {
 	// reverts are the revert commits ssh rollback wrote and queued, with the commit each
 	// restores, so that their apply reports a rollback (see askedRevert).
 	reverts sync.Map // repo/env/commit -> target
+
+	scans scans
 }
 
 // New returns a reconciler; Start runs it.

@@ -2,6 +2,16 @@ package reconcile
 
 import "github.com/gitopsd/gitopsd/config"
 
+// Reload follows a configuration reload (Options.Config already returns the new one;
+// old is the one before): drift scans as the new schedules say, and the branch heads of
+// the environments it adds.
+func (r *Reconciler) Reload(old *config.Config) {
+	if err := r.ScheduleScans(); err != nil {
+		r.opts.Log.Error().Err(err).Msg("drift schedules not reloaded")
+	}
+	r.ApplyAdded(old)
+}
+
 // ApplyAdded is what a configuration reload queues: the environments that old did not have
 // and whose branch head was never applied to them (a branch pushed before the environment
 // was configured). Nothing else: a reload changes configuration, not clusters, and an
