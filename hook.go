@@ -5,7 +5,6 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"path/filepath"
 
 	"github.com/gitopsd/gitopsd/gitserver"
 )
@@ -22,13 +21,11 @@ func runHook(ctx context.Context, fs *flag.FlagSet, args []string) error {
 		return errUsage
 	}
 	if *socket == "" {
-		// Repos live in DATA_DIR/repos/NAME.git; the socket in DATA_DIR.
 		wd, err := os.Getwd()
 		if err != nil {
 			return err
 		}
-		*socket = findSocket(wd)
-		if *socket == "" {
+		if *socket, err = gitserver.FindSocket(wd); err != nil {
 			fmt.Fprintf(os.Stderr, "gitopsd: cannot find the daemon's hook socket above %s; push refused\n", wd)
 			return exitError{1}
 		}
@@ -40,20 +37,4 @@ func runHook(ctx context.Context, fs *flag.FlagSet, args []string) error {
 		return exitError{code}
 	}
 	return nil
-}
-
-func findSocket(dir string) string {
-	for d := dir; ; d = filepath.Dir(d) {
-		if p := filepath.Join(d, gitserver.SocketName); fileExists(p) {
-			return p
-		}
-		if filepath.Dir(d) == d {
-			return ""
-		}
-	}
-}
-
-func fileExists(p string) bool {
-	_, err := os.Stat(p)
-	return err == nil
 }
