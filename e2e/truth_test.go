@@ -44,7 +44,7 @@ spec:
           spec: {type: object, properties: {size: {type: integer}}}
 `, group)
 	d, alice, work := oneRepo(t, cp, ns,
-		fmt.Sprintf("prod: {branch: main, cluster: local, path: deploy, namespace: %s, apply: {health_timeout: 20s}}", ns))
+		fmt.Sprintf("prod: {branch: main, cluster: local, path: deploy, namespace: %s, cluster_scoped: [CustomResourceDefinition], apply: {health_timeout: 20s}}", ns))
 	// The CRD and the widget in one push: the kind is not served yet when the push is
 	// rendered, at the door or at the apply.
 	d.Commit(t, alice, work, "crd and widget", map[string]string{
