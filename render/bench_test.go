@@ -88,18 +88,28 @@ func BenchmarkHelmChart(b *testing.B) {
 	benchRender(b, tree(testChart(nil)), helmOpts(), 3)
 }
 
-// BenchmarkHelm1000 renders a chart whose template loops over 1,000 Deployments.
-func BenchmarkHelm1000(b *testing.B) {
+// helmMany is a chart whose template loops over count Deployments.
+func helmMany(count int) map[string]string {
 	tpl := "{{- range $i := until (int .Values.count) }}\n---\n" +
 		strings.ReplaceAll(strings.ReplaceAll(manifest(0), "app-0", "app-{{ $i }}"), "1.2.0", "1.2.{{ $i }}") +
 		"{{- end }}\n"
 	tpl = strings.ReplaceAll(tpl, `value: "0"`, `value: "{{ $i }}"`)
-	fsys := tree(map[string]string{
+	return map[string]string{
 		"chart/Chart.yaml":          "apiVersion: v2\nname: many\nversion: 1.0.0\n",
-		"chart/values.yaml":         "count: 1000\n",
+		"chart/values.yaml":         fmt.Sprintf("count: %d\n", count),
 		"chart/templates/apps.yaml": tpl,
-	})
-	benchRender(b, fsys, Options{Path: "chart", DefaultNamespace: "shop"}, 1000)
+	}
+}
+
+// BenchmarkHelm1000 renders a chart whose template loops over 1,000 Deployments.
+func BenchmarkHelm1000(b *testing.B) {
+	benchRender(b, tree(helmMany(1000)), Options{Path: "chart", DefaultNamespace: "shop"}, 1000)
+}
+
+// BenchmarkHelm200 renders the same chart with 200 Deployments, from git (the baseline of
+// the render sandbox's benchmark, package sandbox).
+func BenchmarkHelm200Git(b *testing.B) {
+	benchRender(b, gitTree(b, helmMany(200)), Options{Path: "chart", DefaultNamespace: "shop"}, 200)
 }
 
 // BenchmarkKustomize1000 builds an overlay over a base of 1,000 Deployments.

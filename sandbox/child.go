@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+	"k8s.io/apimachinery/pkg/runtime/serializer/cbor/direct"
 
 	"github.com/gitopsd/gitopsd/render"
 )
@@ -28,11 +29,13 @@ type request struct {
 	CPU      time.Duration
 }
 
-// response is what the child writes on its stdout. Objects travel as JSON (gob cannot carry
-// the interface values of unstructured objects), their sources beside them.
+// response is what the child writes on its stdout. The objects travel as one CBOR item, in
+// Kubernetes' own CBOR encoding (which gives back the int64s, float64s and nils of
+// unstructured content as they were; gob cannot carry them, and JSON takes twice as long),
+// their sources beside them.
 type response struct {
 	Type     string
-	Objects  [][]byte
+	Objects  []byte
 	Sources  []render.Source
 	Problems []render.Problem
 	// Err is an error of render.Render itself (bad options).
@@ -79,15 +82,14 @@ func serveOne() int {
 		resp.Err = err.Error()
 	} else {
 		resp.Type, resp.Problems = res.Type, res.Problems
-		for _, o := range res.Objects {
-			b, err := o.MarshalJSON()
-			if err != nil {
-				resp.Problems = append(resp.Problems, render.Problem{File: o.Source.File, Rule: render.RuleInternal,
-					Message: "cannot encode a rendered object: " + err.Error()})
-				continue
-			}
-			resp.Objects = append(resp.Objects, b)
+		objs := make([]map[string]any, len(res.Objects))
+		for i, o := range res.Objects {
+			objs[i] = o.Object
 			resp.Sources = append(resp.Sources, o.Source)
+		}
+		if resp.Objects, err = direct.Marshal(objs); err != nil {
+			fmt.Fprintln(os.Stderr, "sandbox: encoding the objects:", err)
+			return 5
 		}
 	}
 	if err := gob.NewEncoder(os.Stdout).Encode(&resp); err != nil {
@@ -109,7 +111,7 @@ func limit(memory int64, cpu time.Duration) error {
 	}
 	if cpu > 0 {
 		secs := uint64((cpu + time.Second - 1) / time.Second)
-		if err := unix.Setrlimit(unix.RLIMIT_CPU, &unix.Rlimit{Cur: secs, Max: secs + 1}); err != nil {
+		if err := unix.Setrlimit(unix.RLIMIT_CPU, &unix.Rlimit{Cur: secs, Max: secs}); err != nil {
 			return fmt.Errorf("RLIMIT_CPU: %w", err)
 		}
 	}

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/serializer/cbor/direct"
 
 	"github.com/gitopsd/gitopsd/render"
 )
@@ -71,7 +72,9 @@ func Render(ctx context.Context, tree fs.FS, opts render.Options, lim Limits) (*
 	if err != nil {
 		return nil, err
 	}
-	defer ch.kill()
+	defer refill()
+	// The child is done with once its answer is read: it is reaped off the render's path.
+	defer func() { go ch.kill() }()
 
 	go serveTree(ch.tree, tree, full.Scope, full.MaxBytes, 2*full.MaxBytes)
 	req := request{Options: full, HasScope: full.Scope != nil, Memory: lim.Memory, CPU: lim.CPU}
@@ -101,20 +104,19 @@ func Render(ctx context.Context, tree fs.FS, opts render.Options, lim Limits) (*
 	case <-ctx.Done():
 		return nil, fmt.Errorf("render %s: %w", full.Path, context.Cause(ctx))
 	}
-	state := ch.wait()
 	if d.err != nil {
-		return failed(full, lim, state, ch.stderrText()), nil
+		return failed(full, lim, ch.wait(), ch.stderrText()), nil
 	}
 	if d.resp.Err != "" {
 		return nil, fmt.Errorf("%w: %s", render.ErrBadOptions, strings.TrimPrefix(d.resp.Err, render.ErrBadOptions.Error()+": "))
 	}
 	res := &render.Result{Type: d.resp.Type, Problems: d.resp.Problems}
-	for i, b := range d.resp.Objects {
-		u := &unstructured.Unstructured{}
-		if err := u.UnmarshalJSON(b); err != nil {
-			return nil, fmt.Errorf("sandbox: decoding a rendered object: %w", err)
-		}
-		res.Objects = append(res.Objects, render.Object{Unstructured: u, Source: d.resp.Sources[i]})
+	var objs []map[string]any
+	if err := direct.Unmarshal(d.resp.Objects, &objs); err != nil || len(objs) != len(d.resp.Sources) {
+		return nil, fmt.Errorf("sandbox: decoding the rendered objects (%d sources): %v", len(d.resp.Sources), err)
+	}
+	for i, o := range objs {
+		res.Objects = append(res.Objects, render.Object{Unstructured: &unstructured.Unstructured{Object: o}, Source: d.resp.Sources[i]})
 	}
 	return res, nil
 }
@@ -176,37 +178,53 @@ type child struct {
 var warm struct {
 	mu    sync.Mutex
 	ready *child
+	// starting is open while the next warm child is being started.
+	starting chan struct{}
 }
 
-// take returns a started child: the warm one if there is one, and starts the next.
+// take returns a started child: the warm one, once it is started, or a new one.
 func take() (*child, error) {
 	warm.mu.Lock()
+	if wait := warm.starting; warm.ready == nil && wait != nil {
+		warm.mu.Unlock()
+		<-wait
+		warm.mu.Lock()
+	}
 	ch := warm.ready
 	warm.ready = nil
 	warm.mu.Unlock()
-	if ch == nil || ch.exited() {
-		if ch != nil {
-			ch.kill()
-		}
-		var err error
-		if ch, err = start(); err != nil {
-			return nil, err
-		}
+	if ch != nil && !ch.exited() {
+		return ch, nil
 	}
+	if ch != nil {
+		go ch.kill()
+	}
+	return start()
+}
+
+// refill starts the next warm child in the background, unless one is ready or starting.
+func refill() {
+	warm.mu.Lock()
+	defer warm.mu.Unlock()
+	if warm.ready != nil || warm.starting != nil {
+		return
+	}
+	done := make(chan struct{})
+	warm.starting = done
 	go func() {
-		next, err := start()
-		if err != nil {
-			return // the next render starts its own, and reports the error
-		}
+		next, err := start() // on error, the next render starts its own and reports it
 		warm.mu.Lock()
 		defer warm.mu.Unlock()
-		if warm.ready == nil {
-			warm.ready = next
-			return
+		if err == nil {
+			if warm.ready == nil {
+				warm.ready = next
+			} else {
+				go next.kill()
+			}
 		}
-		next.kill()
+		warm.starting = nil
+		close(done)
 	}()
-	return ch, nil
 }
 
 // isolate says whether children get a user and network namespace of their own; it is

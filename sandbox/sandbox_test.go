@@ -211,8 +211,8 @@ func TestTplRecursion(t *testing.T) {
 	}
 }
 
-// spin iterates 2*10^7 times and allocates little: many seconds of CPU.
-const spin = `{{ range until 1000 }}{{ range until 1000 }}{{ range until 20 }}{{ end }}{{ end }}{{ end }}`
+// spin iterates 10^8 times and allocates little: many seconds of CPU.
+const spin = `{{ range until 1000 }}{{ range until 1000 }}{{ range until 100 }}{{ end }}{{ end }}{{ end }}`
 
 // TestCPULimit: a template that spins is stopped by its CPU limit, well before its timeout.
 func TestCPULimit(t *testing.T) {

@@ -5,7 +5,7 @@
 #
 #   scripts/bench.sh                 # everything, 8 to 12 minutes on 2 cores
 #   RUNS=5 scripts/bench.sh          # iterations per Go benchmark (default 3, at most 10)
-#   SKIP=transport scripts/bench.sh  # leave steps out: transport validate deploy healthy drift kube render
+#   SKIP=transport scripts/bench.sh  # leave steps out: transport validate deploy healthy drift kube render sandbox
 #   REPORT=/tmp/gitopsd-bench-results.X scripts/bench.sh   # only print the table of a past run
 #
 # Steps, each bounded by `timeout` so that the whole run stops by itself:
@@ -24,6 +24,8 @@
 #   drift      kube: drift scan of 5,000 live objects (time, API requests, peak heap)
 #   kube       kube: the apply engine alone vs kubectl (dry-run 1,000, apply 500)
 #   render     render: 1,000 objects from plain YAML in git, Helm, Kustomize
+#   sandbox    render: the render sandbox (a child process per render) vs rendering in
+#              process, 1,000 plain objects and a 200-object Helm chart from git
 # Full logs stay in $OUT (printed at the end).
 set -uo pipefail
 
@@ -85,6 +87,8 @@ if [ -z "${REPORT:-}" ]; then
 	gobench drift 300 ./kube 'BenchmarkDrift5000$' "${RUNS}x"
 	gobench kube 240 ./kube 'BenchmarkVsKubectl$' 1x
 	gobench render 180 ./render 'BenchmarkPlain1000Git$|BenchmarkHelm1000$|BenchmarkKustomize1000$' 1s
+	# The render sandbox against rendering in process, the same inputs run the same way.
+	gobench sandbox 180 ./render 'BenchmarkPlain1000Git$|BenchmarkSandboxPlain1000Git$|BenchmarkHelm200Git$|BenchmarkSandboxHelm200Git$' 20x
 else
 	LOAD_BEFORE="(not measured: REPORT)"
 	START=$SECONDS
@@ -209,6 +213,15 @@ missing render
 for c in Plain1000Git:"render 1,000: plain YAML from git" Helm1000:"render 1,000: Helm chart" Kustomize1000:"render 1,000: Kustomize overlay"; do
 	id=${c%%:*} label=${c#*:}
 	row "$label" "$(nsms "$(metric render "Benchmark$id" ns/op)")" - - -
+done
+
+missing sandbox
+for c in Plain1000Git:"render sandbox: 1,000 plain objects" Helm200Git:"render sandbox: 200-object Helm chart"; do
+	id=${c%%:*} label=${c#*:}
+	in=$(metric sandbox "Benchmark$id" ns/op)
+	sb=$(metric sandbox "BenchmarkSandbox$id" ns/op)
+	r=$(num "$sb" "$in")
+	row "$label" "$(nsms "$sb")" "$(nsms "$in") in process" "$(ratio "$sb" "$in")" "<= 1.10x in process" "$(met "" "" "$r" 1.10)"
 done
 
 LOAD_AFTER=$(uptime | sed 's/.*load average: //')
