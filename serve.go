@@ -17,7 +17,6 @@ import (
 
 	"github.com/gitopsd/gitopsd/config"
 	"github.com/gitopsd/gitopsd/gitserver"
-	"github.com/gitopsd/gitopsd/metrics"
 )
 
 func runServe(ctx context.Context, fs *flag.FlagSet, args []string) error {
@@ -67,7 +66,7 @@ func serve(ctx context.Context, cfg *config.Config, log zerolog.Logger) error {
 		return err
 	}
 	srv, err := gitserver.New(ctx, gitserver.Options{
-		Config: cfg, Hooks: a, Log: log, Status: a.rec.Status, Operator: a.rec, Metrics: sessionMetrics{a.metrics}, ShutdownGrace: shutdownGrace,
+		Config: cfg, Hooks: a, Log: log, Status: a.rec.Status, Operator: a.rec, Metrics: a.metrics.Sessions(), ShutdownGrace: shutdownGrace,
 		LastApplied: func(repo, env string) string { return a.store.Get(repo, env).LastApplied },
 		OnReady: func(net.Addr) {
 			sshReady.Store(true)
@@ -158,21 +157,4 @@ func reloadOnHUP(ctx context.Context, path string, srv *gitserver.Server, a *app
 		}
 		sdNotify(log, daemon.SdNotifyReady)
 	}
-}
-
-// sessionMetrics counts SSH sessions in Prometheus.
-type sessionMetrics struct{ m *metrics.Metrics }
-
-func (s sessionMetrics) Started() { s.m.SSHSessionsActive.Inc() }
-
-func (s sessionMetrics) Finished(command, result string) {
-	s.m.SSHSessionsActive.Dec()
-	if command == "" {
-		command = "none"
-	}
-	s.m.SSHSessions.WithLabelValues(command, result).Inc()
-}
-
-func (s sessionMetrics) Refused(reason string) {
-	s.m.SSHConnectionsRefused.WithLabelValues(reason).Inc()
 }

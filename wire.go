@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -41,6 +40,8 @@ var _ gitserver.Hooks = (*app)(nil)
 
 var _ gitserver.Operator = (*reconcile.Reconciler)(nil)
 
+var _ gitserver.SessionMetrics = metrics.SSHSessions{}
+
 // repos.yaml's webhooks may subscribe to the event types notify sends (the outcomes'
 // among them, and the names they replaced); config, a leaf, cannot import notify, so the
 // list is handed to it here, before any configuration is loaded.
@@ -61,7 +62,7 @@ func newApp(cfg *config.Config, log zerolog.Logger, m *metrics.Metrics) (*app, e
 		Webhooks: func() []config.Webhook { return a.config().Webhooks },
 		Log:      log,
 	})
-	a.pre = &hooks.PreReceive{Config: a.config, Clusters: a.clusters, Log: log, Metrics: m}
+	a.pre = &hooks.PreReceive{Config: a.config, Clusters: a.clusters, Log: log, Metrics: m, Notify: a.notifier.Send}
 	host, _ := os.Hostname()
 	a.rec = reconcile.New(reconcile.Options{
 		Config:   a.config,
@@ -88,19 +89,7 @@ func (a *app) start(ctx context.Context) error {
 
 // PreReceive runs the checks of every environment the push touches.
 func (a *app) PreReceive(ctx context.Context, push *gitserver.Push, out io.Writer) error {
-	err := a.pre.Run(ctx, push, out)
-	result := "accepted"
-	switch {
-	case errors.Is(err, hooks.ErrRejected):
-		result = "rejected"
-	case err != nil:
-		result = "error"
-	}
-	a.metrics.Pushes.WithLabelValues(push.Repo, result).Inc()
-	if err != nil {
-		a.notifier.Send(notify.Event{Type: notify.PushRejected, Repo: push.Repo, Summary: err.Error(), Time: time.Now()})
-	}
-	return err
+	return a.pre.Run(ctx, push, out)
 }
 
 // PostReceive hands the accepted branch heads to the reconciler and reports its outcome.

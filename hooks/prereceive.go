@@ -14,6 +14,7 @@ import (
 	"github.com/gitopsd/gitopsd/gitserver"
 	"github.com/gitopsd/gitopsd/gittree"
 	"github.com/gitopsd/gitopsd/metrics"
+	"github.com/gitopsd/gitopsd/notify"
 )
 
 // Push options gitopsd understands (git push -o NAME).
@@ -32,6 +33,9 @@ type PreReceive struct {
 	Clusters Clusters
 	Log      zerolog.Logger
 	Metrics  *metrics.Metrics
+	// Notify, if set, receives a push.rejected event for each refused push; it must not
+	// block.
+	Notify func(notify.Event)
 }
 
 // ErrRejected matches (errors.Is) the error Run returns when a push is refused; the
@@ -45,8 +49,28 @@ func (r rejection) Error() string        { return string(r) }
 func (r rejection) Is(target error) bool { return target == ErrRejected }
 
 // Run checks push and writes one report per environment to out. A non-nil error refuses
-// the whole push, so that a push touching two environments lands in both or neither.
+// the whole push, so that a push touching two environments lands in both or neither. The
+// verdict is counted (gitopsd_pushes_total) and a refusal sent as push.rejected.
 func (h *PreReceive) Run(ctx context.Context, push *gitserver.Push, out io.Writer) error {
+	err := h.check(ctx, push, out)
+	result := "accepted"
+	switch {
+	case errors.Is(err, ErrRejected):
+		result = "rejected"
+	case err != nil:
+		result = "error"
+	}
+	if h.Metrics != nil {
+		h.Metrics.Pushes.WithLabelValues(push.Repo, result).Inc()
+	}
+	if err != nil && h.Notify != nil {
+		h.Notify(notify.Event{Type: notify.PushRejected, Repo: push.Repo, Summary: err.Error(), Time: time.Now()})
+	}
+	return err
+}
+
+// check is Run's checking: every environment the push moves, one report each.
+func (h *PreReceive) check(ctx context.Context, push *gitserver.Push, out io.Writer) error {
 	cfg := h.Config()
 	repo, ok := cfg.Repos[push.Repo]
 	if !ok {
