@@ -77,12 +77,18 @@ func parseConfig(t *testing.T, dataDir, limits, body string) *config.Config {
 
 func startInProcess(t *testing.T, limits, body string, hooks gitserver.Hooks) (*gitserver.Server, *gittest.Daemon) {
 	t.Helper()
+	return startLogging(t, zerolog.NewTestWriter(t), limits, body, hooks)
+}
+
+// startLogging is startInProcess with the server's log written to w.
+func startLogging(t *testing.T, w io.Writer, limits, body string, hooks gitserver.Hooks) (*gitserver.Server, *gittest.Daemon) {
+	t.Helper()
 	dataDir := filepath.Join(t.TempDir(), "data")
 	cfg := parseConfig(t, dataDir, limits, body)
 	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan net.Addr, 1)
 	srv, err := gitserver.New(ctx, gitserver.Options{
-		Config: cfg, Hooks: hooks, Log: zerolog.New(zerolog.NewTestWriter(t)),
+		Config: cfg, Hooks: hooks, Log: zerolog.New(w),
 		Executable: gittest.Binary(), OnReady: func(a net.Addr) { ready <- a },
 	})
 	if err != nil {
@@ -200,5 +206,55 @@ func TestIdleConnectionClosed(t *testing.T) {
 	}
 	if took := time.Since(start); took > 20*time.Second {
 		t.Fatalf("idle connection lived %v with idle_timeout 1s", took)
+	}
+}
+
+// lockedBuffer is a log sink the server writes to from its goroutines.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf strings.Builder
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// TestPushLogBounded: push options are the client's text, as many and as long as it likes.
+// The push's log line keeps 16 of them, 256 bytes each, and says how many it left out.
+func TestPushLogBounded(t *testing.T) {
+	alice := gittest.NewKey(t, "alice")
+	logs := &lockedBuffer{}
+	_, d := startLogging(t, logs, "", gittest.Users(alice)+"repos:\n  app: {write: [alice]}\n", &recordingHooks{})
+	work := d.Clone(t, alice, "app")
+	d.Commit(t, alice, work, "one", map[string]string{"a.txt": "a\n"})
+	args := []string{"push"}
+	for i := range 40 {
+		args = append(args, "-o", fmt.Sprintf("opt%d=%s", i, strings.Repeat("x", 5000)))
+	}
+	if out, err := d.Git(t, alice, work, append(args, "origin", "HEAD:main")...); err != nil {
+		t.Fatalf("push: %v\n%s", err, out)
+	}
+	var line string
+	for _, l := range strings.Split(logs.String(), "\n") {
+		if strings.Contains(l, `"hook":"pre-receive"`) {
+			line = l
+		}
+	}
+	if line == "" {
+		t.Fatalf("no pre-receive log line in:\n%s", logs.String())
+	}
+	if !strings.Contains(line, "… and 24 more") || strings.Count(line, `"opt`) != 16 {
+		t.Errorf("push options not bounded as said: %.600s", line)
+	}
+	if len(line) > 16*(256+16)+2000 {
+		t.Errorf("log line of %d bytes", len(line))
 	}
 }

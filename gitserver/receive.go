@@ -6,6 +6,8 @@ import (
 	"io"
 	"strings"
 	"time"
+
+	"github.com/gitopsd/gitopsd/termtext"
 )
 
 // preReceive decides a push: the built-in ref rules first, then the configured Hooks. It
@@ -77,7 +79,15 @@ func (s *Server) postReceive(ctx context.Context, push *Push, out io.Writer) {
 	s.hooks.PostReceive(ctx, push, out)
 }
 
-// logPush writes the one log line of a hook run, with the keys used everywhere.
+// A push's refs and options are the client's text: a log line holds this much of them.
+const (
+	logMaxRefs    = 32
+	logMaxOptions = 16
+	logMaxText    = 256
+)
+
+// logPush writes the one log line of a hook run, with the keys used everywhere, the
+// client's refs and push options bounded.
 func (s *Server) logPush(push *Push, hook, verdict, reason string, d time.Duration) {
 	refs := make([]string, len(push.Updates))
 	for i, u := range push.Updates {
@@ -91,7 +101,8 @@ func (s *Server) logPush(push *Push, hook, verdict, reason string, d time.Durati
 		ev = ev.Str("ref", push.Updates[0].Name).Str("commit", push.Updates[0].New)
 	}
 	ev.Str("repo", push.Repo).Str("user", push.User).Str("key", push.KeyFingerprint).
-		Str("session", push.SessionID).Strs("refs", refs).Strs("push_options", push.Options).
+		Str("session", push.SessionID).Strs("refs", termtext.List(refs, logMaxRefs, logMaxText)).
+		Strs("push_options", termtext.List(push.Options, logMaxOptions, logMaxText)).
 		Str("hook", hook).Str("verdict", verdict).Dur("duration", d).Msg("push " + verdict)
 }
 

@@ -1,9 +1,13 @@
 // Package termtext makes text that came from pushed content (object names, API messages
 // that quote it, pod messages) safe to print on a terminal: a name holding ESC[2J must not
-// clear the screen of whoever runs `ssh status`.
+// clear the screen of whoever runs `ssh status`. It also bounds such text for log lines.
 package termtext
 
-import "strings"
+import (
+	"fmt"
+	"strings"
+	"unicode/utf8"
+)
 
 // Clean drops ESC with the CSI or other escape sequence it starts, CR, and every other
 // C0 and C1 control character and DEL. Newlines and tabs stay: multi-line fields are meant.
@@ -54,4 +58,30 @@ func skipEscape(rs []rune, i int) int {
 
 func isControl(r rune) bool {
 	return (r < 0x20 && r != '\n' && r != '\t') || (r >= 0x7f && r <= 0x9f)
+}
+
+// Cut returns s cut to at most max bytes (on a rune boundary), marked with "…" when cut.
+func Cut(s string, max int) string {
+	if len(s) <= max {
+		return s
+	}
+	i := max
+	for i > 0 && !utf8.RuneStart(s[i]) {
+		i--
+	}
+	return s[:i] + "…"
+}
+
+// List bounds client text that goes into one log line: at most maxItems items of at most
+// maxLen bytes each, and a last item saying how many were left out.
+func List(items []string, maxItems, maxLen int) []string {
+	out := make([]string, 0, min(len(items), maxItems+1))
+	for i, s := range items {
+		if i == maxItems {
+			out = append(out, fmt.Sprintf("… and %d more", len(items)-maxItems))
+			break
+		}
+		out = append(out, Cut(s, maxLen))
+	}
+	return out
 }

@@ -1,6 +1,9 @@
 package termtext
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 func TestClean(t *testing.T) {
 	for in, want := range map[string]string{
@@ -17,5 +20,26 @@ func TestClean(t *testing.T) {
 		if got := Clean(in); got != want {
 			t.Errorf("Clean(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+func TestCutAndList(t *testing.T) {
+	if got := Cut("héllo", 2); got != "h…" {
+		t.Errorf("Cut on a rune boundary: %q", got)
+	}
+	if got := Cut("short", 10); got != "short" {
+		t.Errorf("Cut of a short string: %q", got)
+	}
+	long := make([]string, 100)
+	for i := range long {
+		long[i] = strings.Repeat("x", 1000)
+	}
+	got := List(long, 3, 8)
+	want := []string{"xxxxxxxx…", "xxxxxxxx…", "xxxxxxxx…", "… and 97 more"}
+	if strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Errorf("List: %q", got)
+	}
+	if got := List([]string{"a"}, 3, 8); len(got) != 1 || got[0] != "a" {
+		t.Errorf("List of one: %q", got)
 	}
 }
