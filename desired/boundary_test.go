@@ -1,8 +1,10 @@
 package desired
 
 import (
+	"context"
 	"strings"
 	"testing"
+	"testing/fstest"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -130,5 +132,22 @@ func TestBoundaryWithoutNamespace(t *testing.T) {
 	kept, problems = BoundaryOf(config.Environment{Name: "x", Namespaces: []string{"a"}}).Check(objs, nil)
 	if len(kept) != 0 || len(problems) != 2 || !strings.Contains(problems[0].Message, "(its namespaces: a)") {
 		t.Errorf("kept %s, problems %+v", names(kept), problems)
+	}
+}
+
+// TestRenderEnforcesBoundary: the boundary is part of the one desired state, so every caller
+// of Render (door, apply, drift scan, validate) gets the problem, and never the object.
+func TestRenderEnforcesBoundary(t *testing.T) {
+	tree := fstest.MapFS{"deploy/cm.yaml": {Data: []byte("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a, namespace: prod}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: b}\n")}}
+	env := config.Environment{Name: "staging", Path: "deploy", Namespace: "staging"}
+	res, err := Render(context.Background(), tree, env, Cluster{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := names(res.Objects); got != "Namespace/staging ConfigMap/staging/b" {
+		t.Errorf("objects %s", got)
+	}
+	if len(res.Problems) != 1 || res.Problems[0].Rule != RuleNamespaceBoundary || res.Problems[0].File != "deploy/cm.yaml" || res.Problems[0].Line != 1 {
+		t.Errorf("problems %+v", res.Problems)
 	}
 }
