@@ -23,6 +23,14 @@
 //
 // Pre-receive runs the same Apply with DryRun (or Diff); the drift scan runs Drift.
 //
+// Ownership is a boundary between environments: an object that carries another owner's
+// label is never taken. Apply (and its dry run) fails it naming the owner, except a
+// Namespace, which environments configured with one namespace share: it stays its first
+// owner's, Skipped. Drift skips it, and Prune deletes only objects that carry its owner's
+// label, in the very version it checked. A Client from Impersonate acts as another
+// identity, so the cluster's RBAC bounds an environment too; the inventory is always read
+// and written as the Client New made, gitopsd's own.
+//
 // The shape follows fluxcd/pkg/ssa: dependency order, one result per object, every
 // object attempted even when some fail. Two things differ. Live state is read with one
 // LIST per kind and namespace when many objects share them, so requests grow with kinds
