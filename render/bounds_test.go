@@ -4,8 +4,6 @@ import (
 	"io"
 	"io/fs"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -91,30 +89,7 @@ func TestTotalInputBound(t *testing.T) {
 
 // gitTree commits files (content "symlink:T" makes a symlink to T) with the real git and
 // opens the commit with gittree, as the pre-receive hook does.
-func gitTree(t testing.TB, files map[string]string) *gittree.Tree {
-	t.Helper()
-	dir := t.TempDir()
-	testfs.Write(t, dir, files)
-	git := func(args ...string) string {
-		cmd := exec.Command("git", args...)
-		cmd.Dir = dir
-		cmd.Env = append(os.Environ(), "GIT_AUTHOR_NAME=t", "GIT_AUTHOR_EMAIL=t@x", "GIT_COMMITTER_NAME=t",
-			"GIT_COMMITTER_EMAIL=t@x", "GIT_CONFIG_NOSYSTEM=1", "HOME="+dir)
-		out, err := cmd.CombinedOutput()
-		if err != nil {
-			t.Fatalf("git %v: %v\n%s", args, err, out)
-		}
-		return strings.TrimSpace(string(out))
-	}
-	git("init", "-q")
-	git("add", "-A")
-	git("commit", "-q", "-m", "t")
-	tr, err := gittree.Open(filepath.Join(dir, ".git"), git("rev-parse", "HEAD"), gittree.DefaultOptions())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return tr
-}
+func gitTree(t testing.TB, files map[string]string) *gittree.Tree { return testfs.GitTree(t, files) }
 
 // TestSymlinkToEtc commits symlinks to /etc and /etc/passwd and checks that each is a
 // problem naming the link, and that no line of /etc/passwd reaches the objects.

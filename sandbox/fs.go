@@ -46,65 +46,126 @@ type fileInfo struct {
 }
 
 type reply struct {
-	ErrKind    int
-	Err        string
-	Info       fileInfo
-	Entries    []fileInfo
-	Data       []byte
-	Namespaced bool
-	Known      bool
+	ErrKind int
+	Err     string
+	// ErrOp and ErrPath are those of an *fs.PathError (Err is then its inner error's text):
+	// the renderers word their problems from the inner error.
+	ErrOp, ErrPath string
+	Info           fileInfo
+	Entries        []fileInfo
+	Data           []byte
+	Namespaced     bool
+	Known          bool
 }
 
-// serveTree answers the child's calls from tree until the connection closes. It serves no
-// file larger than maxFile and, in all, no more than maxTotal bytes of file content, so a
-// child cannot make the daemon read a huge blob into memory.
-func serveTree(conn io.ReadWriter, tree fs.FS, scope render.ScopeFunc, maxFile, maxTotal int64) {
+// treeServer answers the child's calls from the tree. It serves no file larger than
+// maxFile and, in all, no more than maxTotal bytes of file content, so a child cannot make
+// the daemon read a huge blob into memory.
+type treeServer struct {
+	tree              fs.FS
+	scope             render.ScopeFunc
+	maxFile, maxTotal int64
+	served            int64 // only the goroutine that answers touches it, or prefetch before
+}
+
+// serve answers calls on conn until it closes.
+func (s *treeServer) serve(conn io.ReadWriter) {
 	dec, enc := gob.NewDecoder(conn), gob.NewEncoder(conn)
-	var served int64
 	for {
 		var c call
 		if err := dec.Decode(&c); err != nil {
 			return
 		}
-		var r reply
-		switch c.Op {
-		case opStat:
-			fi, err := fs.Stat(tree, c.Name)
-			r.setErr(err)
-			if err == nil {
-				r.Info = infoOf(fi)
-			}
-		case opReadDir:
-			ents, err := fs.ReadDir(tree, c.Name)
-			r.setErr(err)
-			for _, e := range ents {
-				r.Entries = append(r.Entries, fileInfo{Name: e.Name(), Mode: e.Type(), Size: -1})
-			}
-		case opReadFile:
-			fi, err := fs.Stat(tree, c.Name)
-			switch {
-			case err != nil:
-				r.setErr(err)
-			case fi.Size() > maxFile:
-				r.setErr(&fs.PathError{Op: "read", Path: c.Name, Err: fmt.Errorf("file of %d bytes is larger than the render limit (max_bytes %d)", fi.Size(), maxFile)})
-			case served+fi.Size() > maxTotal:
-				r.setErr(&fs.PathError{Op: "read", Path: c.Name, Err: fmt.Errorf("rendering read more than %d bytes (twice max_bytes)", maxTotal)})
-			default:
-				r.Data, err = fs.ReadFile(tree, c.Name)
-				r.setErr(err)
-				served += int64(len(r.Data))
-			}
-		case opScope:
-			if scope != nil {
-				r.Namespaced, r.Known = scope(c.GVK)
-			}
-		default:
-			r.setErr(fmt.Errorf("unknown call %q", c.Op))
-		}
+		r := s.answer(c)
 		if err := enc.Encode(&r); err != nil {
 			return
 		}
 	}
+}
+
+func (s *treeServer) answer(c call) reply {
+	var r reply
+	switch c.Op {
+	case opStat:
+		fi, err := fs.Stat(s.tree, c.Name)
+		r.setErr(err)
+		if err == nil {
+			r.Info = infoOf(fi)
+		}
+	case opReadDir:
+		ents, err := fs.ReadDir(s.tree, c.Name)
+		r.setErr(err)
+		// Each entry with its own Info, as the tree gives it (of a symlink: the link's, not
+		// its target's), so that a walk sees what it would see in process.
+		for _, e := range ents {
+			fi := fileInfo{Name: e.Name(), Mode: e.Type(), Size: -1}
+			if info, err := e.Info(); err == nil {
+				fi = infoOf(info)
+			}
+			r.Entries = append(r.Entries, fi)
+		}
+	case opReadFile:
+		fi, err := fs.Stat(s.tree, c.Name)
+		switch {
+		case err != nil:
+			r.setErr(err)
+		case fi.Size() > s.maxFile:
+			r.setErr(&fs.PathError{Op: "read", Path: c.Name, Err: fmt.Errorf("file of %d bytes is larger than the render limit (max_bytes %d)", fi.Size(), s.maxFile)})
+		case s.served+fi.Size() > s.maxTotal:
+			r.setErr(&fs.PathError{Op: "read", Path: c.Name, Err: fmt.Errorf("rendering read more than %d bytes (twice max_bytes)", s.maxTotal)})
+		default:
+			r.Data, err = fs.ReadFile(s.tree, c.Name)
+			r.setErr(err)
+			s.served += int64(len(r.Data))
+		}
+	case opScope:
+		if s.scope != nil {
+			r.Namespaced, r.Known = s.scope(c.GVK)
+		}
+	default:
+		r.setErr(fmt.Errorf("unknown call %q", c.Op))
+	}
+	return r
+}
+
+// answered is a call answered ahead of the child's asking.
+type answered struct {
+	Call  call
+	Reply reply
+}
+
+// entryCost is what prefetch counts for a file or directory besides its content, so that a
+// tree of a million empty files is bounded too.
+const entryCost = 256
+
+// prefetch answers the calls that a render of name makes for sure (stat and read of
+// everything under it), until budget bytes are spent: sent with the request, they spare
+// the child a round trip per file and directory.
+func (s *treeServer) prefetch(name string, budget int64) []answered {
+	var out []answered
+	var walk func(name string)
+	walk = func(name string) {
+		if budget <= 0 {
+			return
+		}
+		budget -= entryCost
+		st := s.answer(call{Op: opStat, Name: name})
+		out = append(out, answered{call{Op: opStat, Name: name}, st})
+		switch {
+		case st.ErrKind != 0:
+		case st.Info.Mode.IsDir():
+			rd := s.answer(call{Op: opReadDir, Name: name})
+			out = append(out, answered{call{Op: opReadDir, Name: name}, rd})
+			for _, e := range rd.Entries {
+				walk(path.Join(name, e.Name))
+			}
+		case st.Info.Mode.IsRegular() && st.Info.Size <= budget:
+			budget -= st.Info.Size
+			out = append(out, answered{call{Op: opReadFile, Name: name}, s.answer(call{Op: opReadFile, Name: name})})
+		}
+	}
+	walk(name)
+	return out
 }
 
 func infoOf(fi fs.FileInfo) fileInfo {
@@ -116,6 +177,10 @@ func (r *reply) setErr(err error) {
 		return
 	}
 	r.Err = err.Error()
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		r.ErrOp, r.ErrPath, r.Err = pe.Op, pe.Path, pe.Err.Error()
+	}
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		r.ErrKind = errNotExist
@@ -142,7 +207,11 @@ func (r *reply) err() error {
 	case errPermission:
 		kind = fs.ErrPermission
 	}
-	return &remoteError{msg: r.Err, kind: kind}
+	err := error(&remoteError{msg: r.Err, kind: kind})
+	if r.ErrOp != "" || r.ErrPath != "" {
+		err = &fs.PathError{Op: r.ErrOp, Path: r.ErrPath, Err: err}
+	}
+	return err
 }
 
 type remoteError struct {
@@ -164,9 +233,20 @@ type remoteFS struct {
 	files map[string]reply
 }
 
-func newRemoteFS(conn io.ReadWriter) *remoteFS {
-	return &remoteFS{enc: gob.NewEncoder(conn), dec: gob.NewDecoder(conn),
+func newRemoteFS(conn io.ReadWriter, known []answered) *remoteFS {
+	f := &remoteFS{enc: gob.NewEncoder(conn), dec: gob.NewDecoder(conn),
 		stats: map[string]reply{}, dirs: map[string]reply{}, files: map[string]reply{}}
+	for _, a := range known {
+		switch a.Call.Op {
+		case opStat:
+			f.stats[a.Call.Name] = a.Reply
+		case opReadDir:
+			f.dirs[a.Call.Name] = a.Reply
+		case opReadFile:
+			f.files[a.Call.Name] = a.Reply
+		}
+	}
+	return f
 }
 
 func (f *remoteFS) call(c call, cache map[string]reply) reply {
@@ -271,7 +351,10 @@ func (d dirEntry) Name() string      { return d.fi.Name }
 func (d dirEntry) IsDir() bool       { return d.fi.Mode.IsDir() }
 func (d dirEntry) Type() fs.FileMode { return d.fi.Mode.Type() }
 func (d dirEntry) Info() (fs.FileInfo, error) {
-	return d.fs.Stat(path.Join(d.dir, d.fi.Name))
+	if d.fi.Size < 0 { // the tree could not tell
+		return d.fs.Stat(path.Join(d.dir, d.fi.Name))
+	}
+	return info{d.fi}, nil
 }
 
 type openFile struct {

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"os"
 	"os/exec"
+	"path"
 	"runtime"
 	"strings"
 	"sync"
@@ -76,8 +77,14 @@ func Render(ctx context.Context, tree fs.FS, opts render.Options, lim Limits) (*
 	// The child is done with once its answer is read: it is reaped off the render's path.
 	defer func() { go ch.kill() }()
 
-	go serveTree(ch.tree, tree, full.Scope, full.MaxBytes, 2*full.MaxBytes)
+	srv := &treeServer{tree: tree, scope: full.Scope, maxFile: full.MaxBytes, maxTotal: 2 * full.MaxBytes}
 	req := request{Options: full, HasScope: full.Scope != nil, Memory: lim.Memory, CPU: lim.CPU}
+	if dir := path.Clean("/" + full.Path)[1:]; dir != "" {
+		req.Known = srv.prefetch(dir, full.MaxBytes)
+	} else {
+		req.Known = srv.prefetch(".", full.MaxBytes)
+	}
+	go srv.serve(ch.tree)
 	if err := gob.NewEncoder(ch.stdin).Encode(&req); err != nil {
 		return nil, fmt.Errorf("sandbox: sending the request: %w (%s)", err, ch.stderrText())
 	}
@@ -202,6 +209,27 @@ func take() (*child, error) {
 	return start()
 }
 
+// Warm starts the next render process if none is ready or starting, and waits until it is
+// ready: the daemon calls it at start, so that the first push does not wait for one either.
+func Warm() error {
+	if !started {
+		return ErrNotStarted
+	}
+	refill()
+	warm.mu.Lock()
+	wait := warm.starting
+	warm.mu.Unlock()
+	if wait != nil {
+		<-wait
+	}
+	warm.mu.Lock()
+	defer warm.mu.Unlock()
+	if warm.ready == nil {
+		return errors.New("sandbox: the render process did not start")
+	}
+	return nil
+}
+
 // refill starts the next warm child in the background, unless one is ready or starting.
 func refill() {
 	warm.mu.Lock()
@@ -302,6 +330,12 @@ func startWith(exe string, ns bool) (*child, error) {
 		return nil, fmt.Errorf("sandbox: starting the render process: %w", err)
 	}
 	go ch.wait()
+	// Ready once it has warmed up (see warmUp) and said so.
+	var b [1]byte
+	if _, err := io.ReadFull(ch.stdout, b[:]); err != nil || b[0] != readyByte {
+		ch.kill()
+		return nil, fmt.Errorf("sandbox: the render process did not start: %v %s", err, ch.stderrText())
+	}
 	return ch, nil
 }
 

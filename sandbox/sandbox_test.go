@@ -3,6 +3,8 @@ package sandbox
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -16,6 +18,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
+	"github.com/gitopsd/gitopsd/internal/testfs"
 	"github.com/gitopsd/gitopsd/render"
 )
 
@@ -125,14 +128,35 @@ func TestSameAsInProcess(t *testing.T) {
 		}, "n: 3\n"), render.Options{Path: "chart", DefaultNamespace: "shop", Release: "web"}},
 		{"helm error", chart(map[string]string{"cm.yaml": "{{ fail \"no\" }}"}, ""), render.Options{Path: "chart", DefaultNamespace: "shop"}},
 		{"missing path", map[string]string{"x/a.yaml": configMap("a")}, render.Options{Path: "nowhere"}},
+		// From git, with symlinks: the tree answers for a link, not for its target.
+		{"git symlinks", map[string]string{
+			"m/a.yaml":      configMap("a"),
+			"m/inside.yaml": "symlink:a.yaml",
+			"m/passwd.yaml": "symlink:/etc/passwd",
+			"m/up.yaml":     "symlink:../../x.yaml",
+		}, render.Options{Path: "m", DefaultNamespace: "shop"}},
+		{"git helm symlink", chart(map[string]string{
+			"cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: p}\ndata: {p: {{ .Files.Get \"files/passwd\" | quote }}}\n",
+		}, ""), /* files/passwd added below */ render.Options{Path: "chart", DefaultNamespace: "shop"}},
 	}
+	cases[len(cases)-1].files["chart/files/passwd"] = "symlink:/etc/passwd"
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			want, err := render.Render(context.Background(), mapFS(c.files), c.opts)
+			var tree fs.FS = mapFS(c.files)
+			if strings.HasPrefix(c.name, "git ") {
+				tree = testfs.GitTree(t, c.files)
+			}
+			want, err := render.Render(context.Background(), tree, c.opts)
 			if err != nil {
 				t.Fatal(err)
 			}
-			got := sandboxed(t, c.files, c.opts, limits)
+			got, err := Render(context.Background(), tree, c.opts, limits)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if strings.HasPrefix(c.name, "git ") && len(got.Problems) == 0 {
+				t.Errorf("a symlink out of the repository was not refused")
+			}
 			if w, g := asJSON(t, want), asJSON(t, got); w != g {
 				t.Errorf("sandbox result differs:\n--- in process\n%s\n--- sandbox\n%s", w, g)
 			}
@@ -301,8 +325,8 @@ func TestServeTreeBounds(t *testing.T) {
 	}
 	defer parent.Close()
 	defer childEnd.Close()
-	go serveTree(parent, mapFS(files), nil, 1000, 1000)
-	fsys := newRemoteFS(childEnd)
+	go (&treeServer{tree: mapFS(files), maxFile: 1000, maxTotal: 1000}).serve(parent)
+	fsys := newRemoteFS(childEnd, nil)
 	if _, err := fsys.ReadFile("m/big.yaml"); err == nil || !strings.Contains(err.Error(), "larger than the render limit") {
 		t.Errorf("big file: %v", err)
 	}
@@ -311,6 +335,10 @@ func TestServeTreeBounds(t *testing.T) {
 	}
 	if _, err := fsys.ReadFile("m/b.yaml"); err == nil || !strings.Contains(err.Error(), "more than 1000 bytes") {
 		t.Errorf("over the total: %v", err)
+	}
+	var pe *fs.PathError
+	if _, err := fsys.ReadFile("m/none.yaml"); !errors.As(err, &pe) || pe.Path != "m/none.yaml" || !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("a missing file: %#v, want the tree's *fs.PathError", err)
 	}
 	if _, err := fsys.Stat("m/../../etc/passwd"); err == nil {
 		t.Error("a path outside the tree was served")
