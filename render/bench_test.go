@@ -6,57 +6,15 @@ import (
 	"io/fs"
 	"strings"
 	"testing"
+
+	"github.com/gitopsd/gitopsd/internal/testfs"
 )
 
-// manifest is a Deployment of typical size (about 40 lines).
-func manifest(i int) string {
-	return fmt.Sprintf(`apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: app-%[1]d
-  labels: {app: app-%[1]d, team: shop}
-  annotations: {owner: "team-shop@example.com"}
-spec:
-  replicas: 2
-  selector:
-    matchLabels: {app: app-%[1]d}
-  template:
-    metadata:
-      labels: {app: app-%[1]d, team: shop}
-    spec:
-      containers:
-      - name: app
-        image: registry.example.com/shop/app:1.2.%[1]d
-        args: ["--port=8080", "--log-level=info"]
-        ports:
-        - {name: http, containerPort: 8080}
-        env:
-        - {name: MODE, value: production}
-        - {name: INDEX, value: "%[1]d"}
-        resources:
-          requests: {cpu: 100m, memory: 128Mi}
-          limits: {cpu: 500m, memory: 256Mi}
-        readinessProbe:
-          httpGet: {path: /healthz, port: http}
-          periodSeconds: 5
-        securityContext:
-          runAsNonRoot: true
-          allowPrivilegeEscalation: false
-`, i)
-}
-
-// plain1000 is 1,000 Deployments in 100 files of 10 documents.
-func plain1000() map[string]string {
-	files := map[string]string{}
-	for f := 0; f < 100; f++ {
-		var b strings.Builder
-		for d := 0; d < 10; d++ {
-			b.WriteString("---\n" + manifest(f*10+d))
-		}
-		files[fmt.Sprintf("deploy/group-%02d/apps.yaml", f)] = b.String()
-	}
-	return files
-}
+// manifest and plain1000 are the benchmarks' inputs (shared with package sandbox's).
+var (
+	manifest  = testfs.Deployment
+	plain1000 = testfs.Deployments1000
+)
 
 func benchRender(b *testing.B, fsys fs.FS, opts Options, want int) {
 	b.ReportAllocs()

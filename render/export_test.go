@@ -3,7 +3,5 @@ package render
 // For the benchmarks of package render_test, which render through the sandbox and so
 // cannot live in package render (the sandbox imports it).
 var (
-	Plain1000 = plain1000
-	HelmMany  = helmMany
-	GitTree   = gitTree
+	HelmMany = helmMany
 )

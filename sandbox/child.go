@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
-	"k8s.io/apimachinery/pkg/runtime/serializer/cbor/direct"
 
 	"github.com/gitopsd/gitopsd/render"
 )
@@ -35,10 +34,9 @@ type request struct {
 	CPU    time.Duration
 }
 
-// response is what the child writes on its stdout. The objects travel as one CBOR item, in
-// Kubernetes' own CBOR encoding (which gives back the int64s, float64s and nils of
-// unstructured content as they were; gob cannot carry them, and JSON takes twice as long),
-// their sources beside them.
+// response is what the child writes on its stdout. The objects travel in the codec of
+// codec.go (gob cannot carry the interface values of unstructured content), their sources
+// beside them.
 type response struct {
 	Type     string
 	Objects  []byte
@@ -97,7 +95,7 @@ func serveOne() int {
 			objs[i] = o.Object
 			resp.Sources = append(resp.Sources, o.Source)
 		}
-		if resp.Objects, err = direct.Marshal(objs); err != nil {
+		if resp.Objects, err = encodeObjects(objs); err != nil {
 			fmt.Fprintln(os.Stderr, "sandbox: encoding the objects:", err)
 			return 5
 		}

@@ -19,7 +19,6 @@ import (
 	"time"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime/serializer/cbor/direct"
 
 	"github.com/gitopsd/gitopsd/render"
 )
@@ -118,8 +117,8 @@ func Render(ctx context.Context, tree fs.FS, opts render.Options, lim Limits) (*
 		return nil, fmt.Errorf("%w: %s", render.ErrBadOptions, strings.TrimPrefix(d.resp.Err, render.ErrBadOptions.Error()+": "))
 	}
 	res := &render.Result{Type: d.resp.Type, Problems: d.resp.Problems}
-	var objs []map[string]any
-	if err := direct.Unmarshal(d.resp.Objects, &objs); err != nil || len(objs) != len(d.resp.Sources) {
+	objs, err := decodeObjects(d.resp.Objects)
+	if err != nil || len(objs) != len(d.resp.Sources) {
 		return nil, fmt.Errorf("sandbox: decoding the rendered objects (%d sources): %v", len(d.resp.Sources), err)
 	}
 	for i, o := range objs {

@@ -4,6 +4,7 @@
 package testfs
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -58,4 +59,54 @@ func GitTree(t testing.TB, files map[string]string) *gittree.Tree {
 		t.Fatal(err)
 	}
 	return tr
+}
+
+// Deployment is a Deployment of typical size (about 40 lines).
+func Deployment(i int) string {
+	return fmt.Sprintf(`apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: app-%[1]d
+  labels: {app: app-%[1]d, team: shop}
+  annotations: {owner: "team-shop@example.com"}
+spec:
+  replicas: 2
+  selector:
+    matchLabels: {app: app-%[1]d}
+  template:
+    metadata:
+      labels: {app: app-%[1]d, team: shop}
+    spec:
+      containers:
+      - name: app
+        image: registry.example.com/shop/app:1.2.%[1]d
+        args: ["--port=8080", "--log-level=info"]
+        ports:
+        - {name: http, containerPort: 8080}
+        env:
+        - {name: MODE, value: production}
+        - {name: INDEX, value: "%[1]d"}
+        resources:
+          requests: {cpu: 100m, memory: 128Mi}
+          limits: {cpu: 500m, memory: 256Mi}
+        readinessProbe:
+          httpGet: {path: /healthz, port: http}
+          periodSeconds: 5
+        securityContext:
+          runAsNonRoot: true
+          allowPrivilegeEscalation: false
+`, i)
+}
+
+// Deployments1000 is 1,000 Deployments (see Deployment) in 100 files of 10 documents.
+func Deployments1000() map[string]string {
+	files := map[string]string{}
+	for f := 0; f < 100; f++ {
+		var b strings.Builder
+		for d := 0; d < 10; d++ {
+			b.WriteString("---\n" + Deployment(f*10+d))
+		}
+		files[fmt.Sprintf("deploy/group-%02d/apps.yaml", f)] = b.String()
+	}
+	return files
 }
