@@ -28,8 +28,9 @@ const (
 	// string in a loop reaches it in well under a second.
 	DefaultRenderMemory = 512 << 20
 	DefaultRenderCPU    = 20 * time.Second
-	// MinRenderMemory is what the render process needs before it reads anything.
-	MinRenderMemory      = 128 << 20
+	// MinRenderMemory is what a render process needs for a small chart: about 110 MiB of
+	// its data segment are taken before it reads anything.
+	MinRenderMemory      = 256 << 20
 	DefaultMaxPrune      = 20
 	DefaultApplyWait     = 2 * time.Minute
 	DefaultHealthTimeout = 2 * time.Minute

@@ -28,8 +28,9 @@ const readyByte = 'R'
 type request struct {
 	Options  render.Options // Scope is a func: gob leaves it out, HasScope says if it was set
 	HasScope bool
-	// Known are calls answered ahead (see treeServer.prefetch).
-	Known  []answered
+	// Ahead is the path whose calls are answered ahead, in batches after the request
+	// (see treeServer.prefetch).
+	Ahead  string
 	Memory int64
 	CPU    time.Duration
 }
@@ -70,7 +71,8 @@ func serveOne() int {
 		return 3
 	}
 	var req request
-	if err := gob.NewDecoder(os.Stdin).Decode(&req); err != nil {
+	in := gob.NewDecoder(os.Stdin)
+	if err := in.Decode(&req); err != nil {
 		fmt.Fprintln(os.Stderr, "sandbox: reading the request:", err)
 		return 3
 	}
@@ -79,7 +81,10 @@ func serveOne() int {
 		return 4
 	}
 	conn := os.NewFile(treeFD, "tree")
-	tree := newRemoteFS(conn, req.Known)
+	tree := newRemoteFS(conn)
+	if req.Ahead != "" {
+		go tree.receive(req.Ahead, in)
+	}
 	opts := req.Options
 	if req.HasScope {
 		opts.Scope = tree.scope
@@ -114,10 +119,11 @@ func limit(memory int64, cpu time.Duration) error {
 		if err := unix.Setrlimit(unix.RLIMIT_DATA, &unix.Rlimit{Cur: uint64(memory), Max: uint64(memory)}); err != nil {
 			return fmt.Errorf("RLIMIT_DATA: %w", err)
 		}
-		// A render process lives for one render: the collector runs only as the heap nears
-		// the limit (in a fresh process, collecting as the heap grows cost 20% of a
-		// 1,000-object render).
-		debug.SetMemoryLimit(memory / 10 * 8)
+		// A render process lives for one render: the collector runs only once the heap
+		// reaches half the limit (in a fresh process, collecting as the heap grows cost 20%
+		// of a 1,000-object render). Half: RLIMIT_DATA counts every mapping the heap ever
+		// had, the runtime's and the binary's own data too (about 110 MiB at start).
+		debug.SetMemoryLimit(memory / 2)
 		debug.SetGCPercent(-1)
 	}
 	if cpu > 0 {

@@ -8,6 +8,7 @@ import (
 	"io"
 	"io/fs"
 	"path"
+	"strings"
 	"sync"
 	"time"
 
@@ -65,7 +66,8 @@ type treeServer struct {
 	tree              fs.FS
 	scope             render.ScopeFunc
 	maxFile, maxTotal int64
-	served            int64 // only the goroutine that answers touches it, or prefetch before
+	mu                sync.Mutex // prefetch and serve answer at once; the tree is read by one
+	served            int64
 }
 
 // serve answers calls on conn until it closes.
@@ -84,6 +86,8 @@ func (s *treeServer) serve(conn io.ReadWriter) {
 }
 
 func (s *treeServer) answer(c call) reply {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	var r reply
 	switch c.Op {
 	case opStat:
@@ -138,34 +142,57 @@ type answered struct {
 // tree of a million empty files is bounded too.
 const entryCost = 256
 
+// prefetched is one batch of calls answered ahead, sent on the child's stdin after the
+// request; the last batch says Done.
+type prefetched struct {
+	Answers []answered
+	Done    bool
+}
+
+// prefetchBatch is how many answers go in one batch: the child starts on the first while
+// the daemon reads the next.
+const prefetchBatch = 32
+
 // prefetch answers the calls that a render of name makes for sure (stat and read of
-// everything under it), until budget bytes are spent: sent with the request, they spare
-// the child a round trip per file and directory.
-func (s *treeServer) prefetch(name string, budget int64) []answered {
-	var out []answered
+// everything under it, in the order a walk makes them), until budget bytes are spent, and
+// sends them in batches: they spare the child a round trip per file and directory, and the
+// daemon reads the tree while the child renders what came first.
+func (s *treeServer) prefetch(name string, budget int64, send func(prefetched) error) error {
+	var batch []answered
+	add := func(c call) reply {
+		r := s.answer(c)
+		batch = append(batch, answered{c, r})
+		return r
+	}
+	var err error
 	var walk func(name string)
 	walk = func(name string) {
-		if budget <= 0 {
+		if budget <= 0 || err != nil {
 			return
 		}
+		if len(batch) >= prefetchBatch {
+			err = send(prefetched{Answers: batch})
+			batch = nil
+		}
 		budget -= entryCost
-		st := s.answer(call{Op: opStat, Name: name})
-		out = append(out, answered{call{Op: opStat, Name: name}, st})
+		st := add(call{Op: opStat, Name: name})
 		switch {
 		case st.ErrKind != 0:
 		case st.Info.Mode.IsDir():
-			rd := s.answer(call{Op: opReadDir, Name: name})
-			out = append(out, answered{call{Op: opReadDir, Name: name}, rd})
+			rd := add(call{Op: opReadDir, Name: name})
 			for _, e := range rd.Entries {
 				walk(path.Join(name, e.Name))
 			}
 		case st.Info.Mode.IsRegular() && st.Info.Size <= budget:
 			budget -= st.Info.Size
-			out = append(out, answered{call{Op: opReadFile, Name: name}, s.answer(call{Op: opReadFile, Name: name})})
+			add(call{Op: opReadFile, Name: name})
 		}
 	}
 	walk(name)
-	return out
+	if err != nil {
+		return err
+	}
+	return send(prefetched{Answers: batch, Done: true})
 }
 
 func infoOf(fi fs.FileInfo) fileInfo {
@@ -223,39 +250,80 @@ func (e *remoteError) Error() string { return e.msg }
 func (e *remoteError) Unwrap() error { return e.kind }
 
 // remoteFS is the child's view of the tree: every answer comes from the parent, and is kept,
-// since renderers stat and read the same files more than once.
+// since renderers stat and read the same files more than once. Answers to calls under the
+// render path arrive ahead, in batches (see treeServer.prefetch): a call under it waits
+// for them rather than asking.
 type remoteFS struct {
 	mu    sync.Mutex
+	more  *sync.Cond // signalled when a batch arrived
 	enc   *gob.Encoder
 	dec   *gob.Decoder
 	stats map[string]reply
 	dirs  map[string]reply
 	files map[string]reply
+	// ahead is the path whose answers are still arriving ("" once they all have).
+	ahead string
 }
 
-func newRemoteFS(conn io.ReadWriter, known []answered) *remoteFS {
+func newRemoteFS(conn io.ReadWriter) *remoteFS {
 	f := &remoteFS{enc: gob.NewEncoder(conn), dec: gob.NewDecoder(conn),
 		stats: map[string]reply{}, dirs: map[string]reply{}, files: map[string]reply{}}
-	for _, a := range known {
-		switch a.Call.Op {
-		case opStat:
-			f.stats[a.Call.Name] = a.Reply
-		case opReadDir:
-			f.dirs[a.Call.Name] = a.Reply
-		case opReadFile:
-			f.files[a.Call.Name] = a.Reply
+	f.more = sync.NewCond(&f.mu)
+	return f
+}
+
+// receive takes the batches answered ahead for the calls under dir from dec, until the
+// last. Run it in its own goroutine.
+func (f *remoteFS) receive(dir string, dec *gob.Decoder) {
+	f.mu.Lock()
+	f.ahead = dir
+	f.mu.Unlock()
+	defer func() {
+		f.mu.Lock()
+		f.ahead = ""
+		f.more.Broadcast()
+		f.mu.Unlock()
+	}()
+	for {
+		var p prefetched
+		if err := dec.Decode(&p); err != nil {
+			return
+		}
+		f.mu.Lock()
+		for _, a := range p.Answers {
+			switch a.Call.Op {
+			case opStat:
+				f.stats[a.Call.Name] = a.Reply
+			case opReadDir:
+				f.dirs[a.Call.Name] = a.Reply
+			case opReadFile:
+				f.files[a.Call.Name] = a.Reply
+			}
+		}
+		f.more.Broadcast()
+		f.mu.Unlock()
+		if p.Done {
+			return
 		}
 	}
-	return f
+}
+
+// under reports whether name is dir or inside it.
+func under(name, dir string) bool {
+	return dir == "." || name == dir || strings.HasPrefix(name, dir+"/")
 }
 
 func (f *remoteFS) call(c call, cache map[string]reply) reply {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if cache != nil {
+	for cache != nil {
 		if r, ok := cache[c.Name]; ok {
 			return r
 		}
+		if f.ahead == "" || !under(c.Name, f.ahead) {
+			break
+		}
+		f.more.Wait()
 	}
 	var r reply
 	if err := f.enc.Encode(&c); err != nil {

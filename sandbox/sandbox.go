@@ -77,16 +77,19 @@ func Render(ctx context.Context, tree fs.FS, opts render.Options, lim Limits) (*
 	defer func() { go ch.kill() }()
 
 	srv := &treeServer{tree: tree, scope: full.Scope, maxFile: full.MaxBytes, maxTotal: 2 * full.MaxBytes}
-	req := request{Options: full, HasScope: full.Scope != nil, Memory: lim.Memory, CPU: lim.CPU}
-	if dir := path.Clean("/" + full.Path)[1:]; dir != "" {
-		req.Known = srv.prefetch(dir, full.MaxBytes)
-	} else {
-		req.Known = srv.prefetch(".", full.MaxBytes)
+	ahead := path.Clean("/" + full.Path)[1:]
+	if ahead == "" {
+		ahead = "."
 	}
+	req := request{Options: full, HasScope: full.Scope != nil, Ahead: ahead, Memory: lim.Memory, CPU: lim.CPU}
 	go srv.serve(ch.tree)
-	if err := gob.NewEncoder(ch.stdin).Encode(&req); err != nil {
+	enc := gob.NewEncoder(ch.stdin)
+	if err := enc.Encode(&req); err != nil {
 		return nil, fmt.Errorf("sandbox: sending the request: %w (%s)", err, ch.stderrText())
 	}
+	// Sent as the child renders; an error here is the child gone, which reading its
+	// answer tells better.
+	_ = srv.prefetch(ahead, full.MaxBytes, func(p prefetched) error { return enc.Encode(&p) })
 	_ = ch.stdin.Close()
 
 	type decoded struct {
@@ -135,7 +138,11 @@ func failed(opts render.Options, lim Limits, state *os.ProcessState, stderr stri
 	}
 	ws, _ := state.Sys().(syscall.WaitStatus)
 	switch {
-	case strings.Contains(stderr, "out of memory") || strings.Contains(stderr, "cannot allocate memory"):
+	// The Go runtime says "out of memory"; under the race detector its allocator says
+	// "failed to allocate ... (errno: 12)"; a new thread's stack that does not fit makes
+	// pthread_create fail with EAGAIN.
+	case strings.Contains(stderr, "out of memory") || strings.Contains(stderr, "cannot allocate memory") ||
+		strings.Contains(stderr, "failed to allocate") || strings.Contains(stderr, "pthread_create failed"):
 		return problem(opts, render.RuleLimit, fmt.Sprintf("%s used more than %s of memory (render.max_memory)", what, mib(lim.Memory)),
 			"look for a template that builds huge strings or recurses (tpl, include); if the chart really needs more, raise render.max_memory in repos.yaml")
 	case ws.Signaled() && (ws.Signal() == syscall.SIGXCPU || ws.Signal() == syscall.SIGKILL) && lim.CPU > 0,

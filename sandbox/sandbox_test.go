@@ -326,7 +326,7 @@ func TestServeTreeBounds(t *testing.T) {
 	defer parent.Close()
 	defer childEnd.Close()
 	go (&treeServer{tree: mapFS(files), maxFile: 1000, maxTotal: 1000}).serve(parent)
-	fsys := newRemoteFS(childEnd, nil)
+	fsys := newRemoteFS(childEnd)
 	if _, err := fsys.ReadFile("m/big.yaml"); err == nil || !strings.Contains(err.Error(), "larger than the render limit") {
 		t.Errorf("big file: %v", err)
 	}
