@@ -17,6 +17,7 @@ import (
 
 	"github.com/gitopsd/gitopsd/config"
 	"github.com/gitopsd/gitopsd/gitserver"
+	"github.com/gitopsd/gitopsd/sandbox"
 )
 
 func runServe(ctx context.Context, fs *flag.FlagSet, args []string) error {
@@ -50,6 +51,14 @@ func serve(ctx context.Context, cfg *config.Config, log zerolog.Logger) error {
 		return fmt.Errorf("data directory: %w", err)
 	}
 	log.Info().Str("config", cfg.File).Str("data_dir", cfg.Server.DataDir).Int("repos", len(cfg.Repos)).Str("version", version).Msg("gitopsd started")
+	// The first push's render does not wait for a render process to start either.
+	go func() {
+		if err := sandbox.Warm(); err != nil {
+			log.Error().Err(err).Msg("render sandbox: no render process starts; pushes to environments are refused until one does")
+		} else if err := sandbox.Isolation(); err != nil {
+			log.Warn().Err(err).Msg("render sandbox: render processes share the daemon's network (no user namespace); they still have no credentials, no PATH and no files but the pushed tree")
+		}
+	}()
 
 	// The reconciler outlives the SSH server by the grace: a push accepted just before
 	// SIGTERM still gets its apply.

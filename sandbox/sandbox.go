@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"log/slog"
 	"os"
 	"os/exec"
 	"path"
@@ -266,7 +265,17 @@ func refill() {
 var isolate = struct {
 	sync.Mutex
 	off bool
+	why error
 }{}
+
+// Isolation says why render processes get no network namespace of their own (nil when they
+// do): the kernel or the service manager refused to make one. They still get no
+// credentials, no PATH and no files but the pushed tree. Meaningful after Warm.
+func Isolation() error {
+	isolate.Lock()
+	defer isolate.Unlock()
+	return isolate.why
+}
 
 func start() (*child, error) {
 	exe, err := os.Executable()
@@ -283,9 +292,7 @@ func start() (*child, error) {
 		}
 		isolate.Lock()
 		if !isolate.off {
-			isolate.off = true
-			slog.Warn("render sandbox: no network namespace for render processes; they still have no credentials, no PATH and no files but the pushed tree",
-				"error", err.Error())
+			isolate.off, isolate.why = true, err
 		}
 		isolate.Unlock()
 	}
