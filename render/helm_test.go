@@ -212,29 +212,14 @@ func TestHelmTemplateErrors(t *testing.T) {
 // below, and it allocates little.
 const spin = `{{ range until 1000 }}{{ range until 100 }}{{ range until 20 }}{{ end }}{{ end }}{{ end }}`
 
-// waitRunaways waits until the renders abandoned by a test have ended, so that they do not
-// count against the next test.
-func waitRunaways(t *testing.T) {
-	t.Helper()
-	deadline := time.Now().Add(3 * time.Minute)
-	for runaway.Load() > 0 {
-		if time.Now().After(deadline) {
-			t.Fatalf("%d abandoned renders still running", runaway.Load())
-		}
-		time.Sleep(50 * time.Millisecond) // polling the counter; nothing to wait on
-	}
-}
-
-// TestHelmTimeout renders a template that loops: Render gives up at its deadline, while
-// the abandoned goroutine runs on until the template ends (see Render). Two such renders
-// alive make the next one be refused at once.
+// TestHelmTimeout renders a template that loops: Render gives up at its deadline, while the
+// abandoned goroutine runs on until the template ends (in the daemon, the render process
+// that holds it is killed: package sandbox). Renders after it are not held up.
 func TestHelmTimeout(t *testing.T) {
-	waitRunaways(t)
-	defer waitRunaways(t)
 	o := helmOpts()
 	o.Timeout = 100 * time.Millisecond
 	files := tree(testChart(map[string]string{"charts/web/templates/spin.yaml": spin}))
-	for i := 0; i < maxRunaway; i++ {
+	for range 2 {
 		start := time.Now()
 		res := render(t, files, o)
 		wantProblem(t, res, RuleTimeout, "charts/web: rendering took longer than 100ms")
@@ -242,17 +227,7 @@ func TestHelmTimeout(t *testing.T) {
 			t.Errorf("Render returned after %v", d)
 		}
 	}
-	if n := runaway.Load(); n != maxRunaway {
-		t.Fatalf("%d runaway renders, want %d (the template ended too soon for this test)", n, maxRunaway)
-	}
-	start := time.Now()
 	res := render(t, tree(map[string]string{"m/a.yaml": deploy}), Options{Path: "m", DefaultNamespace: "x"})
-	wantProblem(t, res, RuleTimeout, "m: 2 earlier renders that exceeded their timeout are still running")
-	if d := time.Since(start); d > 100*time.Millisecond {
-		t.Errorf("refusing took %v", d)
-	}
-	waitRunaways(t)
-	res = render(t, tree(map[string]string{"m/a.yaml": deploy}), Options{Path: "m", DefaultNamespace: "x"})
 	wantOK(t, res)
 }
 

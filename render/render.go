@@ -7,7 +7,6 @@ import (
 	"io/fs"
 	"path"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -134,14 +133,6 @@ func (r *Result) OK() bool { return len(r.Problems) == 0 }
 // that is not valid).
 var ErrBadOptions = errors.New("render: bad options")
 
-// maxRunaway bounds the renders that outlived their timeout and are still running (see
-// Render): beyond it, new renders are refused at once, so repeated pushes of a looping
-// template cannot pile up goroutines that each hold a CPU.
-const maxRunaway = 2
-
-// runaway counts renders abandoned at their deadline that have not finished yet.
-var runaway atomic.Int32
-
 // Render renders the manifests at opts.Path in fsys (the tree of the pushed commit). What
 // is wrong with the input is reported in Result.Problems; an error means Render could not
 // do its job (bad options, or ctx ended).
@@ -149,8 +140,8 @@ var runaway atomic.Int32
 // Rendering runs in its own goroutine so that Options.Timeout holds even for a Helm
 // template that loops: Go templates cannot be interrupted, so such a goroutine lives on
 // until the template finishes, while Render returns a RuleTimeout problem at the deadline.
-// Its output is then discarded. While two such renders are still running, Render refuses
-// new work at once with a RuleTimeout problem.
+// Its output is then discarded. The daemon renders in a process of its own per render
+// (package sandbox), which ends with the render, abandoned goroutine and all.
 func Render(ctx context.Context, fsys fs.FS, opts Options) (*Result, error) {
 	opts.defaults()
 	dir, err := cleanPath(opts.Path)
@@ -164,12 +155,6 @@ func Render(ctx context.Context, fsys fs.FS, opts Options) (*Result, error) {
 		return nil, fmt.Errorf("%w: unknown type %q", ErrBadOptions, opts.Type)
 	}
 	res := &Result{Type: opts.Type}
-	if n := runaway.Load(); n >= maxRunaway {
-		res.Problems = append(res.Problems, Problem{File: dir, Rule: RuleTimeout,
-			Message: fmt.Sprintf("%d earlier renders that exceeded their timeout are still running; rendering is paused until they end", n),
-			Hint:    "fix the template that loops, then push again"})
-		return res, nil
-	}
 	fi, err := fs.Stat(fsys, dir)
 	if err != nil {
 		res.Problems = append(res.Problems, Problem{File: dir, Rule: RuleRead,
@@ -187,16 +172,8 @@ func Render(ctx context.Context, fsys fs.FS, opts Options) (*Result, error) {
 		ps   problems
 	}
 	done := make(chan outcome, 1) // buffered: an abandoned renderer must not block
-	// state: 0 running, 1 finished, 2 abandoned at the deadline. Whoever moves it from 0
-	// decides; the renderer has always sent its outcome before it tries.
-	var state atomic.Int32
 	typ := res.Type
 	go func() {
-		defer func() {
-			if !state.CompareAndSwap(0, 1) {
-				runaway.Add(-1)
-			}
-		}()
 		r := &renderer{ctx: ctx, fsys: fsys, opts: opts, in: &budget{max: opts.MaxBytes}}
 		// A panic in Kustomize or Helm on hostile input must not take the daemon down.
 		defer func() {
@@ -221,18 +198,17 @@ func Render(ctx context.Context, fsys fs.FS, opts Options) (*Result, error) {
 	select {
 	case out = <-done:
 	case <-ctx.Done():
-		if !state.CompareAndSwap(0, 2) {
-			out = <-done // the renderer finished at the deadline: use its outcome
-			break
+		select {
+		case out = <-done: // the renderer finished at the deadline: use its outcome
+		default:
+			if cause := context.Cause(ctx); !errors.Is(cause, context.DeadlineExceeded) {
+				return nil, fmt.Errorf("render %s: %w", dir, cause)
+			}
+			res.Problems = append(res.Problems, Problem{File: dir, Rule: RuleTimeout,
+				Message: fmt.Sprintf("rendering took longer than %s", opts.Timeout),
+				Hint:    "look for a template that loops over a huge range or recurses"})
+			return res, nil
 		}
-		runaway.Add(1)
-		if cause := context.Cause(ctx); !errors.Is(cause, context.DeadlineExceeded) {
-			return nil, fmt.Errorf("render %s: %w", dir, cause)
-		}
-		res.Problems = append(res.Problems, Problem{File: dir, Rule: RuleTimeout,
-			Message: fmt.Sprintf("rendering took longer than %s", opts.Timeout),
-			Hint:    "look for a template that loops over a huge range or recurses"})
-		return res, nil
 	}
 	res.Problems = append(res.Problems, out.ps...)
 	res.Objects = out.objs
