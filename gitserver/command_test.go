@@ -2,6 +2,7 @@ package gitserver
 
 import (
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/gitopsd/gitopsd/config"
@@ -19,7 +20,12 @@ func TestParseCommand(t *testing.T) {
 		{[]string{"status", "platform", "staging"}, "status", "", false},
 		{[]string{"status", "a", "b", "c"}, "", "", true},
 		{[]string{"sync", "platform", "staging"}, "sync", "", false},
-		{[]string{"sync", "platform"}, "", "", true},
+		{[]string{"sync", "platform/staging"}, "sync", "", false}, // REPO/ENV, split by splitEnv
+		{[]string{"sync"}, "", "", true},
+		{[]string{"sync", "a", "b", "c"}, "", "", true},
+		{[]string{"status", "--help"}, "usage", "", false},
+		{[]string{"rollback", "-h"}, "usage", "", false},
+		{[]string{"help", "sync"}, "usage", "", false},
 		{[]string{"rollback", "platform", "staging"}, "rollback", "", false},
 		{[]string{"rollback", "platform", "staging", "abc123"}, "rollback", "", false},
 		{[]string{"rollback", "platform", "staging", "abc123", "x"}, "", "", true},
@@ -67,5 +73,29 @@ func TestResolveRepo(t *testing.T) {
 		if !errors.Is(err, tc.err) || (tc.err == nil && got != tc.want) {
 			t.Errorf("resolveRepo(%q) = %q, %v; want %q, %v", tc.raw, got, err, tc.want, tc.err)
 		}
+	}
+}
+
+func TestSplitEnv(t *testing.T) {
+	cfg := &config.Config{Repos: map[string]config.Repo{"platform": {}, "team/app": {}}}
+	for _, tc := range []struct{ in, want []string }{
+		{[]string{"platform/staging"}, []string{"platform", "staging"}},
+		{[]string{"platform/staging", "abc123"}, []string{"platform", "staging", "abc123"}},
+		{[]string{"team/app"}, []string{"team/app"}},                       // a repository with a slash
+		{[]string{"team/app/prod"}, []string{"team/app", "prod"}},          // at the last slash
+		{[]string{"platform", "staging"}, []string{"platform", "staging"}}, // already apart
+		{[]string{"platform/"}, []string{"platform/"}},
+		{[]string{"/staging"}, []string{"/staging"}},
+		{nil, nil},
+	} {
+		if got := splitEnv(cfg, tc.in); strings.Join(got, "|") != strings.Join(tc.want, "|") {
+			t.Errorf("splitEnv(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+	if err := envArgs("sync", []string{"platform"}); err == nil || !strings.Contains(err.Error(), "usage: sync REPO ENV") {
+		t.Errorf("sync with one argument: %v", err)
+	}
+	if envArgs("rollback", []string{"a", "b", "c"}) != nil || envArgs("sync", []string{"a", "b", "c"}) == nil {
+		t.Error("rollback takes a commit, sync does not")
 	}
 }

@@ -121,7 +121,13 @@ func (s *Server) dispatch(sess ssh.Session, id identity, token string) (code int
 	case "help":
 		s.help(sess, cfg, id)
 		return 0, "", req.Verb, nil
+	case "usage":
+		fmt.Fprintf(sess, "usage: ssh git@HOST %s\n", usage[req.Args[0]])
+		return 0, "", "help", nil
 	case "status":
+		if len(req.Args) == 1 {
+			req.Args = splitEnv(cfg, req.Args)
+		}
 		if s.opts.Status == nil {
 			return 1, "", req.Verb, errors.New("status: no reconciler is running in this daemon")
 		}
@@ -130,6 +136,10 @@ func (s *Server) dispatch(sess ssh.Session, id identity, token string) (code int
 		}
 		return 0, "", req.Verb, nil
 	case "sync", "rollback":
+		req.Args = splitEnv(cfg, req.Args)
+		if err := envArgs(req.Verb, req.Args); err != nil {
+			return 1, "", req.Verb, err
+		}
 		return s.operate(sess, cfg, id, req)
 	}
 	name, err := resolveRepo(cfg, req.Path)
