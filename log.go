@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+	"golang.org/x/term"
 )
 
 // logFlags are the logging flags every long-running subcommand takes.
@@ -27,14 +28,22 @@ func (l *logFlags) logger(w io.Writer) (zerolog.Logger, error) {
 	if err != nil || l.level == "" {
 		return zerolog.Nop(), fmt.Errorf("--log-level %q: expected debug, info, warn or error", l.level)
 	}
+	// Every duration is logged in milliseconds under a key that says so (duration_ms).
 	zerolog.DurationFieldUnit = time.Millisecond
 	zerolog.DurationFieldInteger = false
 	switch l.format {
 	case "json":
 	case "console":
-		w = zerolog.ConsoleWriter{Out: w, TimeFormat: time.TimeOnly, NoColor: os.Getenv("NO_COLOR") != ""}
+		w = zerolog.ConsoleWriter{Out: w, TimeFormat: time.TimeOnly, NoColor: !colour(w)}
 	default:
 		return zerolog.Nop(), fmt.Errorf("--log-format %q: expected json or console", l.format)
 	}
 	return zerolog.New(w).Level(level).With().Timestamp().Logger(), nil
+}
+
+// colour says whether console logs to w may be coloured: only on a terminal, and not when
+// NO_COLOR is set (no-color.org); a pipe or a file gets plain text.
+func colour(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && os.Getenv("NO_COLOR") == "" && term.IsTerminal(int(f.Fd()))
 }
