@@ -80,7 +80,7 @@ func TestApplyConflictAndForce(t *testing.T) {
 	force := DefaultApplyOptions()
 	force.Force = true
 	ch = wantAction(t, mustApply(t, c, objs(t, configMap(ns, "cm", "ours")), force), id, Configured)
-	if len(ch.Fields) != 1 || ch.Fields[0].String() != `.data.key: "theirs" -> "ours"` {
+	if len(ch.Fields) != 1 || ch.Fields[0].String() != `.data.key: "theirs" -> "ours" (was someone-else's)` {
 		t.Errorf("fields %v", ch.Fields)
 	}
 }

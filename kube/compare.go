@@ -73,8 +73,9 @@ func changedFields(live, merged *unstructured.Unstructured) []FieldChange {
 }
 
 // takenFrom sets, on each changed field, the field managers that owned it in live's
-// managedFields and own it no longer in merged's: those the apply took it from. An apply
-// that forces its fields back (a push re-asserts git) shows whose hand edit it undoes.
+// managedFields and own it no longer in merged's, while another does: those the apply took
+// it from. An apply that forces its fields back (a push re-asserts git) shows whose hand
+// edit it undoes; a field that nobody owns after (removed from git) was taken from nobody.
 func takenFrom(fields []FieldChange, live, merged *unstructured.Unstructured) {
 	before, after := ownedPaths(live), ownedPaths(merged)
 	if len(before) == 0 {
@@ -86,9 +87,17 @@ func takenFrom(fields []FieldChange, live, merged *unstructured.Unstructured) {
 	}
 	sort.Strings(managers)
 	for i := range fields {
+		p := fields[i].Path
+		taken := false
+		for _, paths := range after {
+			taken = taken || owns(paths, p)
+		}
+		if !taken {
+			continue
+		}
 		var from []string
 		for _, m := range managers {
-			if owns(before[m], fields[i].Path) && !owns(after[m], fields[i].Path) {
+			if owns(before[m], p) && !owns(after[m], p) {
 				from = append(from, m)
 			}
 		}

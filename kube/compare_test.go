@@ -121,3 +121,26 @@ spec:
 		t.Errorf("two managers: %q", s)
 	}
 }
+
+// A field removed from git that only the applier owned is taken from nobody.
+func TestChangedFieldsRemovedIsTakenFromNobody(t *testing.T) {
+	live := objs(t, `apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: c
+  managedFields:
+  - {manager: gitopsd, operation: Apply, fieldsType: FieldsV1, fieldsV1: {"f:data": {"f:a": {}, "f:b": {}}}}
+data: {a: "1", b: "2"}
+`)[0]
+	merged := objs(t, `apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: c
+  managedFields:
+  - {manager: gitopsd, operation: Apply, fieldsType: FieldsV1, fieldsV1: {"f:data": {"f:a": {}}}}
+data: {a: "1"}
+`)[0]
+	if f := changedFields(live, merged); len(f) != 1 || f[0].String() != `.data.b: - "2"` {
+		t.Errorf("got %v", f)
+	}
+}

@@ -58,7 +58,8 @@ func TestDrift(t *testing.T) {
 		t.Fatal(err)
 	}
 	ch := wantAction(t, r, ObjectID{Kind: "ConfigMap", Namespace: ns, Name: "edited"}, Configured)
-	want := FieldChange{Path: ".data.key", Old: `"by-hand"`, New: `"a"`, Manager: "kubectl-edit"}
+	// A correction would take it back from kubectl-edit (From), the manager that has it now.
+	want := FieldChange{Path: ".data.key", Old: `"by-hand"`, New: `"a"`, Manager: "kubectl-edit", From: "kubectl-edit"}
 	if len(ch.Fields) != 1 || ch.Fields[0] != want {
 		t.Errorf("edited: %v, want %v", ch.Fields, want)
 	}
