@@ -5,7 +5,6 @@ import (
 	"sort"
 	"strings"
 
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/gitopsd/gitopsd/config"
@@ -57,11 +56,11 @@ func BoundaryOf(env config.Environment) Boundary {
 // file and line, for each of the others. scope is the cluster's (nil: offline); objs are
 // rendered, so namespaced objects carry their namespace.
 func (b Boundary) Check(objs []render.Object, scope render.ScopeFunc) ([]render.Object, []render.Problem) {
-	crds := crdScopes(objs)
+	scope = render.Scope(objs, scope)
 	var problems []render.Problem
 	kept := objs[:0:0]
 	for _, o := range objs {
-		if p, bad := b.check(o, crds, scope); bad {
+		if p, bad := b.check(o, scope); bad {
 			problems = append(problems, p)
 			continue
 		}
@@ -70,7 +69,7 @@ func (b Boundary) Check(objs []render.Object, scope render.ScopeFunc) ([]render.
 	return kept, problems
 }
 
-func (b Boundary) check(o render.Object, crds map[schema.GroupKind]bool, scope render.ScopeFunc) (render.Problem, bool) {
+func (b Boundary) check(o render.Object, scope render.ScopeFunc) (render.Problem, bool) {
 	problem := func(rule, msg, hint string) (render.Problem, bool) {
 		return render.Problem{File: o.Source.File, Line: o.Source.Line, Object: render.ObjectName(o.Unstructured), Rule: rule, Message: msg, Hint: hint}, true
 	}
@@ -83,7 +82,7 @@ func (b Boundary) check(o render.Object, crds map[schema.GroupKind]bool, scope r
 			fmt.Sprintf("add %s to namespaces: of %s in repos.yaml, or remove metadata.namespace", ns, b.name()))
 	}
 	gvk := o.GroupVersionKind()
-	if !clusterScoped(gvk, crds, scope) {
+	if namespaced, known := scope(gvk); !known || namespaced {
 		// Offline, a kind that neither Kubernetes nor the push defines: the apply, which
 		// knows the kind's scope, checks it again.
 		return render.Problem{}, false
@@ -123,50 +122,6 @@ func kindName(gvk schema.GroupVersionKind) string {
 		return gvk.Kind
 	}
 	return gvk.Kind + "." + gvk.Group
-}
-
-// clusterScoped says whether an object of gvk without a namespace is cluster-scoped. After
-// rendering, one of a known namespaced kind has its namespace (or was refused); so online
-// every such object is, and offline every one of Kubernetes' own groups or of a
-// cluster-scoped CRD in the push.
-func clusterScoped(gvk schema.GroupVersionKind, crds map[schema.GroupKind]bool, scope render.ScopeFunc) bool {
-	if namespaced, ok := crds[gvk.GroupKind()]; ok {
-		return !namespaced
-	}
-	if scope != nil {
-		namespaced, known := scope(gvk)
-		return known && !namespaced
-	}
-	return builtinGroups[gvk.Group]
-}
-
-// builtinGroups are the API groups Kubernetes itself serves (render's offline table has
-// the same): offline, their kinds' scope is known.
-var builtinGroups = map[string]bool{
-	"": true, "apps": true, "batch": true, "autoscaling": true, "policy": true,
-	"networking.k8s.io": true, "rbac.authorization.k8s.io": true, "storage.k8s.io": true,
-	"coordination.k8s.io": true, "discovery.k8s.io": true, "events.k8s.io": true,
-	"scheduling.k8s.io": true, "node.k8s.io": true, "admissionregistration.k8s.io": true,
-	"apiextensions.k8s.io": true, "apiregistration.k8s.io": true, "certificates.k8s.io": true,
-	"flowcontrol.apiserver.k8s.io": true, "resource.k8s.io": true,
-}
-
-// crdScopes are the scopes (namespaced or not) of the kinds the push's
-// CustomResourceDefinitions define, which the cluster may not serve yet.
-func crdScopes(objs []render.Object) map[schema.GroupKind]bool {
-	out := map[schema.GroupKind]bool{}
-	for _, o := range objs {
-		if o.GetKind() != "CustomResourceDefinition" || !strings.HasPrefix(o.GetAPIVersion(), "apiextensions.k8s.io/") {
-			continue
-		}
-		group, _, _ := unstructured.NestedString(o.Object, "spec", "group")
-		kind, _, _ := unstructured.NestedString(o.Object, "spec", "names", "kind")
-		sc, _, _ := unstructured.NestedString(o.Object, "spec", "scope")
-		if kind != "" {
-			out[schema.GroupKind{Group: group, Kind: kind}] = sc != "Cluster"
-		}
-	}
-	return out
 }
 
 // bound keeps in res only the objects within env's boundary, and adds a problem for each

@@ -3,13 +3,13 @@ package e2e
 import (
 	"fmt"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/gitopsd/gitopsd/internal/gittest"
 	"github.com/gitopsd/gitopsd/internal/kubetest"
+	"github.com/gitopsd/gitopsd/internal/testfs"
 )
 
 func helmChart(template string) map[string]string {
@@ -37,18 +37,8 @@ data: {s: {{ $s | quote }}}
 func renderProcesses(t *testing.T, d *gittest.Daemon) []int {
 	t.Helper()
 	var pids []int
-	stats, _ := filepath.Glob("/proc/[0-9]*/stat")
-	for _, p := range stats {
-		b, err := os.ReadFile(p)
-		if err != nil {
-			continue
-		}
-		fields := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:]))
-		if len(fields) < 2 || fields[1] != strconv.Itoa(d.Pid()) {
-			continue
-		}
-		if env, err := os.ReadFile(filepath.Join(filepath.Dir(p), "environ")); err == nil && strings.Contains(string(env), "GITOPSD_SANDBOX=render") {
-			pid, _ := strconv.Atoi(filepath.Base(filepath.Dir(p)))
+	for _, pid := range testfs.Children(d.Pid()) {
+		if env, err := os.ReadFile(fmt.Sprintf("/proc/%d/environ", pid)); err == nil && strings.Contains(string(env), "GITOPSD_SANDBOX=render") {
 			pids = append(pids, pid)
 		}
 	}

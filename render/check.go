@@ -130,6 +130,14 @@ func crdScopes(objs []Object) map[schema.GroupKind]bool {
 	return out
 }
 
+// Scope answers, for the objects of one render, whether a kind is namespaced as Render
+// decides it: the push's own CustomResourceDefinitions first, then fn (the cluster's; nil:
+// offline, Kubernetes' own kinds).
+func Scope(objs []Object, fn ScopeFunc) ScopeFunc {
+	crds := crdScopes(objs)
+	return func(gvk schema.GroupVersionKind) (bool, bool) { return scope(gvk, crds, fn) }
+}
+
 func scope(gvk schema.GroupVersionKind, crds map[schema.GroupKind]bool, fn ScopeFunc) (namespaced, known bool) {
 	if ns, ok := crds[gvk.GroupKind()]; ok {
 		return ns, true

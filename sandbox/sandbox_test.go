@@ -4,9 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
-	"path/filepath"
 	"reflect"
 	"runtime"
 	"strconv"
@@ -253,19 +253,8 @@ func children(t *testing.T) []int {
 		t.Fatal(err)
 	}
 	var pids []int
-	stats, _ := filepath.Glob("/proc/[0-9]*/stat")
-	for _, p := range stats {
-		b, err := os.ReadFile(p)
-		if err != nil {
-			continue
-		}
-		fields := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:]))
-		if len(fields) < 2 || fields[1] != strconv.Itoa(os.Getpid()) {
-			continue
-		}
-		dir := filepath.Dir(p)
-		if target, err := os.Readlink(filepath.Join(dir, "exe")); err == nil && target == exe {
-			pid, _ := strconv.Atoi(filepath.Base(dir))
+	for _, pid := range testfs.Children(os.Getpid()) {
+		if target, err := os.Readlink(fmt.Sprintf("/proc/%d/exe", pid)); err == nil && target == exe {
 			pids = append(pids, pid)
 		}
 	}

@@ -1,6 +1,6 @@
 // Package testfs writes file trees for tests: path -> content, where a content of
 // "symlink:TARGET" makes a symlink to TARGET instead of a file; and commits them with git,
-// to read as a push is read.
+// to read as a push is read. It also reads /proc for a process's children.
 package testfs
 
 import (
