@@ -115,4 +115,3 @@ func replicasManagers(entries []metav1.ManagedFieldsEntry) string {
 	}
 	return strings.Join(out, ",")
 }
-
