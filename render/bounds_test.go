@@ -11,6 +11,7 @@ import (
 
 	"github.com/gitopsd/gitopsd/gittree"
 	"github.com/gitopsd/gitopsd/internal/testfs"
+	"github.com/gitopsd/gitopsd/internal/testgit"
 )
 
 // hugeFS holds one file that claims 100 MB and fails the test if more than a few bytes
@@ -89,7 +90,7 @@ func TestTotalInputBound(t *testing.T) {
 
 // gitTree commits files (content "symlink:T" makes a symlink to T) with the real git and
 // opens the commit with gittree, as the pre-receive hook does.
-func gitTree(t testing.TB, files map[string]string) *gittree.Tree { return testfs.GitTree(t, files) }
+func gitTree(t testing.TB, files map[string]string) *gittree.Tree { return testgit.GitTree(t, files) }
 
 // TestSymlinkToEtc commits symlinks to /etc and /etc/passwd and checks that each is a
 // problem naming the link, and that no line of /etc/passwd reaches the objects.

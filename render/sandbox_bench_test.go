@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/gitopsd/gitopsd/internal/testfs"
+	"github.com/gitopsd/gitopsd/internal/testgit"
 	"github.com/gitopsd/gitopsd/render"
 	"github.com/gitopsd/gitopsd/sandbox"
 )
@@ -43,10 +44,10 @@ func benchSandbox(b *testing.B, fsys fs.FS, opts render.Options, want int) {
 // BenchmarkSandboxPlain1000Git is BenchmarkPlain1000Git through the render sandbox: the
 // same 1,000 Deployments from a real git commit, rendered in a child process.
 func BenchmarkSandboxPlain1000Git(b *testing.B) {
-	benchSandbox(b, testfs.GitTree(b, testfs.Deployments1000()), render.Options{Path: "deploy", DefaultNamespace: "shop"}, 1000)
+	benchSandbox(b, testgit.GitTree(b, testfs.Deployments1000()), render.Options{Path: "deploy", DefaultNamespace: "shop"}, 1000)
 }
 
 // BenchmarkSandboxHelm200Git is BenchmarkHelm200Git through the render sandbox.
 func BenchmarkSandboxHelm200Git(b *testing.B) {
-	benchSandbox(b, testfs.GitTree(b, render.HelmMany(200)), render.Options{Path: "chart", DefaultNamespace: "shop"}, 200)
+	benchSandbox(b, testgit.GitTree(b, render.HelmMany(200)), render.Options{Path: "chart", DefaultNamespace: "shop"}, 200)
 }

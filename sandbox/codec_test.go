@@ -8,6 +8,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/serializer/cbor/direct"
 
 	"github.com/gitopsd/gitopsd/internal/testfs"
+	"github.com/gitopsd/gitopsd/internal/testgit"
 	"github.com/gitopsd/gitopsd/render"
 )
 
@@ -43,7 +44,7 @@ func TestCodecRoundTrip(t *testing.T) {
 
 // plainObjects renders the objects of the sandbox benchmark's 1,000 plain Deployments.
 func plainObjects(b *testing.B) []map[string]any {
-	res, err := render.Render(context.Background(), testfs.GitTree(b, testfs.Deployments1000()), render.Options{Path: "deploy", DefaultNamespace: "shop"})
+	res, err := render.Render(context.Background(), testgit.GitTree(b, testfs.Deployments1000()), render.Options{Path: "deploy", DefaultNamespace: "shop"})
 	if err != nil || len(res.Objects) != 1000 {
 		b.Fatal(err, res.Problems)
 	}

@@ -19,6 +19,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/gitopsd/gitopsd/internal/testfs"
+	"github.com/gitopsd/gitopsd/internal/testgit"
 	"github.com/gitopsd/gitopsd/render"
 )
 
@@ -144,7 +145,7 @@ func TestSameAsInProcess(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			var tree fs.FS = mapFS(c.files)
 			if strings.HasPrefix(c.name, "git ") {
-				tree = testfs.GitTree(t, c.files)
+				tree = testgit.GitTree(t, c.files)
 			}
 			want, err := render.Render(context.Background(), tree, c.opts)
 			if err != nil {
