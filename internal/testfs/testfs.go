@@ -31,7 +31,6 @@ func Write(t testing.TB, dir string, files map[string]string) {
 	}
 }
 
-
 // Deployment is a Deployment of typical size (about 40 lines).
 func Deployment(i int) string {
 	return fmt.Sprintf(`apiVersion: apps/v1
