@@ -238,7 +238,7 @@ func TestKillDuringRollout(t *testing.T) {
 // settledFor says whether a "reconciled" log line's duration (milliseconds) is at least ms.
 func settledFor(line string, ms float64) bool {
 	var v struct {
-		Duration float64 `json:"duration"`
+		Duration float64 `json:"duration_ms"`
 	}
 	return json.Unmarshal([]byte(line), &v) == nil && v.Duration >= ms
 }

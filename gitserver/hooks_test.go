@@ -228,7 +228,8 @@ func (b *lockedBuffer) String() string {
 }
 
 // TestPushLogBounded: push options are the client's text, as many and as long as it likes.
-// The push's log line keeps 16 of them, 256 bytes each, and says how many it left out.
+// The push's log line keeps 16 of them, 256 bytes each, and says how many it left out. Its
+// duration says its unit.
 func TestPushLogBounded(t *testing.T) {
 	alice := gittest.NewKey(t, "alice")
 	logs := &lockedBuffer{}
@@ -256,5 +257,14 @@ func TestPushLogBounded(t *testing.T) {
 	}
 	if len(line) > 16*(256+16)+2000 {
 		t.Errorf("log line of %d bytes", len(line))
+	}
+	// Durations say their unit, in every log line that has one.
+	for _, l := range strings.Split(logs.String(), "\n") {
+		if strings.Contains(l, `"duration"`) {
+			t.Errorf("a duration without its unit: %s", l)
+		}
+	}
+	if !strings.Contains(line, `"duration_ms":`) {
+		t.Errorf("the push's log line has no duration_ms: %.300s", line)
 	}
 }

@@ -103,7 +103,7 @@ func (s *Server) logPush(push *Push, hook, verdict, reason string, d time.Durati
 	ev.Str("repo", push.Repo).Str("user", push.User).Str("key", push.KeyFingerprint).
 		Str("session", push.SessionID).Strs("refs", termtext.List(refs, logMaxRefs, logMaxText)).
 		Strs("push_options", termtext.List(push.Options, logMaxOptions, logMaxText)).
-		Str("hook", hook).Str("verdict", verdict).Dur("duration", d).Msg("push " + verdict)
+		Str("hook", hook).Str("verdict", verdict).Dur("duration_ms", d).Msg("push " + verdict)
 }
 
 func short(id string) string {

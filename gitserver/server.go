@@ -169,7 +169,7 @@ func (s *Server) Serve(ctx context.Context) error {
 		return fmt.Errorf("ssh serve: %w", err)
 	case <-ctx.Done():
 	}
-	s.log.Info().Int64("sessions", s.active.Load()).Dur("grace", s.opts.ShutdownGrace).Msg("ssh stopping; waiting for running sessions")
+	s.log.Info().Int64("sessions", s.active.Load()).Dur("grace_ms", s.opts.ShutdownGrace).Msg("ssh stopping; waiting for running sessions")
 	grace, cancel := context.WithTimeout(context.Background(), s.opts.ShutdownGrace)
 	defer cancel()
 	if err := srv.Shutdown(grace); err != nil {

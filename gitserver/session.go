@@ -93,7 +93,7 @@ func (s *Server) handleSession(sess ssh.Session) {
 	}
 	ev.Str("session", sessionID(token)).Str("user", id.User).Str("key", id.Fingerprint).
 		Str("remote", sess.RemoteAddr().String()).Str("command", verb).Str("repo", repo).
-		Int("exit", code).Dur("duration", time.Since(start)).Msg("ssh session")
+		Int("exit", code).Dur("duration_ms", time.Since(start)).Msg("ssh session")
 	_ = sess.Exit(code)
 }
 

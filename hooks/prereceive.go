@@ -128,7 +128,7 @@ func (h *PreReceive) check(ctx context.Context, push *gitserver.Push, out io.Wri
 		if !rep.OK() {
 			rejected++
 		}
-		log.Info().Bool("ok", rep.OK()).Int("problems", len(rep.Problems)).Dur("duration", time.Since(start)).Msg("pre-receive checked")
+		log.Info().Bool("ok", rep.OK()).Int("problems", len(rep.Problems)).Dur("duration_ms", time.Since(start)).Msg("pre-receive checked")
 	}
 	switch {
 	case rejected > 0:

@@ -76,10 +76,10 @@ func (r *Reconciler) Scan(ctx context.Context, repoName, envName string) (*Drift
 		r.opts.Metrics.DriftedObjects.WithLabelValues(repoName, envName).Set(float64(len(res.Drifted)))
 	}
 	if len(res.Drifted) == 0 {
-		log.Info().Int("objects", len(objs)).Dur("duration", res.Duration).Msg("drift scan: in sync")
+		log.Info().Int("objects", len(objs)).Dur("duration_ms", res.Duration).Msg("drift scan: in sync")
 		return res, nil
 	}
-	log.Warn().Strs("drifted", first(res.Drifted, 20)).Int("count", len(res.Drifted)).Str("mode", env.Drift.Mode).Dur("duration", res.Duration).Msg("drift found")
+	log.Warn().Strs("drifted", first(res.Drifted, 20)).Int("count", len(res.Drifted)).Str("mode", env.Drift.Mode).Dur("duration_ms", res.Duration).Msg("drift found")
 	r.notify(notify.Event{Type: notify.DriftFound, Repo: repoName, Env: envName, Commit: head, Summary: fmt.Sprintf("%d drifted: %s", len(res.Drifted), strings.Join(first(res.Drifted, 5), "; "))})
 	if env.Drift.Mode == config.DriftCorrect {
 		// Every apply takes back the fields git declares (desired.ApplyOptions): the

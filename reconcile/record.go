@@ -73,7 +73,7 @@ func (r *Reconciler) record(p *pass, res Result) {
 	if res.Revert != "" {
 		ev = ev.Str("revert", res.Revert).Str("target", res.Target)
 	}
-	ev.Str("outcome", res.Outcome.Label()).Dur("duration", res.Duration).Msg(msg)
+	ev.Str("outcome", res.Outcome.Label()).Dur("duration_ms", res.Duration).Msg(msg)
 }
 
 // event is the webhook event of res: its type names the outcome.

@@ -80,7 +80,7 @@ func (s *Scheduler) Add(ctx context.Context, j Job) error {
 		}
 	})
 	s.cron.Schedule(offsetSchedule{sched, offset}, job)
-	log.Debug().Dur("offset", offset).Msg("drift scan scheduled")
+	log.Debug().Dur("offset_ms", offset).Msg("drift scan scheduled")
 	return nil
 }
 
