@@ -43,7 +43,10 @@ type Status struct {
 	// Inventory counts the objects the environment owns.
 	Objects int `json:"objects"`
 
-	DriftScanAt time.Time `json:"drift_scan_at,omitzero"`
+	// DriftSchedule is the environment's drift.schedule in the configuration in force
+	// ("" when it has none); Readable fills it in, it is not stored.
+	DriftSchedule string    `json:"-"`
+	DriftScanAt   time.Time `json:"drift_scan_at,omitzero"`
 	// Drifted lists objects (and fields) found different from the branch at the last scan.
 	Drifted []string `json:"drifted,omitempty"`
 	// RolledBack says what the last rollback did: set when a commit failed health and a

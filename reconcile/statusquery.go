@@ -48,7 +48,8 @@ func Readable(cfg *config.Config, all []Status, user string, args []string) ([]S
 		if !ok || !repo.CanRead(user) {
 			continue
 		}
-		if _, ok := repo.Environments[st.Env]; ok && wanted(st.Repo, st.Env) {
+		if env, ok := repo.Environments[st.Env]; ok && wanted(st.Repo, st.Env) {
+			st.DriftSchedule = env.Drift.Schedule
 			sts = append(sts, st)
 		}
 	}
@@ -60,7 +61,7 @@ func Readable(cfg *config.Config, all []Status, user string, args []string) ([]S
 		}
 		for en, env := range repo.Environments {
 			if wanted(rn, en) && !slices.ContainsFunc(sts, func(s Status) bool { return s.Repo == rn && s.Env == en }) {
-				sts = append(sts, Status{Repo: rn, Env: en, Branch: env.Branch, Cluster: env.Cluster})
+				sts = append(sts, Status{Repo: rn, Env: en, Branch: env.Branch, Cluster: env.Cluster, DriftSchedule: env.Drift.Schedule})
 			}
 		}
 	}

@@ -3,6 +3,7 @@ package reconcile
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gitopsd/gitopsd/config"
 )
@@ -43,6 +44,26 @@ func TestReadable(t *testing.T) {
 		sts, err := Readable(cfg, all, c.user, c.args)
 		if got := keys(sts); got != c.want || (err == nil) != (c.err == "") || (err != nil && err.Error() != c.err) {
 			t.Errorf("%s %v: got %q, %v; want %q, %q", c.user, c.args, got, err, c.want, c.err)
+		}
+	}
+}
+
+// TestStatusSaysWhenNoDriftScanRuns: an environment without drift.schedule is never
+// scanned, and status says so instead of "not scanned yet" forever.
+func TestStatusSaysWhenNoDriftScanRuns(t *testing.T) {
+	cfg := &config.Config{Repos: map[string]config.Repo{"app": {Read: []string{"bob"}, Environments: map[string]config.Environment{
+		"prod":  {Branch: "main", Cluster: "c1"},
+		"stage": {Branch: "stage", Cluster: "c1", Drift: config.Drift{Schedule: "@every 5m"}},
+	}}}}
+	sts, err := Readable(cfg, []Status{{Repo: "app", Env: "prod", LastApplied: "abc"}}, "bob", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	WriteStatus(&b, sts, time.Now())
+	for _, want := range []string{"drift    not scanned: no drift.schedule for this environment", "drift    not scanned yet (schedule @every 5m)"} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("status lacks %q:\n%s", want, b.String())
 		}
 	}
 }

@@ -24,8 +24,10 @@ func WriteStatus(w io.Writer, sts []Status, now time.Time) {
 		fmt.Fprintf(w, "  healthy  %s\n", commitAt(s.LastHealthy, s.LastHealthyAt, now))
 		fmt.Fprintf(w, "  objects  %d\n", s.Objects)
 		switch {
+		case s.DriftSchedule == "" && s.DriftScanAt.IsZero():
+			fmt.Fprintf(w, "  drift    not scanned: no drift.schedule for this environment\n")
 		case s.DriftScanAt.IsZero():
-			fmt.Fprintf(w, "  drift    not scanned yet\n")
+			fmt.Fprintf(w, "  drift    not scanned yet (schedule %s)\n", s.DriftSchedule)
 		case len(s.Drifted) == 0:
 			fmt.Fprintf(w, "  drift    none (scanned %s)\n", ago(s.DriftScanAt, now))
 		default:
