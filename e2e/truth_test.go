@@ -19,9 +19,9 @@ import (
 // Tests of "git stays the truth": what the door checked is what gets applied.
 
 // TestNamespacedCustomResourceAppliedAsChecked: a namespaced custom resource without
-// metadata.namespace, pushed with its CRD, is checked (and previewed) in the environment's
-// namespace at the door and applied there. The door and the apply render through one
-// function (desired.Render); this guards that they keep agreeing.
+// metadata.namespace, of a CRD the cluster already serves, is checked (and previewed) in the
+// environment's namespace at the door and applied there. The door and the apply render
+// through one function (desired.Render).
 func TestNamespacedCustomResourceAppliedAsChecked(t *testing.T) {
 	cp := kubetest.ControlPlane(t)
 	ns := kubetest.Namespace(t)
@@ -45,10 +45,15 @@ spec:
 `, group)
 	d, alice, work := oneRepo(t, cp, ns,
 		fmt.Sprintf("prod: {branch: main, cluster: local, path: deploy, namespace: %s, cluster_scoped: [CustomResourceDefinition], apply: {health_timeout: 20s}}", ns))
-	// The CRD and the widget in one push: the kind is not served yet when the push is
-	// rendered, at the door or at the apply.
-	d.Commit(t, alice, work, "crd and widget", map[string]string{
-		"deploy/crd.yaml":    crd,
+	// The CRD first: then the kind is the cluster's, and only the cluster's discovery says
+	// that it is namespaced. The apply once rendered without it, so the widget the door
+	// had checked in the environment's namespace failed there with "is namespaced and has
+	// no namespace" (and went into the inventory without one).
+	d.Commit(t, alice, work, "crd", map[string]string{"deploy/crd.yaml": crd})
+	if out, ok := push(t, d, alice, work, "main"); !ok {
+		t.Fatalf("the CRD:\n%s", out)
+	}
+	d.Commit(t, alice, work, "widget", map[string]string{
 		"deploy/widget.yaml": fmt.Sprintf("apiVersion: %s/v1\nkind: Widget\nmetadata: {name: w}\nspec: {size: 3}\n", group),
 	})
 	out, ok := push(t, d, alice, work, "main")
