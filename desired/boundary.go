@@ -8,6 +8,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/gitopsd/gitopsd/config"
+	"github.com/gitopsd/gitopsd/kube"
 	"github.com/gitopsd/gitopsd/render"
 )
 
@@ -87,18 +88,53 @@ func (b Boundary) check(o render.Object, scope render.ScopeFunc) (render.Problem
 		// knows the kind's scope, checks it again.
 		return render.Problem{}, false
 	}
-	if gvk.Group == "" && gvk.Kind == "Namespace" && b.namespaces[o.GetName()] {
+	if b.clusterScopedAllowed(gvk.Group, gvk.Kind, o.GetName()) {
 		return render.Problem{}, false
-	}
-	for _, k := range b.kinds {
-		kind, group, grouped := strings.Cut(k, ".")
-		if kind == gvk.Kind && (!grouped || group == gvk.Group) {
-			return render.Problem{}, false
-		}
 	}
 	return problem(RuleClusterBoundary,
 		fmt.Sprintf("%s is cluster-scoped, and %s may apply no cluster-scoped %s", render.ObjectName(o.Unstructured), b.name(), kindName(gvk)),
 		fmt.Sprintf("add %s to cluster_scoped: of %s in repos.yaml, or remove the object", gvk.Kind, b.name()))
+}
+
+// clusterScopedAllowed says whether the environment may have the cluster-scoped object
+// kind (of group) named name: a kind its cluster_scoped: lists, or the Namespace object of
+// one of its namespaces.
+func (b Boundary) clusterScopedAllowed(group, kind, name string) bool {
+	if group == "" && kind == "Namespace" && b.namespaces[name] {
+		return true
+	}
+	for _, k := range b.kinds {
+		k, g, grouped := strings.Cut(k, ".")
+		if k == kind && (!grouped || g == group) {
+			return true
+		}
+	}
+	return false
+}
+
+// Holds says whether the object id is within the boundary: in one of the environment's
+// namespaces, or cluster-scoped and allowed (see Check).
+func (b Boundary) Holds(id kube.ObjectID) bool {
+	if id.Namespace != "" {
+		return b.namespaces == nil || b.namespaces[id.Namespace]
+	}
+	return b.clusterScopedAllowed(id.Group, id.Kind, id.Name)
+}
+
+// Prunable splits what the environment's inventory has and its commit no longer declares
+// into what it may delete and what it lets go: an object outside the boundary stays in the
+// cluster, unmanaged. Such an object can only be in the inventory from before boundaries
+// (taken from another environment by naming its namespace, which is what they stop), and
+// deleting it would finish the attack.
+func (b Boundary) Prunable(stale []kube.ObjectID) (prune, release []kube.ObjectID) {
+	for _, id := range stale {
+		if b.Holds(id) {
+			prune = append(prune, id)
+		} else {
+			release = append(release, id)
+		}
+	}
+	return prune, release
 }
 
 func (b Boundary) name() string {

@@ -10,6 +10,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/gitopsd/gitopsd/config"
+	"github.com/gitopsd/gitopsd/kube"
 	"github.com/gitopsd/gitopsd/render"
 )
 
@@ -149,5 +150,32 @@ func TestRenderEnforcesBoundary(t *testing.T) {
 	}
 	if len(res.Problems) != 1 || res.Problems[0].Rule != RuleNamespaceBoundary || res.Problems[0].File != "deploy/cm.yaml" || res.Problems[0].Line != 1 {
 		t.Errorf("problems %+v", res.Problems)
+	}
+}
+
+func TestBoundaryPrunable(t *testing.T) {
+	b := BoundaryOf(config.Environment{Name: "staging", Namespace: "web", Namespaces: []string{"jobs"}, ClusterScoped: []string{"ClusterRole"}})
+	ids := []kube.ObjectID{
+		{Kind: "ConfigMap", Namespace: "web", Name: "a"},
+		{Kind: "ConfigMap", Namespace: "jobs", Name: "b"},
+		{Kind: "ConfigMap", Namespace: "prod", Name: "stolen"},
+		{Kind: "Namespace", Name: "web"},
+		{Kind: "Namespace", Name: "prod"},
+		{Group: "rbac.authorization.k8s.io", Kind: "ClusterRole", Name: "r"},
+		{Group: "apiextensions.k8s.io", Kind: "CustomResourceDefinition", Name: "w.example.com"},
+	}
+	prune, release := b.Prunable(ids)
+	short := func(ids []kube.ObjectID) string {
+		var s []string
+		for _, id := range ids {
+			s = append(s, id.Short())
+		}
+		return strings.Join(s, " ")
+	}
+	if got, want := short(prune), "ConfigMap/web/a ConfigMap/jobs/b Namespace/web ClusterRole.rbac.authorization.k8s.io/r"; got != want {
+		t.Errorf("prune %s, want %s", got, want)
+	}
+	if got, want := short(release), "ConfigMap/prod/stolen Namespace/prod CustomResourceDefinition.apiextensions.k8s.io/w.example.com"; got != want {
+		t.Errorf("release %s, want %s", got, want)
 	}
 }

@@ -238,3 +238,67 @@ func grantNamespace(t *testing.T, cs kubernetes.Interface, ns, sa string) {
 		_ = cs.RbacV1().ClusterRoles().Delete(context.Background(), name, metav1.DeleteOptions{})
 	})
 }
+
+// TestBoundaryStolenObjectNeverPruned: before boundaries, the attack moved production's
+// object into staging's hands (its owner label, staging's inventory). After the upgrade,
+// staging's next push must not finish the attack by pruning it: the object is outside
+// staging's namespaces, so staging lets it go, says so, and deletes nothing of production.
+func TestBoundaryStolenObjectNeverPruned(t *testing.T) {
+	b, otherNS := startBoundary(t,
+		"staging: {branch: staging, cluster: local, path: deploy, namespace: %[2]s, push: [bob], apply: {health_timeout: 20s}}")
+	b.pushProduction(t)
+	b.d.MustGit(t, b.bob, b.other, "checkout", "-q", "-b", "staging")
+	b.d.Commit(t, b.bob, b.other, "staging", map[string]string{"deploy/a.yaml": cmYAML("s", "one")})
+	if out, ok := push(t, b.d, b.bob, b.other, "staging"); !ok {
+		t.Fatalf("staging's own push:\n%s", out)
+	}
+
+	// What the old attack left: production's object labelled staging's, and in staging's
+	// inventory.
+	ctx := context.Background()
+	staging := kube.Owner{Repo: b.repo, Env: "staging"}
+	cm := b.prodObject(t)
+	cm.Labels[kube.OwnerLabel] = staging.LabelValue()
+	cm.Annotations[kube.EnvAnnotation] = "staging"
+	if _, err := b.cs.CoreV1().ConfigMaps(b.prodNS).Update(ctx, cm, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	cl, err := kube.New(kubetest.ControlPlane(t).Config, kube.DefaultClientOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	inv, _, err := cl.ReadInventory(ctx, staging)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stolen := kube.ObjectID{Kind: "ConfigMap", Namespace: b.prodNS, Name: "a"}
+	if err := cl.WriteInventory(ctx, staging, inv.Union(kube.NewInventory(stolen))); err != nil {
+		t.Fatal(err)
+	}
+
+	b.d.Commit(t, b.bob, b.other, "staging two", map[string]string{"deploy/a.yaml": cmYAML("s", "two")})
+	out, ok := push(t, b.d, b.bob, b.other, "staging")
+	if !ok {
+		t.Fatalf("staging's next push:\n%s", out)
+	}
+	for _, want := range []string{
+		"ConfigMap/" + b.prodNS + "/a is not pruned: outside the environment's namespaces",
+		"pruned 0",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("push output lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "- ConfigMap/"+b.prodNS+"/a") {
+		t.Errorf("the preview shows production's object as pruned:\n%s", out)
+	}
+	if v := configMapValue(b.cs, b.prodNS, "a", "value"); v != "prod" {
+		t.Fatalf("production's ConfigMap after staging's push: %q", v)
+	}
+	if v := configMapValue(b.cs, otherNS, "s", "value"); v != "two" {
+		t.Errorf("staging's own ConfigMap: %q", v)
+	}
+	if inv, _, err := cl.ReadInventory(ctx, staging); err != nil || inv.Contains(stolen) {
+		t.Errorf("staging's inventory still lists production's object (%v): %v", err, inv.IDs)
+	}
+}

@@ -275,11 +275,14 @@ func (c *Checker) prunePreview(ctx context.Context, cl *kube.Client, t Target, o
 		rep.Notes = append(rep.Notes, fmt.Sprintf("prune preview unavailable: %v", err))
 		return
 	}
-	desired := make([]kube.ObjectID, len(objs))
+	want := make([]kube.ObjectID, len(objs))
 	for i, o := range objs {
-		desired[i] = kube.IDOf(o)
+		want[i] = kube.IDOf(o)
 	}
-	gone := kube.Stale(inv, kube.NewInventory(desired...))
+	gone, release := desired.BoundaryOf(t.Env).Prunable(kube.Stale(inv, kube.NewInventory(want...)))
+	for _, id := range release {
+		rep.Notes = append(rep.Notes, fmt.Sprintf("%s is not pruned: outside the environment's namespaces, it is left in the cluster, no longer managed by it", id.Short()))
+	}
 	var dangerous []string
 	for _, id := range gone {
 		rep.Preview = append(rep.Preview, PreviewLine{Op: "-", Object: id.Short()})

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/gitopsd/gitopsd/config"
+	"github.com/gitopsd/gitopsd/desired"
 	"github.com/gitopsd/gitopsd/kube"
 	"github.com/gitopsd/gitopsd/notify"
 )
@@ -42,7 +43,8 @@ func (r *Reconciler) BranchDeleted(ctx context.Context, repo, env, user string) 
 	if err != nil {
 		return record(fmt.Sprintf("cluster %s unreachable: nothing pruned (%v)", e.Cluster, err))
 	}
-	pruned, err := cl.Prune(ctx, inv.IDs, kube.DefaultPruneOptions(owner))
+	ids, _ := desired.BoundaryOf(e).Prunable(inv.IDs) // the others are let go, as at a push
+	pruned, err := cl.Prune(ctx, ids, kube.DefaultPruneOptions(owner))
 	if err != nil {
 		return record(fmt.Sprintf("prune failed: %v", err))
 	}

@@ -177,16 +177,23 @@ func (r *Reconciler) recordInventory(ctx context.Context, p *pass, inv kube.Inve
 	return nil
 }
 
+// releasedMessage says why an object left git but was not deleted (desired.Prunable).
+const releasedMessage = "outside the environment's namespaces: left in the cluster, no longer managed by it"
+
 // prune deletes what the old inventory has and this apply does not, and records the
 // final inventory: what was applied, and what could not be pruned, so that the next run
 // retries it.
 func (r *Reconciler) prune(ctx context.Context, p *pass, old, applied kube.Inventory) (*kube.ChangeSet, kube.Inventory, error) {
 	pruned := &kube.ChangeSet{}
-	if stale := kube.Stale(old, applied); len(stale) > 0 {
+	stale, release := desired.BoundaryOf(p.env).Prunable(kube.Stale(old, applied))
+	if len(stale) > 0 {
 		var err error
 		if pruned, err = p.cl.Prune(ctx, stale, kube.DefaultPruneOptions(p.owner)); err != nil {
 			return nil, kube.Inventory{}, applyFailed(fmt.Errorf("prune: %w", err), true)
 		}
+	}
+	for _, id := range release {
+		pruned.Changes = append(pruned.Changes, kube.Change{ID: id, Action: kube.Skipped, Message: releasedMessage})
 	}
 	var keep []kube.ObjectID
 	for _, ch := range pruned.Changes {
