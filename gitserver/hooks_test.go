@@ -209,30 +209,12 @@ func TestIdleConnectionClosed(t *testing.T) {
 	}
 }
 
-// lockedBuffer is a log sink the server writes to from its goroutines.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf strings.Builder
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // TestPushLogBounded: push options are the client's text, as many and as long as it likes.
 // The push's log line keeps 16 of them, 256 bytes each, and says how many it left out. Its
 // duration says its unit.
 func TestPushLogBounded(t *testing.T) {
 	alice := gittest.NewKey(t, "alice")
-	logs := &lockedBuffer{}
+	logs := &gittest.Buffer{}
 	_, d := startLogging(t, logs, "", gittest.Users(alice)+"repos:\n  app: {write: [alice]}\n", &recordingHooks{})
 	work := d.Clone(t, alice, "app")
 	d.Commit(t, alice, work, "one", map[string]string{"a.txt": "a\n"})

@@ -128,7 +128,7 @@ type Daemon struct {
 
 	cmd  *exec.Cmd
 	done chan struct{}
-	logs *logBuffer
+	logs *Buffer
 }
 
 // hostAlias names the daemon in known_hosts whatever its port, so that the entry written
@@ -183,7 +183,7 @@ func Attach(t testing.TB, dataDir, addr string) *Daemon {
 	}
 	return &Daemon{
 		Dir: dir, DataDir: dataDir, KnownHosts: filepath.Join(dir, "known_hosts"),
-		Addr: addr, Port: addr[strings.LastIndex(addr, ":")+1:], logs: &logBuffer{},
+		Addr: addr, Port: addr[strings.LastIndex(addr, ":")+1:], logs: &Buffer{},
 	}
 }
 
@@ -192,7 +192,7 @@ func (d *Daemon) start(t testing.TB) {
 	if binary == "" {
 		t.Fatal("gittest: the binary is not built: call gittest.Main(m) from TestMain")
 	}
-	d.logs = &logBuffer{}
+	d.logs = &Buffer{}
 	cmd := exec.Command(binary, "serve", "--config", d.ConfigPath, "--log-format", "json", "--log-level", "debug")
 	cmd.Env = append(os.Environ(), "HOME="+filepath.Join(d.Dir, "home"))
 	// If the test binary dies (killed by its timeout), the daemon goes with it.
@@ -377,22 +377,23 @@ func (d *Daemon) RepoDir(repo string) string {
 	return filepath.Join(d.DataDir, "repos", filepath.FromSlash(repo)+".git")
 }
 
-// logBuffer collects the daemon's output for failure messages and assertions.
-type logBuffer struct {
+// Buffer is a bytes.Buffer that goroutines may write at once: it collects a daemon's output
+// for failure messages and assertions.
+type Buffer struct {
 	mu  sync.Mutex
 	buf bytes.Buffer
 }
 
-func (l *logBuffer) Write(p []byte) (int, error) {
+func (l *Buffer) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.buf.Write(p)
 }
 
-func (l *logBuffer) String() string {
+func (l *Buffer) String() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.buf.String()
 }
 
-var _ io.Writer = (*logBuffer)(nil)
+var _ io.Writer = (*Buffer)(nil)
