@@ -71,6 +71,7 @@ func (r *Reconciler) Scan(ctx context.Context, repoName, envName string) (*Drift
 	r.opts.Store.Update(repoName, envName, func(s *Status) {
 		s.Branch, s.Cluster = env.Branch, env.Cluster
 		s.DriftScanAt, s.Drifted = time.Now(), res.Drifted
+		s.DriftCorrectedBy, s.DriftCorrectedAt = "", time.Time{}
 	})
 	if r.opts.Metrics != nil {
 		r.opts.Metrics.DriftedObjects.WithLabelValues(repoName, envName).Set(float64(len(res.Drifted)))

@@ -32,6 +32,10 @@ func (r *Reconciler) record(p *pass, res Result) {
 				s.Objects = rb.Objects
 			}
 			s.Deleted = ""
+			if len(s.Drifted) > 0 && res.Applied != nil && !res.Applied.HasFailed() {
+				s.Drifted = nil
+				s.DriftCorrectedBy, s.DriftCorrectedAt = applied, now
+			}
 		}
 		if res.Outcome != outcome.Waiting {
 			s.Waiting = ""

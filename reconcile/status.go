@@ -47,6 +47,11 @@ type Status struct {
 	// ("" when it has none); Readable fills it in, it is not stored.
 	DriftSchedule string    `json:"-"`
 	DriftScanAt   time.Time `json:"drift_scan_at,omitzero"`
+	// DriftCorrectedBy is the commit whose apply took back what the last scan found
+	// drifted (every apply takes back the fields git declares), and when; Drifted is then
+	// empty until the next scan.
+	DriftCorrectedBy string    `json:"drift_corrected_by,omitempty"`
+	DriftCorrectedAt time.Time `json:"drift_corrected_at,omitzero"`
 	// Drifted lists objects (and fields) found different from the branch at the last scan.
 	Drifted []string `json:"drifted,omitempty"`
 	// RolledBack says what the last rollback did: set when a commit failed health and a

@@ -67,3 +67,13 @@ func TestStatusSaysWhenNoDriftScanRuns(t *testing.T) {
 		}
 	}
 }
+
+func TestStatusSaysADriftWasCorrected(t *testing.T) {
+	now := time.Now()
+	var b strings.Builder
+	WriteStatus(&b, []Status{{Repo: "app", Env: "prod", DriftSchedule: "@every 1m", DriftScanAt: now.Add(-5 * time.Second),
+		DriftCorrectedBy: "0123456789abcdef", DriftCorrectedAt: now.Add(-3 * time.Second)}}, now)
+	if want := "drift    none: corrected by the apply of 0123456789ab 3s ago (scanned 5s ago)"; !strings.Contains(b.String(), want) {
+		t.Errorf("status lacks %q:\n%s", want, b.String())
+	}
+}

@@ -28,6 +28,8 @@ func WriteStatus(w io.Writer, sts []Status, now time.Time) {
 			fmt.Fprintf(w, "  drift    not scanned: no drift.schedule for this environment\n")
 		case s.DriftScanAt.IsZero():
 			fmt.Fprintf(w, "  drift    not scanned yet (schedule %s)\n", s.DriftSchedule)
+		case len(s.Drifted) == 0 && s.DriftCorrectedBy != "":
+			fmt.Fprintf(w, "  drift    none: corrected by the apply of %.12s %s (scanned %s)\n", s.DriftCorrectedBy, ago(s.DriftCorrectedAt, now), ago(s.DriftScanAt, now))
 		case len(s.Drifted) == 0:
 			fmt.Fprintf(w, "  drift    none (scanned %s)\n", ago(s.DriftScanAt, now))
 		default:
