@@ -9,6 +9,7 @@ import (
 	"github.com/gitopsd/gitopsd/config"
 	"github.com/gitopsd/gitopsd/kube"
 	"github.com/gitopsd/gitopsd/notify"
+	"github.com/gitopsd/gitopsd/termtext"
 )
 
 // DriftResult is what one drift scan found.
@@ -59,9 +60,11 @@ func (r *Reconciler) Scan(ctx context.Context, repoName, envName string) (*Drift
 		case kube.Created:
 			res.Drifted = append(res.Drifted, ch.ID.Short()+": missing")
 		case kube.Configured:
+			// Each field with the live value and git's (a Secret's masked, see kube), and who
+			// changed it: ".data.value: "edited" -> "git" (owned by kubectl-edit)".
 			var fields []string
 			for _, f := range ch.Fields {
-				fields = append(fields, f.Path)
+				fields = append(fields, termtext.Cut(f.String(), maxDriftField))
 			}
 			res.Drifted = append(res.Drifted, ch.ID.Short()+": "+strings.Join(first(fields, 3), ", "))
 		}
@@ -90,6 +93,9 @@ func (r *Reconciler) Scan(ctx context.Context, repoName, envName string) (*Drift
 	}
 	return res, nil
 }
+
+// maxDriftField bounds one drifted field as status, logs and webhooks show it.
+const maxDriftField = 200
 
 // ScheduleDrift adds every environment's drift scan to s.
 func (r *Reconciler) ScheduleDrift(ctx context.Context, s *Scheduler) error {

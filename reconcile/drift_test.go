@@ -48,7 +48,7 @@ func TestDriftReportAndCorrect(t *testing.T) {
 		t.Fatal(err)
 	}
 	joined := strings.Join(res.Drifted, "\n")
-	if len(res.Drifted) != 2 || !strings.Contains(joined, "ConfigMap/"+b.ns+"/a: .data.value") || !strings.Contains(joined, "ConfigMap/"+b.ns+"/b: missing") {
+	if len(res.Drifted) != 2 || !strings.Contains(joined, "ConfigMap/"+b.ns+`/a: .data.value: "edited" -> "git" (owned by kubectl-edit)`) || !strings.Contains(joined, "ConfigMap/"+b.ns+"/b: missing") {
 		t.Fatalf("drift: want a's data.value and b missing, got %q", res.Drifted)
 	}
 	if strings.Contains(joined, "team") {
@@ -81,7 +81,10 @@ func TestDriftReportOnly(t *testing.T) {
 		e.Drift = config.Drift{Schedule: "@every 1h", Mode: config.DriftReport, Ignore: []string{"data.ignored"}}
 	})
 	ctx := context.Background()
-	c1 := b.commit(map[string]string{"deploy/a.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\ndata: {value: git, ignored: git}\n"})
+	c1 := b.commit(map[string]string{
+		"deploy/a.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\ndata: {value: git, ignored: git}\n",
+		"deploy/s.yaml": "apiVersion: v1\nkind: Secret\nmetadata: {name: s}\nstringData: {password: git-secret-value}\n",
+	})
 	if o := b.apply(c1); o.Err != nil {
 		t.Fatal(o.Err)
 	}
@@ -99,9 +102,27 @@ func TestDriftReportOnly(t *testing.T) {
 	if _, err := b.cs.CoreV1().ConfigMaps(b.ns).Update(ctx, a, metav1.UpdateOptions{FieldManager: "kubectl-edit"}); err != nil {
 		t.Fatal(err)
 	}
+	sec, err := b.cs.CoreV1().Secrets(b.ns).Get(ctx, "s", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sec.Data["password"] = []byte("hand-secret-value")
+	if _, err := b.cs.CoreV1().Secrets(b.ns).Update(ctx, sec, metav1.UpdateOptions{FieldManager: "kubectl-edit"}); err != nil {
+		t.Fatal(err)
+	}
 	res, err = b.rec.Scan(ctx, b.repo, "staging")
-	if err != nil || len(res.Drifted) != 1 || res.Corrected {
+	if err != nil || len(res.Drifted) != 2 || res.Corrected {
 		t.Fatalf("report mode finds drift and leaves it: %+v %v", res, err)
+	}
+	// The drift names the Secret's field, never its values (the live one or git's).
+	joined := strings.Join(res.Drifted, "\n")
+	if !strings.Contains(joined, "Secret/"+b.ns+"/s: .data.password") {
+		t.Errorf("the Secret's drifted field is not named: %q", res.Drifted)
+	}
+	for _, v := range []string{"hand-secret-value", "git-secret-value", "aGFuZC1zZWNyZXQtdmFsdWU", "Z2l0LXNlY3JldC12YWx1ZQ"} {
+		if strings.Contains(joined, v) {
+			t.Errorf("a Secret value reached the drift list: %q", res.Drifted)
+		}
 	}
 	if a, _ := b.configMap("a"); a.Data["value"] != "edited" {
 		t.Errorf("report mode must not change the cluster")
