@@ -165,8 +165,8 @@ func (s *treeServer) prefetch(name string, budget int64, send func(prefetched) e
 		return r
 	}
 	var err error
-	var walk func(name string)
-	walk = func(name string) {
+	var walk func(name string, link bool)
+	walk = func(name string, link bool) {
 		if budget <= 0 || err != nil {
 			return
 		}
@@ -178,17 +178,20 @@ func (s *treeServer) prefetch(name string, budget int64, send func(prefetched) e
 		st := add(call{Op: opStat, Name: name})
 		switch {
 		case st.ErrKind != 0:
+		case st.Info.Mode.IsDir() && link:
+			// A symlinked directory is not walked, as the renderers walk none: links to
+			// "." would have the read-ahead go round until its budget ends.
 		case st.Info.Mode.IsDir():
 			rd := add(call{Op: opReadDir, Name: name})
 			for _, e := range rd.Entries {
-				walk(path.Join(name, e.Name))
+				walk(path.Join(name, e.Name), e.Mode&fs.ModeSymlink != 0)
 			}
 		case st.Info.Mode.IsRegular() && st.Info.Size <= budget:
 			budget -= st.Info.Size
 			add(call{Op: opReadFile, Name: name})
 		}
 	}
-	walk(name)
+	walk(name, false)
 	if err != nil {
 		return err
 	}

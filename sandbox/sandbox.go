@@ -86,10 +86,21 @@ func Render(ctx context.Context, tree fs.FS, opts render.Options, lim Limits) (*
 	if err := enc.Encode(&req); err != nil {
 		return nil, fmt.Errorf("sandbox: sending the request: %w (%s)", err, ch.stderrText())
 	}
-	// Sent as the child renders; an error here is the child gone, which reading its
+	// Sent as the child renders, and within the render's deadline (the child is killed at
+	// it, which ends the sending too); an error here is the child gone, which reading its
 	// answer tells better.
-	_ = srv.prefetch(ahead, full.MaxBytes, func(p prefetched) error { return enc.Encode(&p) })
-	_ = ch.stdin.Close()
+	sent := make(chan struct{})
+	go func() {
+		defer close(sent)
+		_ = srv.prefetch(ahead, full.MaxBytes, func(p prefetched) error { return enc.Encode(&p) })
+		_ = ch.stdin.Close()
+	}()
+	// The tree is the caller's again once Render returns: a read-ahead still going (the
+	// child answered before it needed everything) stops at its next batch, the pipe closed.
+	defer func() {
+		_ = ch.stdin.Close()
+		<-sent
+	}()
 
 	type decoded struct {
 		resp response

@@ -388,3 +388,32 @@ func TestChildIsolated(t *testing.T) {
 		t.Errorf("the child shares the network namespace %s", ours)
 	}
 }
+
+// TestSymlinkLoopPrefetch: a pushed directory holding a link to itself. Renderers do not walk
+// symlinked directories; the daemon's read-ahead of the render path must not either (it
+// would read m/loop/loop/... until its budget ran out, outside the render's deadline), and
+// its reading counts against the deadline anyway.
+func TestSymlinkLoopPrefetch(t *testing.T) {
+	files := map[string]string{"m/a.yaml": configMap("a"), "m/loop": "symlink:."}
+	tree := testgit.GitTree(t, files)
+	opts := render.Options{Path: "m", DefaultNamespace: "shop"}
+	want, err := render.Render(context.Background(), tree, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &treeServer{tree: tree, maxFile: render.DefaultMaxBytes, maxTotal: 2 * render.DefaultMaxBytes}
+	var answers int
+	if err := srv.prefetch("m", render.DefaultMaxBytes, func(p prefetched) error { answers += len(p.Answers); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if answers > 10 {
+		t.Errorf("the read-ahead followed the link: %d answers for a directory of two entries", answers)
+	}
+	got, err := Render(context.Background(), tree, opts, limits)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w, g := asJSON(t, want), asJSON(t, got); w != g {
+		t.Errorf("sandbox result differs:\n--- in process\n%s\n--- sandbox\n%s", w, g)
+	}
+}
