@@ -275,22 +275,69 @@ func (r Repo) CanWrite(user string) bool {
 	return false
 }
 
-// EnvironmentForBranch returns the environment deployed from branch, if any.
-func (r Repo) EnvironmentForBranch(branch string) (string, Environment, bool) {
-	for name, env := range r.Environments {
-		if env.Branch == branch {
-			return name, env, true
+// EnvironmentsForBranch returns the environments deployed from branch, by name: none,
+// one (a branch per environment), or several (a directory per environment on one
+// branch).
+func (r Repo) EnvironmentsForBranch(branch string) []Environment {
+	var envs []Environment
+	for _, name := range sortedKeys(r.Environments) {
+		if env := r.Environments[name]; env.Branch == branch {
+			env.Name = name
+			envs = append(envs, env)
 		}
 	}
-	return "", Environment{}, false
+	return envs
 }
 
-// CanPushBranch reports whether user may update branch.
-func (r Repo) CanPushBranch(user, branch string) bool {
-	if _, env, ok := r.EnvironmentForBranch(branch); ok && len(env.Push) > 0 {
-		return contains(env.Push, user)
+// Names says which environments envs are, for a message: "environment staging" or
+// "environments dev, staging".
+func Names(envs []Environment) string {
+	n := make([]string, len(envs))
+	for i, e := range envs {
+		n[i] = e.Name
 	}
-	return contains(r.Write, user)
+	if len(n) == 1 {
+		return "environment " + n[0]
+	}
+	return "environments " + strings.Join(n, ", ")
+}
+
+// SharedBranch reports whether branch deploys more than one environment. A push to such a
+// branch changes only the environments whose rendered objects it changes.
+func (r Repo) SharedBranch(branch string) bool {
+	return len(r.EnvironmentsForBranch(branch)) > 1
+}
+
+// CanDeploy reports whether user may change what environment env deploys (see
+// Deployers).
+func (r Repo) CanDeploy(user string, env Environment) bool {
+	return contains(r.Deployers(env), user)
+}
+
+// Deployers are the users who may change what env deploys: its push list, or the repo's
+// writers when it has none.
+func (r Repo) Deployers(env Environment) []string {
+	if len(env.Push) > 0 {
+		return env.Push
+	}
+	return r.Write
+}
+
+// CanPushBranch reports whether user may update branch at all: a branch that deploys
+// nothing is the writers'; an environment's branch is for those who may deploy one of its
+// environments. On a shared branch that is not the whole answer: the door refuses a push
+// that changes an environment the user may not deploy (see CanDeploy).
+func (r Repo) CanPushBranch(user, branch string) bool {
+	envs := r.EnvironmentsForBranch(branch)
+	if len(envs) == 0 {
+		return contains(r.Write, user)
+	}
+	for _, env := range envs {
+		if r.CanDeploy(user, env) {
+			return true
+		}
+	}
+	return false
 }
 
 // CanPushTag reports whether user may create, move or delete tags.

@@ -37,14 +37,17 @@ func TestLoadShippedReposYAML(t *testing.T) {
 	if err != nil {
 		t.Fatalf("the shipped repos.yaml must load: %v", err)
 	}
-	if got := len(cfg.Repos); got != 3 {
-		t.Errorf("repos: got %d, want 3 (platform, app, env-production)", got)
+	if got := len(cfg.Repos); got != 4 {
+		t.Errorf("repos: got %d, want 4 (platform, app, env-production, shop)", got)
+	}
+	if shop := cfg.Repos["shop"]; !shop.SharedBranch("main") || !shop.CanPushBranch("bob", "main") || shop.CanDeploy("bob", shop.Environments["production"]) {
+		t.Errorf("shop deploys staging and production from main; bob may push it, but not change production")
 	}
 	if len(cfg.Repos["app"].Environments) != 0 {
 		t.Errorf("app must be a plain repo with no environments")
 	}
-	if _, env, ok := cfg.Repos["platform"].EnvironmentForBranch("main"); !ok || env.Cluster != "production" {
-		t.Errorf("platform main should deploy to production, got %+v %v", env, ok)
+	if envs := cfg.Repos["platform"].EnvironmentsForBranch("main"); len(envs) != 1 || envs[0].Cluster != "production" {
+		t.Errorf("platform main should deploy to production, got %+v", envs)
 	}
 	if !cfg.Repos["platform"].CanPushBranch("bob", "staging") || cfg.Repos["platform"].CanPushBranch("bob", "main") {
 		t.Errorf("bob may push staging but not main")
@@ -212,13 +215,41 @@ func TestParseBoundary(t *testing.T) {
 }
 
 func TestParseDuplicateBranchAndKey(t *testing.T) {
+	// Several environments may deploy one branch, each from its own directory...
 	in := minimal + `      again:
         branch: staging
         cluster: staging
+        path: deploy/again
 `
-	_, err := Parse("repos.yaml", []byte(in))
-	if err == nil || !strings.Contains(err.Error(), `branch "staging" is already deployed by environment`) {
-		t.Errorf("two environments on one branch must be refused, got %v", err)
+	cfg, err := Parse("repos.yaml", []byte(in))
+	if err != nil {
+		t.Fatalf("two environments of one branch, two directories: %v", err)
+	}
+	envs := cfg.Repos["platform"].EnvironmentsForBranch("staging")
+	if len(envs) != 2 || envs[0].Name != "again" || envs[1].Name != "staging" || !cfg.Repos["platform"].SharedBranch("staging") {
+		t.Errorf("environments of branch staging: %+v", envs)
+	}
+	// ...but not the same directory to the same place,
+	in = minimal + `      again:
+        branch: staging
+        cluster: staging
+        path: ./deploy/staging/
+        namespace: web
+`
+	_, err = Parse("repos.yaml", []byte(in))
+	if err == nil || !strings.Contains(err.Error(), `already deploys path "deploy/staging" of branch "staging"`) {
+		t.Errorf("two environments deploying one directory to one place must be refused, got %v", err)
+	}
+	// ...and they must agree on what the branch allows.
+	in = minimal + `      again:
+        branch: staging
+        cluster: staging
+        path: deploy/again
+        allow_force_push: true
+`
+	_, err = Parse("repos.yaml", []byte(in))
+	if err == nil || !strings.Contains(err.Error(), "allow_force_push") || !strings.Contains(err.Error(), "must agree") {
+		t.Errorf("environments of one branch disagreeing on allow_force_push must be refused, got %v", err)
 	}
 
 	in = strings.Replace(minimal, "users:\n", "users:\n  bob: [\""+aliceKey+"\"]\n", 1)

@@ -293,6 +293,30 @@ func (p *parser) checkDuplicateKeys(c *Config) {
 	}
 }
 
+// checkShared checks environment e, at key, against first, an environment of the same
+// branch: several environments may deploy one branch (a directory each), but not the same
+// directory to the same place, and what they say about the branch itself must agree,
+// since a push or a deletion of the branch is one event for all of them.
+func (p *parser) checkShared(key string, first, e Environment) {
+	if path.Clean("./"+first.Path) == path.Clean("./"+e.Path) && first.Cluster == e.Cluster && first.Namespace == e.Namespace {
+		p.errorf(key+".path", "environment %q already deploys path %q of branch %q to cluster %q: give each environment of a branch its own directory (or cluster, or namespace)",
+			first.Name, path.Clean("./"+first.Path), e.Branch, e.Cluster)
+	}
+	for _, f := range []struct {
+		name string
+		a, b any
+	}{
+		{"allow_force_push", first.AllowForcePush, e.AllowForcePush},
+		{"allow_delete", first.AllowDelete, e.AllowDelete},
+		{"on_delete", first.OnDelete, e.OnDelete},
+	} {
+		if f.a != f.b {
+			p.errorf(key+"."+f.name, "%v, but environment %q of the same branch %q says %v: environments of one branch must agree on what the branch allows",
+				f.b, first.Name, e.Branch, f.a)
+		}
+	}
+}
+
 func (p *parser) checkUsers(c *Config, key string, names []string) {
 	for i, u := range names {
 		if _, ok := c.Users[u]; !ok {
@@ -324,7 +348,7 @@ func (p *parser) validateRepo(c *Config, name string, r Repo) {
 		case refNameBad.MatchString(e.Branch) || strings.HasPrefix(e.Branch, "refs/"):
 			p.errorf(ekey+".branch", "%q is not a valid branch name (write it without refs/heads/)", e.Branch)
 		case branches[e.Branch] != "":
-			p.errorf(ekey+".branch", "branch %q is already deployed by environment %q: one branch, one environment", e.Branch, branches[e.Branch])
+			p.checkShared(ekey, r.Environments[branches[e.Branch]], e)
 		default:
 			branches[e.Branch] = ename
 		}

@@ -51,16 +51,28 @@ func writeRepoHelp(w io.Writer, name string, r config.Repo, user string) {
 	for _, e := range envs {
 		env := r.Environments[e]
 		may := "you may push"
-		if !r.CanPushBranch(user, env.Branch) {
-			writers := env.Push
-			if len(writers) == 0 {
-				writers = r.Write
-			}
-			may = "read only (push: " + strings.Join(writers, ", ") + ")"
+		if !r.CanDeploy(user, env) {
+			may = "read only (" + deployers(r, env) + ")"
 		}
-		fmt.Fprintf(w, "    branch %s deploys %s to cluster %s: %s\n", env.Branch, e, env.Cluster, may)
+		where := "branch " + env.Branch
+		if r.SharedBranch(env.Branch) {
+			where += " path " + pathOrRoot(env.Path)
+		}
+		fmt.Fprintf(w, "    %s deploys %s to cluster %s: %s\n", where, e, env.Cluster, may)
 	}
 	if r.CanWrite(user) && !r.CanPushTag(user) {
 		fmt.Fprintf(w, "    tags: read only\n")
 	}
+}
+
+// deployers says who may deploy env: "push: alice, bob".
+func deployers(r config.Repo, env config.Environment) string {
+	return "push: " + strings.Join(r.Deployers(env), ", ")
+}
+
+func pathOrRoot(p string) string {
+	if p == "" || p == "." {
+		return "/"
+	}
+	return p
 }

@@ -65,26 +65,35 @@ func (in ruleInput) checkBranch(ctx context.Context, u RefUpdate, branch string)
 			return msg
 		}
 	}
-	envName, env, isEnv := in.repo.EnvironmentForBranch(branch)
-	switch {
-	case !isEnv:
+	// The environments of one branch agree on what the branch allows (config checks it),
+	// so the first one speaks for them all.
+	envs := in.repo.EnvironmentsForBranch(branch)
+	if len(envs) == 0 {
 		return ""
+	}
+	env, names := envs[0], config.Names(envs)
+	switch {
 	case u.IsDelete():
 		if !env.AllowDelete {
-			return fmt.Sprintf("branch %s deploys environment %s and may not be deleted (allow_delete is off)", branch, envName)
+			return fmt.Sprintf("branch %s deploys %s and may not be deleted (allow_delete is off)", branch, names)
 		}
 		return ""
 	case env.AllowForcePush:
 		return ""
 	case u.IsCreate():
-		return in.checkComeback(ctx, u, branch, envName)
+		for _, e := range envs {
+			if msg := in.checkComeback(ctx, u, branch, e.Name); msg != "" {
+				return msg
+			}
+		}
+		return ""
 	}
 	ff, err := in.state.isAncestor(ctx, u.Old, u.New)
 	switch {
 	case err != nil:
 		return "could not check that the update is a fast-forward; try again"
 	case !ff:
-		return fmt.Sprintf("non-fast-forward update of branch %s, which deploys environment %s (allow_force_push is off); pull, rebase or merge, and push again", branch, envName)
+		return fmt.Sprintf("non-fast-forward update of branch %s, which deploys %s (allow_force_push is off); pull, rebase or merge, and push again", branch, names)
 	}
 	return ""
 }
@@ -116,8 +125,8 @@ func (in ruleInput) checkTag(ctx context.Context, u RefUpdate, tag string) strin
 		return fmt.Sprintf("%s may not push tags to %s", in.user, in.repoName)
 	}
 	if u.IsCreate() {
-		if envName, _, ok := in.repo.EnvironmentForBranch(tag); ok {
-			return fmt.Sprintf("tag %s has the name of branch %s, which deploys environment %s: `git push origin HEAD:%s` would match both; name the tag differently", tag, tag, envName, tag)
+		if envs := in.repo.EnvironmentsForBranch(tag); len(envs) > 0 {
+			return fmt.Sprintf("tag %s has the name of branch %s, which deploys %s: `git push origin HEAD:%s` would match both; name the tag differently", tag, tag, config.Names(envs), tag)
 		}
 		if msg := in.caseCollision(tag); msg != "" {
 			return msg
@@ -177,7 +186,7 @@ func (in ruleInput) caseCollision(name string) string {
 // shadowsBranch reports whether a tag has the name of an environment branch or of an
 // existing branch.
 func (in ruleInput) shadowsBranch(ctx context.Context, tag string) bool {
-	if _, _, ok := in.repo.EnvironmentForBranch(tag); ok {
+	if len(in.repo.EnvironmentsForBranch(tag)) > 0 {
 		return true
 	}
 	ok, err := in.state.exists(ctx, "refs/heads/"+tag)

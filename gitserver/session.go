@@ -189,8 +189,8 @@ func (s *Server) operate(sess ssh.Session, cfg *config.Config, id identity, req 
 	if !ok {
 		return 1, repoName, req.Verb, fmt.Errorf("repository %s has no environment %q", repoName, envName)
 	}
-	if !repo.CanPushBranch(id.User, env.Branch) {
-		return 1, repoName, req.Verb, fmt.Errorf("%s may not deploy %s/%s (%s needs the right to push branch %s)", id.User, repoName, envName, req.Verb, env.Branch)
+	if !repo.CanDeploy(id.User, env) {
+		return 1, repoName, req.Verb, fmt.Errorf("%s may not deploy %s/%s (%s needs the right to push what it deploys: %s)", id.User, repoName, envName, req.Verb, deployers(repo, env))
 	}
 	if s.opts.Operator == nil {
 		return 1, repoName, req.Verb, fmt.Errorf("%s: no reconciler is running in this daemon", req.Verb)

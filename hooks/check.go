@@ -30,6 +30,7 @@ const (
 	RulePruneGuard = "prune-guard"
 	RuleTest       = "test"
 	RuleCluster    = "cluster"
+	RulePermission = "permission"
 )
 
 // Clusters gives the checks the client an environment acts through (see
@@ -52,6 +53,15 @@ type Target struct {
 	Offline bool
 	// AllowPrune lifts the prune guard (push option gitopsd.allow-prune).
 	AllowPrune bool
+
+	// Previous, on a branch that deploys several environments, is the digest of what the
+	// environment rendered before the push (desired.Digest; "" when unknown): a push whose
+	// render has the same digest does not change the environment, which is then said to be
+	// unchanged and not checked again.
+	Previous string
+	// Denied, if set, says why the pusher may not change this environment: the push is
+	// refused if it changes what the environment renders.
+	Denied string
 }
 
 // Checker runs the checks of one environment. It is safe for concurrent use.
@@ -64,6 +74,8 @@ type Checker struct {
 type Checked struct {
 	Report  *Report
 	Objects []render.Object
+	// Digest is desired.Digest of Objects, "" when the render had problems.
+	Digest string
 }
 
 // Check renders t and runs every configured check on it. It never returns early on a
@@ -77,13 +89,7 @@ func (c *Checker) Check(ctx context.Context, t Target) *Checked {
 	var cl *kube.Client
 	if !t.Offline {
 		var err error
-		cl, err = c.Clusters.EnvClient(env)
-		if err == nil {
-			var caps clusters.Capabilities
-			if caps, err = c.Clusters.Capabilities(env.Cluster); err == nil {
-				target = desired.Online(caps, cl)
-			}
-		}
+		target, cl, err = c.cluster(env)
 		switch {
 		case err != nil && env.Checks.RequireCluster:
 			rep.Problems = append(rep.Problems, Problem{Rule: RuleCluster,
@@ -108,6 +114,20 @@ func (c *Checker) Check(ctx context.Context, t Target) *Checked {
 	// pusher sees the API's verdict in the same push.
 	rendered := res.OK()
 	out.Objects = res.Objects
+	if rendered {
+		out.Digest = desired.Digest(res.Objects)
+	}
+	switch {
+	case rendered && t.Previous != "" && out.Digest == t.Previous:
+		rep.Unchanged = len(res.Objects)
+		return out
+	case t.Denied != "":
+		// Changed (or broken) by someone who may not change it: nothing more is said of
+		// it, and nothing of it is sent to its cluster.
+		rep.Problems = append(rep.Problems, Problem{Rule: RulePermission, Message: t.Denied,
+			Hint: "leave this environment's files as they are, or ask one of its pushers (push: in repos.yaml) to push the change"})
+		return out
+	}
 
 	start = time.Now()
 	rep.Problems = append(rep.Problems, c.policies(t, res.Objects)...)
@@ -129,8 +149,37 @@ func (c *Checker) Check(ctx context.Context, t Target) *Checked {
 	return out
 }
 
-// scopeFunc adapts the cluster's RESTMapper to the renderer. Errors count as unknown:
-// the dry run that follows reports them with the API's own words.
+// cluster is what the checks of env need of its cluster: the client env acts through, and
+// the cluster to render for.
+func (c *Checker) cluster(env config.Environment) (desired.Cluster, *kube.Client, error) {
+	cl, err := c.Clusters.EnvClient(env)
+	if err != nil {
+		return desired.Cluster{}, nil, err
+	}
+	caps, err := c.Clusters.Capabilities(env.Cluster)
+	if err != nil {
+		return desired.Cluster{}, nil, err
+	}
+	return desired.Online(caps, cl), cl, nil
+}
+
+// Digest renders env from tree, as Check would, and returns desired.Digest of what it
+// wants, or "" when it cannot be rendered (or its cluster is out of reach, since the
+// render depends on it): Target.Previous of the push that follows tree.
+func (c *Checker) Digest(ctx context.Context, env config.Environment, tree fs.FS) string {
+	target, _, err := c.cluster(env)
+	if err != nil {
+		return ""
+	}
+	res, err := desired.Render(ctx, tree, env, target)
+	if err != nil || !res.OK() {
+		return ""
+	}
+	return desired.Digest(res.Objects)
+}
+
+// policies evaluates the environment's policies (built in, of repos.yaml, and the repo's
+// own when it allows them) on every object.
 func (c *Checker) policies(t Target, objs []render.Object) []Problem {
 	var ps []policy.Policy
 	for _, name := range t.Env.Checks.Policies {

@@ -2,10 +2,16 @@ package hooks
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -36,6 +42,11 @@ type PreReceive struct {
 	// Notify, if set, receives a push.rejected event for each refused push; it must not
 	// block.
 	Notify func(notify.Event)
+
+	// digests remembers desired.Digest by render (see digestKey), for the environments of
+	// shared branches; ndigests counts what was stored.
+	digests  sync.Map
+	ndigests atomic.Int64
 }
 
 // ErrRejected matches (errors.Is) the error Run returns when a push is refused; the
@@ -88,47 +99,34 @@ func (h *PreReceive) check(ctx context.Context, push *gitserver.Push, out io.Wri
 	checked := 0
 	for _, u := range push.Updates {
 		branch, isBranch := u.Branch()
-		if isBranch && u.IsDelete() {
-			// Deleting a branch whose environment prunes on delete deletes every object
-			// the environment owns: the pusher says so explicitly, as for any large prune.
-			if envName, env, ok := repo.EnvironmentForBranch(branch); ok && env.OnDelete == config.OnDeletePrune && !slices.Contains(push.Options, OptionAllowPrune) {
-				fmt.Fprintf(out, "gitopsd %s/%s: deleting branch %s prunes every object of the environment (on_delete: prune)\n", push.Repo, envName, branch)
-				fmt.Fprintf(out, "  hint: if that is what you want: git push -o %s origin :%s\n", OptionAllowPrune, branch)
-				return rejection(fmt.Sprintf("deleting branch %s would prune environment %s", branch, envName))
-			}
-			continue
-		}
 		if !isBranch {
 			continue
 		}
-		envName, env, ok := repo.EnvironmentForBranch(branch)
-		if !ok {
+		envs := repo.EnvironmentsForBranch(branch)
+		if u.IsDelete() {
+			// Deleting a branch whose environment prunes on delete deletes every object
+			// the environment owns: the pusher says so explicitly, as for any large prune.
+			// The environments of a branch agree on on_delete.
+			if len(envs) > 0 && envs[0].OnDelete == config.OnDeletePrune && !slices.Contains(push.Options, OptionAllowPrune) {
+				fmt.Fprintf(out, "gitopsd %s: deleting branch %s prunes every object of %s (on_delete: prune)\n", push.Repo, branch, config.Names(envs))
+				fmt.Fprintf(out, "  hint: if that is what you want: git push -o %s origin :%s\n", OptionAllowPrune, branch)
+				return rejection(fmt.Sprintf("deleting branch %s would prune %s", branch, config.Names(envs)))
+			}
 			continue
 		}
-		checked++
-		log := h.Log.With().Str("repo", push.Repo).Str("env", envName).Str("ref", u.Name).Str("commit", u.New).Str("user", push.User).Logger()
-		fmt.Fprintf(out, "gitopsd: checking %s/%s (%s) ...\n", push.Repo, envName, env.Path)
-		start := time.Now()
-		tree, err := gittree.Open(push.RepoDir, u.New, gittree.Options{ObjectDirs: objectDirs, MaxBytes: env.Render.MaxBytes, MaxFileBytes: env.Render.MaxBytes})
-		var rep *Report
-		if err != nil {
-			log.Error().Err(err).Msg("open pushed tree")
-			rep = &Report{Repo: push.Repo, Env: envName, Branch: branch, Cluster: env.Cluster, Commit: u.New,
-				Problems: []Problem{{Rule: "read", Message: "the pushed commit could not be read", Hint: "this is gitopsd's fault, not yours; the server log has details"}}}
-		} else {
-			rep = checker.Check(ctx, Target{
-				Repo: push.Repo, EnvName: envName, Env: env, Commit: u.New, Tree: tree,
-				AllowPrune: slices.Contains(push.Options, OptionAllowPrune),
-			}).Report
+		shared := len(envs) > 1
+		for _, env := range envs {
+			checked++
+			t := Target{Repo: push.Repo, EnvName: env.Name, Env: env, Commit: u.New,
+				AllowPrune: slices.Contains(push.Options, OptionAllowPrune)}
+			if !repo.CanDeploy(push.User, env) {
+				t.Denied = fmt.Sprintf("%s may not change environment %s (push: %s), and this push changes what it deploys",
+					push.User, env.Name, strings.Join(repo.Deployers(env), ", "))
+			}
+			if !h.checkEnv(ctx, push, u, t, shared, checker, objectDirs, style, out) {
+				rejected++
+			}
 		}
-		rep.Write(out, style)
-		if h.Metrics != nil {
-			h.Metrics.ValidationSeconds.WithLabelValues(push.Repo, envName).Observe(time.Since(start).Seconds())
-		}
-		if !rep.OK() {
-			rejected++
-		}
-		log.Info().Bool("ok", rep.OK()).Int("problems", len(rep.Problems)).Dur("duration_ms", time.Since(start)).Msg("pre-receive checked")
 	}
 	switch {
 	case rejected > 0:
@@ -137,4 +135,77 @@ func (h *PreReceive) check(ctx context.Context, push *gitserver.Push, out io.Wri
 		return rejection(fmt.Sprintf("dry run (-o %s): checks passed, nothing was changed", OptionDryRun))
 	}
 	return nil
+}
+
+// checkEnv checks one environment of a branch update and writes its report; it reports
+// whether the environment passed. On a branch that deploys several environments (shared),
+// the environment's render before the push is its Previous, so that one the push does not
+// change is said to be unchanged rather than checked again.
+func (h *PreReceive) checkEnv(ctx context.Context, push *gitserver.Push, u gitserver.RefUpdate, t Target, shared bool,
+	checker *Checker, objectDirs []string, style Style, out io.Writer) bool {
+	env := t.Env
+	log := h.Log.With().Str("repo", push.Repo).Str("env", env.Name).Str("ref", u.Name).Str("commit", u.New).Str("user", push.User).Logger()
+	fmt.Fprintf(out, "gitopsd: checking %s/%s (%s) ...\n", push.Repo, env.Name, env.Path)
+	start := time.Now()
+	opts := gittree.Options{ObjectDirs: objectDirs, MaxBytes: env.Render.MaxBytes, MaxFileBytes: env.Render.MaxBytes}
+	tree, err := gittree.Open(push.RepoDir, u.New, opts)
+	var rep *Report
+	if err != nil {
+		log.Error().Err(err).Msg("open pushed tree")
+		rep = &Report{Repo: push.Repo, Env: env.Name, Branch: env.Branch, Cluster: env.Cluster, Commit: u.New,
+			Problems: []Problem{{Rule: "read", Message: "the pushed commit could not be read", Hint: "this is gitopsd's fault, not yours; the server log has details"}}}
+	} else {
+		if shared && !u.IsCreate() {
+			t.Previous = h.digest(ctx, checker, push, env, u.Old, opts)
+		}
+		t.Tree = tree
+		checked := checker.Check(ctx, t)
+		rep = checked.Report
+		h.remember(push.Repo, env, u.New, checked.Digest)
+	}
+	rep.Write(out, style)
+	if h.Metrics != nil {
+		h.Metrics.ValidationSeconds.WithLabelValues(push.Repo, env.Name).Observe(time.Since(start).Seconds())
+	}
+	log.Info().Bool("ok", rep.OK()).Bool("unchanged", rep.Unchanged > 0).Int("problems", len(rep.Problems)).Dur("duration_ms", time.Since(start)).Msg("pre-receive checked")
+	return rep.OK()
+}
+
+// digest is Checker.Digest of env at commit, remembered: the commit before a push is
+// usually the one the last push rendered.
+func (h *PreReceive) digest(ctx context.Context, checker *Checker, push *gitserver.Push, env config.Environment, commit string, opts gittree.Options) string {
+	key := digestKey(push.Repo, env, commit)
+	if d, ok := h.digests.Load(key); ok {
+		return d.(string)
+	}
+	tree, err := gittree.Open(push.RepoDir, commit, opts)
+	if err != nil {
+		return ""
+	}
+	d := checker.Digest(ctx, env, tree)
+	h.remember(push.Repo, env, commit, d)
+	return d
+}
+
+// maxDigests bounds the digests remembered; past it they are forgotten all at once, which
+// costs one render per shared-branch environment at the next push.
+const maxDigests = 4096
+
+func (h *PreReceive) remember(repo string, env config.Environment, commit, digest string) {
+	if digest == "" {
+		return
+	}
+	if h.ndigests.Add(1) > maxDigests {
+		h.digests.Clear()
+		h.ndigests.Store(0)
+	}
+	h.digests.Store(digestKey(repo, env, commit), digest)
+}
+
+// digestKey names a render: the repo, the commit and every setting of the environment
+// (one changed by a reload renders differently).
+func digestKey(repo string, env config.Environment, commit string) string {
+	settings, _ := json.Marshal(env)
+	sum := sha256.Sum256(settings)
+	return repo + "\x00" + env.Name + "\x00" + commit + "\x00" + hex.EncodeToString(sum[:8])
 }

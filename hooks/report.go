@@ -39,6 +39,10 @@ type Report struct {
 	// Notes are lines worth saying that are not problems (skipped checks, dry-run mode).
 	Notes   []string
 	Timings []Timing
+	// Unchanged, when not 0, says the push does not change what the environment renders
+	// (that many objects, the same as before it): on a branch that deploys several
+	// environments it is then not checked again, nor applied.
+	Unchanged int
 }
 
 // Timing is how long one stage took.
@@ -119,9 +123,13 @@ func (r *Report) Write(w io.Writer, s Style) {
 	if len(times) > 0 {
 		timing = fmt.Sprintf(" (%s)", strings.Join(times, ", "))
 	}
-	if r.OK() {
+	switch {
+	case r.OK() && r.Unchanged > 0:
+		fmt.Fprintf(w, "  %s: renders the same %d object%s as before this push; not checked again (%s)\n",
+			s.paint(green, "ok: unchanged"), r.Unchanged, plural(r.Unchanged), seconds(total))
+	case r.OK():
 		fmt.Fprintf(w, "  %s in %s%s\n", s.paint(green, "ok: checks passed"), seconds(total), timing)
-	} else {
+	default:
 		fmt.Fprintf(w, "  %s: %d problem%s in %s%s\n", s.paint(red, "REJECTED"), len(problems), plural(len(problems)), seconds(total), timing)
 	}
 }

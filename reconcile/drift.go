@@ -41,7 +41,7 @@ func (r *Reconciler) Scan(ctx context.Context, repoName, envName string) (*Drift
 	if err != nil {
 		return nil, err
 	}
-	objs, err := r.render(ctx, repoName, env, head, cl)
+	objs, _, err := r.render(ctx, repoName, env, head, cl)
 	if err != nil {
 		return nil, err
 	}

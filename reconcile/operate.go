@@ -57,7 +57,7 @@ func (r *Reconciler) Rollback(ctx context.Context, user, repo, env, target strin
 		return fmt.Errorf("%.12s is the head of %s already: nothing to roll back", full, e.Branch)
 	}
 	msg := fmt.Sprintf("gitopsd: roll %s back to %.12s\n\nAsked by %s (ssh rollback). This commit restores the files of %s.\nRevert it (or push a fix) to go forward again.\n", env, full, user, full)
-	revert, err := revertCommit(ctx, cfg.Server.Git, dir, e.Branch, head, full, msg)
+	revert, err := revertCommit(ctx, cfg.Server.Git, dir, e.Branch, head, full, msg, restoring(cfg.Repos[repo], e))
 	if errors.Is(err, errBranchMoved) {
 		return fmt.Errorf("%s moved on while the rollback was written: try again", e.Branch)
 	}
@@ -68,6 +68,7 @@ func (r *Reconciler) Rollback(ctx context.Context, user, repo, env, target strin
 	r.opts.Log.Info().Str("repo", repo).Str("env", env).Str("user", user).Str("commit", revert).Str("target", full).Msg("rollback asked")
 	// Its apply is reported (push output, status, event) as the rollback it is.
 	r.askRevert(repo, env, revert, full)
+	r.followSiblings(repo, e, revert)
 	return r.follow(ctx, repo, env, revert, fmt.Sprintf("rolling back: %.7s on %s restores %.7s (git pull to get it)", revert, e.Branch, full), out)
 }
 

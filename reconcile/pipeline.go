@@ -28,6 +28,11 @@ type pass struct {
 	// lastHealthy is the environment's last healthy commit before this pass.
 	lastHealthy string
 	start       time.Time
+	// changedOnly applies the commit only if it renders differently from what the
+	// environment last applied and saw healthy (see unchanged): set for the environments
+	// of a branch that deploys several, where a push to one's directory leaves the others
+	// as they are.
+	changedOnly bool
 }
 
 // run takes p through the steps, each of which returns what it did or the error that ends
@@ -44,9 +49,15 @@ func (r *Reconciler) run(ctx context.Context, p *pass) (res Result) {
 		return res.failed(unreachable(p.env.Cluster, err))
 	}
 	p.cl = cl
-	objs, err := r.render(ctx, p.repo, p.env, p.commit, cl)
+	objs, digest, err := r.render(ctx, p.repo, p.env, p.commit, cl)
 	if err != nil {
 		return res.failed(err)
+	}
+	res.Digest = digest
+	if p.changedOnly {
+		if same, ok := r.unchanged(p, digest, len(objs)); ok {
+			return same
+		}
 	}
 	p.progress(fmt.Sprintf("applying %d objects to %s ...", len(objs), p.env.Cluster))
 	old, err := r.readInventory(ctx, p)
@@ -78,6 +89,19 @@ func (r *Reconciler) run(ctx context.Context, p *pass) (res Result) {
 		return res.failed(err)
 	}
 	return res.judged(summary, time.Since(p.start))
+}
+
+// unchanged is the result of a pass whose commit renders what the environment last applied
+// and saw healthy (the same digest, and no failure since): nothing to apply, and the
+// environment is at the commit now.
+func (r *Reconciler) unchanged(p *pass, digest string, n int) (Result, bool) {
+	st := r.opts.Store.Get(p.repo, p.envName)
+	if digest == "" || st.Digest != digest || st.LastApplied == "" || st.LastApplied != st.LastHealthy || st.LastError != "" {
+		return Result{}, false
+	}
+	res := Result{Commit: p.commit, Outcome: outcome.Healthy, Digest: digest, Unchanged: st.LastApplied, Objects: st.Objects}
+	res.Summary = fmt.Sprintf("unchanged: renders the same %d objects as %.7s; nothing to apply", n, st.LastApplied)
+	return res, true
 }
 
 // judged is the outcome of a pass whose every object was applied: the health's verdict,
@@ -122,30 +146,30 @@ func (e *renderError) Error() string {
 	return "render: " + strings.Join(first(s, 5), "; ")
 }
 
-// render reads the commit's tree from the bare repository and renders the environment.
-// A commit that does not render is an apply failure that no retry mends; a cluster whose
-// capabilities cannot be read is waited for.
-func (r *Reconciler) render(ctx context.Context, repoName string, env config.Environment, commit string, cl *kube.Client) ([]*unstructured.Unstructured, error) {
+// render reads the commit's tree from the bare repository and renders the environment:
+// the objects and their desired.Digest. A commit that does not render is an apply
+// failure that no retry mends; a cluster whose capabilities cannot be read is waited for.
+func (r *Reconciler) render(ctx context.Context, repoName string, env config.Environment, commit string, cl *kube.Client) ([]*unstructured.Unstructured, string, error) {
 	tree, err := gittree.Open(r.opts.RepoDir(repoName), commit, gittree.Options{MaxBytes: env.Render.MaxBytes, MaxFileBytes: env.Render.MaxBytes})
 	if err != nil {
-		return nil, applyFailed(&renderError{problems: []render.Problem{{Rule: render.RuleRead, Message: err.Error()}}}, false)
+		return nil, "", applyFailed(&renderError{problems: []render.Problem{{Rule: render.RuleRead, Message: err.Error()}}}, false)
 	}
 	caps, err := r.opts.Clusters.Capabilities(env.Cluster)
 	if err != nil {
-		return nil, unreachable(env.Cluster, err)
+		return nil, "", unreachable(env.Cluster, err)
 	}
 	res, err := desired.Render(ctx, tree, env, desired.Online(caps, cl))
 	if err != nil {
-		return nil, applyFailed(err, true)
+		return nil, "", applyFailed(err, true)
 	}
 	if !res.OK() {
-		return nil, applyFailed(&renderError{problems: res.Problems}, false)
+		return nil, "", applyFailed(&renderError{problems: res.Problems}, false)
 	}
 	objs := make([]*unstructured.Unstructured, len(res.Objects))
 	for i, o := range res.Objects {
 		objs[i] = o.Unstructured
 	}
-	return objs, nil
+	return objs, desired.Digest(res.Objects), nil
 }
 
 // readInventory reads what the environment owned before this pass. It comes before the

@@ -48,44 +48,48 @@ func (r *Reconciler) PostReceive(ctx context.Context, req PushRequest, out io.Wr
 	}
 	var wg sync.WaitGroup
 	for _, u := range req.Updates {
-		envName, env, ok := repo.EnvironmentForBranch(u.Branch)
-		if !ok {
-			continue
-		}
-		name := req.Repo + "/" + envName
-		if u.Deleted {
-			say("gitopsd %s: %s", name, r.BranchDeleted(ctx, req.Repo, envName, req.User))
-			continue
-		}
-		var progress func(string)
-		if !req.NoWait {
-			progress = func(line string) { say("gitopsd %s: %s", name, line) }
-		}
-		done := r.Enqueue(req.Repo, envName, u.Commit, progress)
-		if req.NoWait {
-			say("gitopsd %s: %.7s queued for %s (not waiting: -o gitopsd.nowait); see `ssh ... status`", name, u.Commit, env.Cluster)
-			continue
-		}
-		say("gitopsd %s: deploying %.7s to %s", name, u.Commit, env.Cluster)
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			timer := time.NewTimer(env.Apply.Wait)
-			defer timer.Stop()
-			select {
-			case o := <-done:
-				if o.Commit != "" && o.Commit != u.Commit {
-					say("gitopsd %s: superseded by %.7s, which is what now runs:", name, o.Commit)
-				}
-				sayOutcome(say, name, o)
-				if o.Err != nil && o.Retry {
-					say("gitopsd %s: the push stands; gitopsd retries the apply (see `ssh ... status`)", name)
-				}
-			case <-timer.C:
-				say("gitopsd %s: still applying after %v; not waiting longer (see `ssh ... status`)", name, env.Apply.Wait)
-			case <-ctx.Done():
+		envs := repo.EnvironmentsForBranch(u.Branch)
+		shared := len(envs) > 1
+		for _, env := range envs {
+			name := req.Repo + "/" + env.Name
+			if u.Deleted {
+				say("gitopsd %s: %s", name, r.BranchDeleted(ctx, req.Repo, env.Name, req.User))
+				continue
 			}
-		}()
+			var progress func(string)
+			if !req.NoWait {
+				progress = func(line string) { say("gitopsd %s: %s", name, line) }
+			}
+			done := r.EnqueueChanged(req.Repo, env.Name, u.Commit, progress)
+			switch {
+			case req.NoWait:
+				say("gitopsd %s: %.7s queued for %s (not waiting: -o gitopsd.nowait); see `ssh ... status`", name, u.Commit, env.Cluster)
+				continue
+			case !shared:
+				// On a shared branch the environment says "applying" only if the commit
+				// changes it.
+				say("gitopsd %s: deploying %.7s to %s", name, u.Commit, env.Cluster)
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				timer := time.NewTimer(env.Apply.Wait)
+				defer timer.Stop()
+				select {
+				case o := <-done:
+					if o.Commit != "" && o.Commit != u.Commit {
+						say("gitopsd %s: superseded by %.7s, which is what now runs:", name, o.Commit)
+					}
+					sayOutcome(say, name, o)
+					if o.Err != nil && o.Retry {
+						say("gitopsd %s: the push stands; gitopsd retries the apply (see `ssh ... status`)", name)
+					}
+				case <-timer.C:
+					say("gitopsd %s: still applying after %v; not waiting longer (see `ssh ... status`)", name, env.Apply.Wait)
+				case <-ctx.Done():
+				}
+			}()
+		}
 	}
 	wg.Wait()
 }

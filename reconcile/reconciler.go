@@ -62,6 +62,9 @@ type Reconciler struct {
 	// reverts are the revert commits ssh rollback wrote and queued, with the commit each
 	// restores, so that their apply reports a rollback (see askedRevert).
 	reverts sync.Map // repo/env/commit -> target
+	// changedOnly are the environments of shared branches whose next reconcile applies
+	// only a commit that changes them (see EnqueueChanged).
+	changedOnly sync.Map // repo/env -> commit
 
 	scans scans
 }
@@ -104,7 +107,7 @@ func (r *Reconciler) Resync() {
 				continue
 			}
 			r.opts.Log.Info().Str("repo", repoName).Str("env", envName).Str("commit", head).Str("last_applied", st.LastApplied).Msg("branch head not applied: reconciling")
-			r.Enqueue(repoName, envName, head, nil)
+			r.EnqueueChanged(repoName, envName, head, nil)
 		}
 	}
 }
@@ -138,6 +141,20 @@ func (r *Reconciler) Idle(ctx context.Context) {
 // Enqueue asks for commit to be applied to repo/env. progress, if set, receives lines to
 // show the pusher. The channel gets the outcome of the reconcile that covers the commit.
 func (r *Reconciler) Enqueue(repo, env, commit string, progress func(string)) <-chan Result {
+	r.changedOnly.Delete(repo + "/" + env)
+	return r.enqueue(repo, env, commit, progress)
+}
+
+// EnqueueChanged is Enqueue for a new head of the environment's branch: if the branch
+// deploys several environments, the commit is applied only if it changes what this one
+// renders, and otherwise recorded as unchanged. A push to staging's directory leaves
+// production alone. A sync, a drift correction or a rollback applies (Enqueue).
+func (r *Reconciler) EnqueueChanged(repo, env, commit string, progress func(string)) <-chan Result {
+	r.changedOnly.Store(repo+"/"+env, commit)
+	return r.enqueue(repo, env, commit, progress)
+}
+
+func (r *Reconciler) enqueue(repo, env, commit string, progress func(string)) <-chan Result {
 	key := repo + "/" + env
 	r.mu.Lock()
 	w, ok := r.workers[key]
@@ -182,6 +199,9 @@ func (r *Reconciler) reconcile(ctx context.Context, repoName, envName, commit st
 		owner:       kube.Owner{Repo: repoName, Env: envName, Commit: commit},
 		lastHealthy: r.opts.Store.Get(repoName, envName).LastHealthy,
 		start:       time.Now(),
+	}
+	if c, ok := r.changedOnly.LoadAndDelete(repoName + "/" + envName); ok && c == commit {
+		p.changedOnly = r.opts.Config().Repos[repoName].SharedBranch(env.Branch)
 	}
 	res := r.run(ctx, p)
 	switch {

@@ -27,6 +27,7 @@ func (r *Reconciler) record(p *pass, res Result) {
 		s.Outcome, s.OutcomeAt = res.Outcome, now
 		if applied != "" {
 			s.LastApplied, s.LastAppliedAt = applied, now
+			s.Digest = res.appliedDigest()
 			s.Objects = res.Objects
 			if rb := res.Rollback; rb != nil && rb.Applied != nil {
 				s.Objects = rb.Objects
@@ -49,7 +50,7 @@ func (r *Reconciler) record(p *pass, res Result) {
 		switch {
 		case res.Outcome == outcome.RolledBack || res.Rollback != nil:
 			s.RolledBack = res.Summary
-		case res.Outcome == outcome.Healthy:
+		case res.Outcome == outcome.Healthy && res.Unchanged == "":
 			// A commit applied and healthy since: the rollback is history.
 			s.RolledBack = ""
 		}
@@ -57,6 +58,11 @@ func (r *Reconciler) record(p *pass, res Result) {
 	if err != nil {
 		// The store logged it and /readyz shows it; the outcome still goes out below.
 		log.Warn().Err(err).Msg("status not recorded")
+	}
+	if res.Unchanged != "" {
+		// Nothing was applied: no event, no metric, one line.
+		log.Info().Str("outcome", res.Outcome.Label()).Str("unchanged_since", res.Unchanged).Dur("duration_ms", res.Duration).Msg("unchanged: nothing to apply")
+		return
 	}
 	r.observe(p, res)
 	r.notify(event(p, res))

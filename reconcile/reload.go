@@ -30,7 +30,7 @@ func (r *Reconciler) ApplyAdded(old *config.Config) {
 				continue
 			}
 			r.opts.Log.Info().Str("repo", repoName).Str("env", envName).Str("commit", head).Msg("environment added by reload: applying its branch head")
-			r.Enqueue(repoName, envName, head, nil)
+			r.EnqueueChanged(repoName, envName, head, nil)
 		}
 	}
 }

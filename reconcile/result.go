@@ -41,6 +41,12 @@ type Result struct {
 	Revert, Target string
 	Rollback       *Result
 
+	// Digest is desired.Digest of what the commit renders ("" if it did not render).
+	Digest string
+	// Unchanged, if set, is the commit applied before whose render this commit's equals:
+	// nothing was applied (see pass.changedOnly).
+	Unchanged string
+
 	Duration time.Duration
 	// standby says another gitopsd holds the environment's lease: this one records the
 	// wait and nothing else (no event, no metric), or every standby would report every
@@ -48,13 +54,21 @@ type Result struct {
 	standby bool
 }
 
+// appliedDigest is desired.Digest of what appliedCommit renders.
+func (res *Result) appliedDigest() string {
+	if rb := res.Rollback; rb != nil && rb.Applied != nil {
+		return rb.Digest
+	}
+	return res.Digest
+}
+
 // appliedCommit is the commit this reconcile left applied to the cluster, "" if no apply
-// ran.
+// ran. An unchanged commit counts: the cluster holds what it renders.
 func (res *Result) appliedCommit() string {
 	if rb := res.Rollback; rb != nil && rb.Applied != nil {
 		return res.Revert
 	}
-	if res.Applied != nil {
+	if res.Applied != nil || res.Unchanged != "" {
 		return res.Commit
 	}
 	return ""

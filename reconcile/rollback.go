@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gitopsd/gitopsd/config"
 	"github.com/gitopsd/gitopsd/outcome"
 )
 
@@ -24,7 +25,8 @@ func (r *Reconciler) rollBack(ctx context.Context, p *pass, failed Result) Resul
 	}
 	why := strings.Join(unhealthyLines(failed.Health), "\n")
 	cfg := r.opts.Config()
-	revert, err := revertCommit(ctx, cfg.Server.Git, r.opts.RepoDir(p.repo), p.env.Branch, failed.Commit, target, revertMessage(p.envName, failed.Commit, target, why))
+	own := restoring(cfg.Repos[p.repo], p.env)
+	revert, err := revertCommit(ctx, cfg.Server.Git, r.opts.RepoDir(p.repo), p.env.Branch, failed.Commit, target, revertMessage(p.envName, failed.Commit, target, why, own != nil), own)
 	if errors.Is(err, errBranchMoved) {
 		failed.Summary += fmt.Sprintf("\nrollback: not needed, %s moved on since %.12s (a newer push runs)", p.env.Branch, failed.Commit)
 		return failed
@@ -37,8 +39,9 @@ func (r *Reconciler) rollBack(ctx context.Context, p *pass, failed Result) Resul
 	// One line for the pusher; the rollback's own apply and health lines would come
 	// between the failure and its reasons.
 	p.progress(fmt.Sprintf("not healthy; rolling back: %.7s on %s restores %.7s ...", revert, p.env.Branch, target))
+	r.followSiblings(p.repo, p.env, revert)
 	rp := *p
-	rp.commit, rp.progress, rp.start = revert, func(string) {}, time.Now()
+	rp.commit, rp.progress, rp.start, rp.changedOnly = revert, func(string) {}, time.Now(), false
 	rb := r.run(ctx, &rp)
 	res := failed
 	res.Revert, res.Target, res.Rollback = revert, target, &rb
@@ -65,6 +68,17 @@ func (r *Reconciler) rollBack(ctx context.Context, p *pass, failed Result) Resul
 	}
 	res.Summary += "\n" + how
 	return res
+}
+
+// followSiblings queues commit, a revert written on env's branch, for the other
+// environments of the branch: the files they share may have gone back too, and each is
+// then applied; one the revert does not change is recorded at it as unchanged.
+func (r *Reconciler) followSiblings(repo string, env config.Environment, commit string) {
+	for _, e := range r.opts.Config().Repos[repo].EnvironmentsForBranch(env.Branch) {
+		if e.Name != env.Name {
+			r.EnqueueChanged(repo, e.Name, commit, nil)
+		}
+	}
 }
 
 func firstLine(s string) string {

@@ -42,6 +42,9 @@ type Status struct {
 	Waiting string `json:"waiting,omitempty"`
 	// Inventory counts the objects the environment owns.
 	Objects int `json:"objects"`
+	// Digest is desired.Digest of what LastApplied renders: a later commit of a shared
+	// branch with the same digest does not change the environment.
+	Digest string `json:"digest,omitempty"`
 
 	// DriftSchedule is the environment's drift.schedule in the configuration in force
 	// ("" when it has none); Readable fills it in, it is not stored.

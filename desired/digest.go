@@ -1,0 +1,42 @@
+package desired
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"slices"
+	"strings"
+
+	"github.com/gitopsd/gitopsd/kube"
+	"github.com/gitopsd/gitopsd/render"
+)
+
+// Digest names what an environment wants in its cluster: two renders with the same digest
+// want the very same objects, whatever else differs between their commits (a README, or
+// another environment's directory on a shared branch). It hashes each object's JSON
+// (encoding/json writes map keys in order), in the order of the objects' IDs; where in git
+// an object came from is not part of it.
+func Digest(objs []render.Object) string {
+	type entry struct {
+		id   string
+		body []byte
+	}
+	entries := make([]entry, 0, len(objs))
+	for _, o := range objs {
+		body, err := json.Marshal(o.Unstructured.Object)
+		if err != nil {
+			// Not JSON-able: no digest says "unchanged" about it.
+			return ""
+		}
+		entries = append(entries, entry{kube.IDOf(o.Unstructured).String(), body})
+	}
+	slices.SortFunc(entries, func(a, b entry) int { return strings.Compare(a.id, b.id) })
+	h := sha256.New()
+	for _, e := range entries {
+		h.Write([]byte(e.id))
+		h.Write([]byte{0})
+		h.Write(e.body)
+		h.Write([]byte{0})
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
