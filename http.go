@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"html/template"
 	"net"
 	"net/http"
 	"sort"
@@ -17,7 +16,6 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/gitopsd/gitopsd/reconcile"
-	"github.com/gitopsd/gitopsd/termtext"
 )
 
 // startHTTP serves /healthz, /readyz, /metrics and a read-only /status page on addr
@@ -42,7 +40,7 @@ func startHTTP(addr string, a *app, sshReady *atomic.Bool, log zerolog.Logger) (
 	mux.Handle("GET /metrics", promhttp.HandlerFor(a.metrics.Registry, promhttp.HandlerOpts{}))
 	mux.HandleFunc("GET /status", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		if err := statusPage.Execute(w, statusView{Now: time.Now(), Envs: a.store.All()}); err != nil {
+		if err := reconcile.WriteStatusPage(w, reconcile.Configured(a.config(), a.store.All()), time.Now()); err != nil {
 			log.Warn().Err(err).Msg("status page")
 		}
 	})
@@ -94,30 +92,3 @@ func firstLine(s string) string {
 	s, _, _ = strings.Cut(s, "\n")
 	return s
 }
-
-type statusView struct {
-	Now  time.Time
-	Envs []reconcile.Status
-}
-
-var statusPage = template.Must(template.New("status").Funcs(template.FuncMap{
-	// clean drops the control characters of pushed text; html/template escapes the rest.
-	"clean": termtext.Clean,
-	// outcome is the words ssh status prints for the last outcome.
-	"outcome": reconcile.OutcomeText,
-	"short": func(s string) string {
-		if len(s) > 12 {
-			return s[:12]
-		}
-		return s
-	},
-}).Parse(`<!doctype html>
-<html><head><meta charset="utf-8"><title>gitopsd status</title>
-<style>body{font-family:sans-serif}td,th{padding:4px 10px;text-align:left}.err{color:#b00}</style></head>
-<body><h1>gitopsd</h1><p>{{.Now.Format "2006-01-02 15:04:05 MST"}}</p>
-<table><tr><th>environment</th><th>branch → cluster</th><th>outcome</th><th>applied</th><th>healthy</th><th>drift</th><th>last error</th></tr>
-{{range .Envs}}<tr><td>{{.Repo}}/{{.Env}}</td><td>{{clean .Branch}} → {{.Cluster}}</td><td class="outcome-{{.Outcome.Label}}">{{outcome . $.Now}}</td><td>{{short .LastApplied}}</td><td>{{short .LastHealthy}}</td>
-<td>{{len .Drifted}}</td><td class="err">{{clean .LastError}}</td></tr>
-{{else}}<tr><td colspan="7">nothing applied yet</td></tr>{{end}}
-</table></body></html>
-`))

@@ -39,13 +39,25 @@ func Readable(cfg *config.Config, all []Status, user string, args []string) ([]S
 			}
 		}
 	}
+	return configured(cfg, all, func(r config.Repo) bool { return r.CanRead(user) }, args), nil
+}
+
+// Configured is every environment cfg configures, with its status (an empty one if never
+// reconciled), sorted: what /status shows, on the daemon's own HTTP listener.
+func Configured(cfg *config.Config, all []Status) []Status {
+	return configured(cfg, all, func(config.Repo) bool { return true }, nil)
+}
+
+// configured is the environments of the repos may allows, narrowed by args (REPO, or REPO
+// ENV), sorted.
+func configured(cfg *config.Config, all []Status, may func(config.Repo) bool, args []string) []Status {
 	wanted := func(repo, env string) bool {
 		return (len(args) == 0 || args[0] == repo) && (len(args) < 2 || args[1] == env)
 	}
 	var sts []Status
 	for _, st := range all {
 		repo, ok := cfg.Repos[st.Repo]
-		if !ok || !repo.CanRead(user) {
+		if !ok || !may(repo) {
 			continue
 		}
 		if env, ok := repo.Environments[st.Env]; ok && wanted(st.Repo, st.Env) {
@@ -56,7 +68,7 @@ func Readable(cfg *config.Config, all []Status, user string, args []string) ([]S
 	// Environments never pushed to have no status yet; list them too.
 	for _, rn := range sortedKeys(cfg.Repos) {
 		repo := cfg.Repos[rn]
-		if !repo.CanRead(user) {
+		if !may(repo) {
 			continue
 		}
 		for en, env := range repo.Environments {
@@ -66,5 +78,5 @@ func Readable(cfg *config.Config, all []Status, user string, args []string) ([]S
 		}
 	}
 	slices.SortFunc(sts, func(x, y Status) int { return strings.Compare(x.Key(), y.Key()) })
-	return sts, nil
+	return sts
 }

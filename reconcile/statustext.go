@@ -15,39 +15,60 @@ func WriteStatus(w io.Writer, sts []Status, now time.Time) {
 		fmt.Fprintln(w, "no environments you may read")
 		return
 	}
-	clean := termtext.Clean
 	for _, s := range sts {
-		fmt.Fprintf(w, "%s  (branch %s -> cluster %s)\n", clean(s.Key()), clean(s.Branch), s.Cluster)
-		fmt.Fprintf(w, "  outcome  %s\n", OutcomeText(s, now))
-		fmt.Fprintf(w, "  seen     %s\n", commitAt(s.LastSeen, s.LastSeenAt, now))
-		fmt.Fprintf(w, "  applied  %s\n", commitAt(s.LastApplied, s.LastAppliedAt, now))
-		fmt.Fprintf(w, "  healthy  %s\n", commitAt(s.LastHealthy, s.LastHealthyAt, now))
-		fmt.Fprintf(w, "  objects  %d\n", s.Objects)
-		switch {
-		case s.DriftSchedule == "" && s.DriftScanAt.IsZero():
-			fmt.Fprintf(w, "  drift    not scanned: no drift.schedule for this environment\n")
-		case s.DriftScanAt.IsZero():
-			fmt.Fprintf(w, "  drift    not scanned yet (schedule %s)\n", s.DriftSchedule)
-		case len(s.Drifted) == 0 && s.DriftCorrectedBy != "":
-			fmt.Fprintf(w, "  drift    none: corrected by the apply of %.12s %s (scanned %s)\n", s.DriftCorrectedBy, ago(s.DriftCorrectedAt, now), ago(s.DriftScanAt, now))
-		case len(s.Drifted) == 0:
-			fmt.Fprintf(w, "  drift    none (scanned %s)\n", ago(s.DriftScanAt, now))
-		default:
-			fmt.Fprintf(w, "  drift    %d object(s) (scanned %s): %s\n", len(s.Drifted), ago(s.DriftScanAt, now), clean(strings.Join(first(s.Drifted, 5), ", ")))
-		}
-		if s.Waiting != "" {
-			field(w, "waiting", s.Waiting, "")
-		}
-		if s.RolledBack != "" {
-			field(w, "rollback", s.RolledBack, "")
-		}
-		if s.Deleted != "" {
-			field(w, "deleted", s.Deleted, "")
-		}
-		if s.LastError != "" {
-			field(w, "error", s.LastError, " ("+ago(s.LastErrorAt, now)+")")
+		fmt.Fprintf(w, "%s  (branch %s -> cluster %s)\n", termtext.Clean(s.Key()), termtext.Clean(s.Branch), s.Cluster)
+		for _, f := range Facts(s, now) {
+			field(w, f.Label, f.Text)
 		}
 	}
+}
+
+// Fact is one line of what gitopsd knows about an environment: a label, and a text that may
+// span lines (a health failure lists the objects and their pods below its first line).
+type Fact struct{ Label, Text string }
+
+// Facts are what ssh status and /status show of an environment, in that order: the last
+// outcome, the commits seen, applied and healthy, the objects owned, the drift, and what
+// is waiting, rolled back, deleted or failed. Texts quote pushed content: the caller
+// cleans or escapes them for its screen.
+func Facts(s Status, now time.Time) []Fact {
+	facts := []Fact{
+		{"outcome", OutcomeText(s, now)},
+		{"seen", commitAt(s.LastSeen, s.LastSeenAt, now)},
+		{"applied", commitAt(s.LastApplied, s.LastAppliedAt, now)},
+		{"healthy", commitAt(s.LastHealthy, s.LastHealthyAt, now)},
+		{"objects", fmt.Sprint(s.Objects)},
+		{"drift", DriftText(s, now)},
+	}
+	for _, f := range []Fact{{"waiting", s.Waiting}, {"rollback", s.RolledBack}, {"deleted", s.Deleted}} {
+		if f.Text != "" {
+			facts = append(facts, f)
+		}
+	}
+	if s.LastError != "" {
+		first, rest, _ := strings.Cut(s.LastError, "\n")
+		text := first + " (" + ago(s.LastErrorAt, now) + ")"
+		if rest != "" {
+			text += "\n" + rest
+		}
+		facts = append(facts, Fact{"error", text})
+	}
+	return facts
+}
+
+// DriftText says what the last drift scan found, or why there was none.
+func DriftText(s Status, now time.Time) string {
+	switch {
+	case s.DriftSchedule == "" && s.DriftScanAt.IsZero():
+		return "not scanned: no drift.schedule for this environment"
+	case s.DriftScanAt.IsZero():
+		return fmt.Sprintf("not scanned yet (schedule %s)", s.DriftSchedule)
+	case len(s.Drifted) == 0 && s.DriftCorrectedBy != "":
+		return fmt.Sprintf("none: corrected by the apply of %.12s %s (scanned %s)", s.DriftCorrectedBy, ago(s.DriftCorrectedAt, now), ago(s.DriftScanAt, now))
+	case len(s.Drifted) == 0:
+		return fmt.Sprintf("none (scanned %s)", ago(s.DriftScanAt, now))
+	}
+	return fmt.Sprintf("%d object(s) (scanned %s): %s", len(s.Drifted), ago(s.DriftScanAt, now), strings.Join(first(s.Drifted, 5), ", "))
 }
 
 // OutcomeText is the environment's last outcome in words, with its age: "applied and
@@ -61,12 +82,11 @@ func OutcomeText(s Status, now time.Time) string {
 }
 
 // field prints a labelled value whose text may span lines (a health failure lists the
-// objects and their pods): the first line carries the label and suffix, the others stay
-// under it. The text is pushed content's (names, the API's messages quoting it): no
+// objects and their pods): the first line carries the label, the others stay under it. The text is pushed content's (names, the API's messages quoting it): no
 // control character of it reaches the reader's terminal.
-func field(w io.Writer, label, text, suffix string) {
+func field(w io.Writer, label, text string) {
 	lines := strings.Split(termtext.Clean(text), "\n")
-	fmt.Fprintf(w, "  %-8s %s%s\n", label, lines[0], suffix)
+	fmt.Fprintf(w, "  %-8s %s\n", label, lines[0])
 	for _, l := range lines[1:] {
 		fmt.Fprintf(w, "           %s\n", l)
 	}
