@@ -4,6 +4,7 @@ import (
 	"strings"
 	"time"
 
+	"go.yaml.in/yaml/v3"
 	"golang.org/x/crypto/ssh"
 )
 
@@ -128,6 +129,62 @@ type Environment struct {
 	Checks   Checks `yaml:"checks"`
 	Apply    Apply  `yaml:"apply"`
 	Drift    Drift  `yaml:"drift"`
+	// Rollout, if set, releases a new version of the environment's Deployments step by
+	// step instead of all at once (see package rollout).
+	Rollout *Rollout `yaml:"rollout"`
+}
+
+// Rollout strategies.
+const (
+	RolloutCanary = "canary"
+)
+
+// Rollout is how a new pod template of a Deployment is released: as a canary next to
+// the stable version, behind the same Service, whose share of the pods (and so of the
+// traffic) follows Steps. A Deployment with the annotation gitopsd.dev/rollout: none is
+// applied at once.
+type Rollout struct {
+	Strategy string `yaml:"strategy"`
+	Steps    []Step `yaml:"steps"`
+}
+
+// Step is one step of a canary: the canary's share of the pods, in percent, and how long
+// it must stay healthy at that share before the next step.
+type Step struct {
+	Weight int    `yaml:"weight"`
+	Pause  *Pause `yaml:"pause"`
+}
+
+// Pause is a step's wait: a duration ("1m"), or a gate ("{}") that waits for `ssh HOST
+// promote REPO ENV` (or abort).
+type Pause struct {
+	Duration time.Duration
+	Gate     bool
+}
+
+// UnmarshalYAML reads "1m" as a duration and an empty mapping as a gate.
+func (p *Pause) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind == yaml.MappingNode {
+		*p = Pause{Gate: true}
+		return nil
+	}
+	d, err := time.ParseDuration(n.Value)
+	if err != nil {
+		return err
+	}
+	*p = Pause{Duration: d}
+	return nil
+}
+
+// String is the pause as written: "1m0s", or "{}" for a gate.
+func (p *Pause) String() string {
+	switch {
+	case p == nil:
+		return "none"
+	case p.Gate:
+		return "{}"
+	}
+	return p.Duration.String()
 }
 
 // Impersonate is a Kubernetes identity to act as: a service account, or a user with

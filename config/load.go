@@ -182,6 +182,7 @@ func (p *parser) yamlError(err error) *Error {
 var (
 	durationType = reflect.TypeOf(time.Duration(0))
 	userType     = reflect.TypeOf(User{})
+	pauseType    = reflect.TypeOf(Pause{})
 )
 
 // walk checks the shape of n against t before decoding, so that unknown keys and wrong
@@ -207,6 +208,16 @@ func (p *parser) walk(n *yaml.Node, t reflect.Type, key string) {
 		case yaml.ScalarNode:
 		default:
 			p.errorf(key, "expected a list of authorized_keys lines")
+		}
+	case t == pauseType:
+		switch {
+		case n.Kind == yaml.MappingNode && len(n.Content) == 0:
+		case n.Kind == yaml.ScalarNode:
+			if _, err := time.ParseDuration(n.Value); err != nil {
+				p.errorf(key, "expected a duration such as 1m, or {} to wait for `promote`, got %q", n.Value)
+			}
+		default:
+			p.errorf(key, "expected a duration such as 1m, or {} to wait for `promote`")
 		}
 	case t == durationType:
 		if n.Kind != yaml.ScalarNode {

@@ -328,3 +328,30 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+func TestParseRollout(t *testing.T) {
+	in := minimal + `        rollout:
+          strategy: canary
+          steps: [{weight: 20, pause: 30s}, {weight: 50, pause: {}}, {weight: 100}]
+`
+	cfg, err := Parse("repos.yaml", []byte(in))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := cfg.Repos["platform"].Environments["staging"].Rollout
+	if r == nil || len(r.Steps) != 3 || r.Steps[0].Pause.Duration != 30*time.Second || !r.Steps[1].Pause.Gate || r.Steps[2].Pause != nil {
+		t.Fatalf("rollout: %+v", r)
+	}
+	for _, c := range []struct{ steps, want string }{
+		{"[{weight: 50}, {weight: 20}]", "a canary's share only grows"},
+		{"[{weight: 0}]", "between 1 and 100"},
+		{"[{weight: 10, pause: soon}]", "steps[0].pause: expected a duration such as 1m, or {} to wait for `promote`"},
+		{"[{weight: 10, pause: {x: 1}}]", "expected a duration such as 1m, or {}"},
+		{"[]", "steps: missing"},
+	} {
+		in := minimal + "        rollout: {strategy: canary, steps: " + c.steps + "}\n"
+		if _, err := Parse("repos.yaml", []byte(in)); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("steps %s: got %v, want %q", c.steps, err, c.want)
+		}
+	}
+}

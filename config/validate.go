@@ -293,6 +293,31 @@ func (p *parser) checkDuplicateKeys(c *Config) {
 	}
 }
 
+// validateRollout checks a rollout: a known strategy, and steps whose weights rise, each
+// between 1 and 100. A canary that never reaches 100 is promoted after its last step.
+func (p *parser) validateRollout(key string, r Rollout) {
+	if r.Strategy != RolloutCanary {
+		p.errorf(key+".strategy", "expected canary, got %q", r.Strategy)
+	}
+	if len(r.Steps) == 0 {
+		p.errorf(key+".steps", "missing: expected steps such as [{weight: 20, pause: 1m}, {weight: 100}]")
+	}
+	last := 0
+	for i, st := range r.Steps {
+		k := fmt.Sprintf("%s.steps[%d].weight", key, i)
+		switch {
+		case st.Weight < 1 || st.Weight > 100:
+			p.errorf(k, "expected a share of the pods between 1 and 100 (percent), got %d", st.Weight)
+		case st.Weight < last:
+			p.errorf(k, "%d is less than the step before (%d): a canary's share only grows", st.Weight, last)
+		}
+		last = st.Weight
+		if st.Pause != nil && !st.Pause.Gate && st.Pause.Duration <= 0 {
+			p.errorf(fmt.Sprintf("%s.steps[%d].pause", key, i), "expected a positive duration, or {} to wait for `promote`")
+		}
+	}
+}
+
 // checkShared checks environment e, at key, against first, an environment of the same
 // branch: several environments may deploy one branch (a directory each), but not the same
 // directory to the same place, and what they say about the branch itself must agree,
@@ -404,6 +429,9 @@ func (p *parser) validateRepo(c *Config, name string, r Repo) {
 		}
 		if e.OnDelete != OnDeleteKeep && e.OnDelete != OnDeletePrune {
 			p.errorf(ekey+".on_delete", "expected keep or prune, got %q", e.OnDelete)
+		}
+		if e.Rollout != nil {
+			p.validateRollout(ekey+".rollout", *e.Rollout)
 		}
 		if e.Drift.Schedule != "" {
 			if _, err := cron.ParseStandard(e.Drift.Schedule); err != nil {

@@ -42,6 +42,8 @@ var usage = map[string]string{
 	"status":   "status [REPO [ENV]] | status REPO/ENV\n  the environments you may read: the commit applied, its outcome, health and drift",
 	"sync":     "sync REPO ENV | sync REPO/ENV\n  apply the branch head now, taking back the fields someone changed by hand\n  (for those who may push the environment's branch)",
 	"rollback": "rollback REPO ENV [COMMIT] | rollback REPO/ENV [COMMIT]\n  commit a revert of the branch to COMMIT (default: the last healthy one) and apply it\n  (for those who may push the environment's branch)",
+	"promote":  "promote REPO ENV | promote REPO/ENV\n  let a release waiting at a step with pause: {} go on to its next step\n  (for those who may push the environment's branch)",
+	"abort":    "abort REPO ENV | abort REPO/ENV\n  stop a release waiting at a step with pause: {}: the canary goes, and the release is\n  rolled back as a commit (for those who may push the environment's branch)",
 }
 
 func isHelpFlag(s string) bool { return s == "--help" || s == "-h" || s == "help" }
@@ -67,17 +69,20 @@ func parseCommand(args []string) (request, error) {
 		return request{Verb: args[0]}, nil
 	case len(args) <= 3 && args[0] == "status":
 		return request{Verb: args[0], Args: args[1:]}, nil
-	case (len(args) == 2 || len(args) == 3) && args[0] == "sync", len(args) >= 2 && len(args) <= 4 && args[0] == "rollback":
+	case (len(args) == 2 || len(args) == 3) && isEnvVerb(args[0]), len(args) >= 2 && len(args) <= 4 && args[0] == "rollback":
 		return request{Verb: args[0], Args: args[1:]}, nil
-	case args[0] == "sync" || args[0] == "rollback":
+	case isEnvVerb(args[0]) || args[0] == "rollback":
 		return request{}, fmt.Errorf("usage: %s", strings.SplitN(usage[args[0]], "\n", 2)[0])
 	case len(args) == 2 && (args[0] == "git-upload-pack" || args[0] == "git-receive-pack"):
 		return request{Verb: strings.TrimPrefix(args[0], "git-"), Path: args[1]}, nil
 	case len(args) == 3 && args[0] == "git" && (args[1] == serviceUploadPack || args[1] == serviceReceivePack):
 		return request{Verb: args[1], Path: args[2]}, nil
 	}
-	return request{}, fmt.Errorf("unknown command %q: this server runs only git fetch/push (git-upload-pack, git-receive-pack), help, status, sync and rollback", strings.Join(args, " "))
+	return request{}, fmt.Errorf("unknown command %q: this server runs only git fetch/push (git-upload-pack, git-receive-pack), help, status, sync, rollback, promote and abort", strings.Join(args, " "))
 }
+
+// isEnvVerb says whether verb takes REPO ENV and nothing else.
+func isEnvVerb(verb string) bool { return verb == "sync" || verb == "promote" || verb == "abort" }
 
 // splitEnv turns the REPO/ENV form that status prints into REPO ENV (at the last "/", since
 // repository names may hold slashes), unless the whole names a repository.

@@ -27,6 +27,8 @@ type StatusFunc func(ctx context.Context, user string, args []string, out io.Wri
 type Operator interface {
 	Sync(ctx context.Context, repo, env string, out io.Writer) error
 	Rollback(ctx context.Context, user, repo, env, commit string, out io.Writer) error
+	// Promote lets a release waiting at a gate go on (promote) or stops it (abort).
+	Promote(repo, env string, promote bool) error
 }
 
 // SessionMetrics counts SSH sessions; main backs it with Prometheus.

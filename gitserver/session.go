@@ -135,7 +135,7 @@ func (s *Server) dispatch(sess ssh.Session, id identity, token string) (code int
 			return 1, "", req.Verb, fmt.Errorf("status: %w", err)
 		}
 		return 0, "", req.Verb, nil
-	case "sync", "rollback":
+	case "sync", "rollback", "promote", "abort":
 		req.Args = splitEnv(cfg, req.Args)
 		if err := envArgs(req.Verb, req.Args); err != nil {
 			return 1, "", req.Verb, err
@@ -177,7 +177,7 @@ func (s *Server) refuseSubsystem(sess ssh.Session) {
 	_ = sess.Exit(1)
 }
 
-// operate runs sync or rollback for a user who may push the environment's branch: the
+// operate runs sync, rollback, promote or abort for a user who may push the environment's branch: the
 // same right a push that deploys it needs. Readers learn no more than that they may not.
 func (s *Server) operate(sess ssh.Session, cfg *config.Config, id identity, req request) (int, string, string, error) {
 	repoName, envName := req.Args[0], req.Args[1]
@@ -196,9 +196,15 @@ func (s *Server) operate(sess ssh.Session, cfg *config.Config, id identity, req 
 		return 1, repoName, req.Verb, fmt.Errorf("%s: no reconciler is running in this daemon", req.Verb)
 	}
 	var err error
-	if req.Verb == "sync" {
+	switch req.Verb {
+	case "sync":
 		err = s.opts.Operator.Sync(sess.Context(), repoName, envName, sess)
-	} else {
+	case "promote", "abort":
+		if err = s.opts.Operator.Promote(repoName, envName, req.Verb == "promote"); err == nil {
+			done := map[string]string{"promote": "promoted", "abort": "aborted"}[req.Verb]
+			fmt.Fprintf(sess, "gitopsd %s/%s: %s; the push (or ssh status) shows how the release goes on\n", repoName, envName, done)
+		}
+	default:
 		commit := ""
 		if len(req.Args) == 3 {
 			commit = req.Args[2]

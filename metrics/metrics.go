@@ -26,6 +26,8 @@ type Metrics struct {
 	// scan of the environment was still running.
 	DriftScansSkipped *prometheus.CounterVec // repo, env
 	LastSyncTime      *prometheus.GaugeVec   // repo, env (unix seconds of the last successful apply)
+	// ReleaseStep is the last step a running release passed (0: none, or no release).
+	ReleaseStep       *prometheus.GaugeVec   // repo, env
 	SSHSessions       *prometheus.CounterVec // command, result
 	SSHSessionsActive prometheus.Gauge
 	// SSHConnectionsRefused counts connections closed before login, by reason:
@@ -64,6 +66,9 @@ func New() *Metrics {
 		LastSyncTime: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "gitopsd_last_successful_sync_timestamp_seconds", Help: "When the environment was last applied successfully.",
 		}, []string{"repo", "env"}),
+		ReleaseStep: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "gitopsd_release_step", Help: "The last step a running canary release passed (0: none running).",
+		}, []string{"repo", "env"}),
 		SSHSessions: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "gitopsd_ssh_sessions_total", Help: "SSH sessions by command (upload-pack, receive-pack, help, status, refused) and result.",
 		}, []string{"command", "result"}),
@@ -76,7 +81,7 @@ func New() *Metrics {
 		}, []string{"reason"}),
 	}
 	r.MustRegister(m.Pushes, m.ValidationSeconds, m.ReconcileSeconds, m.ObjectsApplied, m.ObjectsPruned,
-		m.DriftedObjects, m.DriftScansSkipped, m.LastSyncTime, m.SSHSessions, m.SSHSessionsActive, m.SSHConnectionsRefused)
+		m.DriftedObjects, m.DriftScansSkipped, m.LastSyncTime, m.ReleaseStep, m.SSHSessions, m.SSHSessionsActive, m.SSHConnectionsRefused)
 	return m
 }
 

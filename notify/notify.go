@@ -35,6 +35,12 @@ const (
 	PushRejected  = "push.rejected"
 	DriftFound    = "drift.found"
 	BranchDeleted = "branch.deleted"
+	// A release (see package rollout): it started, passed a step, was promoted (every
+	// step passed), or was aborted (a failed step, ssh abort, or a newer commit).
+	RolloutStarted  = "rollout.started"
+	RolloutStep     = "rollout.step"
+	RolloutPromoted = "rollout.promoted"
+	RolloutAborted  = "rollout.aborted"
 )
 
 // legacy maps the event names of gitopsd before outcomes were named to the type that
@@ -53,7 +59,7 @@ func Events() []string {
 	for _, o := range outcome.All() {
 		out = append(out, o.Event())
 	}
-	out = append(out, DriftFound, BranchDeleted)
+	out = append(out, DriftFound, BranchDeleted, RolloutStarted, RolloutStep, RolloutPromoted, RolloutAborted)
 	for _, name := range slices.Sorted(maps.Keys(legacy)) {
 		out = append(out, name)
 	}

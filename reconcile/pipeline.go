@@ -59,17 +59,49 @@ func (r *Reconciler) run(ctx context.Context, p *pass) (res Result) {
 			return same
 		}
 	}
+	rel, cands, err := r.planRelease(ctx, p, objs)
+	if err != nil {
+		return res.failed(err)
+	}
 	p.progress(fmt.Sprintf("applying %d objects to %s ...", len(objs), p.env.Cluster))
 	old, err := r.readInventory(ctx, p)
 	if err != nil {
 		return res.failed(err)
 	}
-	if res.Applied, err = r.apply(ctx, p, objs); err != nil {
+	// The Deployments a release rolls out keep their stable version until it is promoted;
+	// everything else is applied now.
+	if res.Applied, err = r.apply(ctx, p, without(objs, cands)); err != nil {
 		return res.failed(err)
 	}
 	applied := kube.InventoryOf(res.Applied)
+	for _, d := range cands {
+		applied = applied.Union(kube.NewInventory(kube.IDOf(d)))
+	}
 	if err := r.recordInventory(ctx, p, old.Union(applied)); err != nil {
 		return res.failed(err)
+	}
+	if len(cands) > 0 {
+		if res.Applied.HasFailed() {
+			return res.failed(applyFailed(fmt.Errorf("%s; failed: %s; no release started", res.Applied.Summary(), res.Applied.Failed()[0]), true))
+		}
+		stopped, err := r.release(ctx, p, rel, cands, res)
+		if err != nil {
+			return res.failed(err)
+		}
+		if stopped != nil {
+			return *stopped
+		}
+		promoted, err := r.apply(ctx, p, cands)
+		if err != nil {
+			return res.failed(err)
+		}
+		res.Applied.Add(promoted.Changes...)
+		// Once the stable version runs the new template (or failed to), the canaries go.
+		defer func() {
+			if err := rel.Finish(context.WithoutCancel(ctx), cands); err != nil {
+				r.opts.Log.Warn().Err(err).Str("repo", p.repo).Str("env", p.envName).Msg("canaries not removed; the next reconcile removes them")
+			}
+		}()
 	}
 	var final kube.Inventory
 	if res.Pruned, final, err = r.prune(ctx, p, old, applied); err != nil {
@@ -235,10 +267,7 @@ func (r *Reconciler) prune(ctx context.Context, p *pass, old, applied kube.Inven
 // health waits until the applied objects are healthy or the environment's health timeout
 // ends. Its error is the cluster's (it stopped answering): the commit waits.
 func (r *Reconciler) health(ctx context.Context, p *pass, cs *kube.ChangeSet, applied kube.Inventory) (*kube.HealthReport, error) {
-	hopts := kube.DefaultHealthOptions()
-	hopts.Timeout = p.env.Apply.HealthTimeout
-	hopts.Interval = r.opts.HealthInterval
-	hopts.Settle = p.env.Apply.Settle
+	hopts := r.healthOptions(p)
 	if p.commit == p.lastHealthy {
 		// A commit that proved healthy, applied again (a drift correction, a resync, the
 		// target of a rollback), has only what this apply changed to prove. A new commit
@@ -251,6 +280,15 @@ func (r *Reconciler) health(ctx context.Context, p *pass, cs *kube.ChangeSet, ap
 		return nil, &stepError{outcome: outcome.Waiting, retry: true, err: fmt.Errorf("health: %w", err)}
 	}
 	return h, nil
+}
+
+// healthOptions are the environment's health wait: its timeout and settle time.
+func (r *Reconciler) healthOptions(p *pass) kube.HealthOptions {
+	hopts := kube.DefaultHealthOptions()
+	hopts.Timeout = p.env.Apply.HealthTimeout
+	hopts.Interval = r.opts.HealthInterval
+	hopts.Settle = p.env.Apply.Settle
+	return hopts
 }
 
 // changed returns the objects the apply created or configured: they are the ones whose

@@ -65,6 +65,8 @@ type Reconciler struct {
 	// changedOnly are the environments of shared branches whose next reconcile applies
 	// only a commit that changes them (see EnqueueChanged).
 	changedOnly sync.Map // repo/env -> commit
+	// gates are the releases waiting for ssh promote or abort.
+	gates sync.Map // repo/env -> chan bool
 
 	scans scans
 }
@@ -205,7 +207,7 @@ func (r *Reconciler) reconcile(ctx context.Context, repoName, envName, commit st
 	}
 	res := r.run(ctx, p)
 	switch {
-	case res.Outcome == outcome.Unhealthy && env.Apply.OnFailure == "rollback":
+	case res.Outcome == outcome.Unhealthy && (env.Apply.OnFailure == "rollback" || res.released):
 		res = r.rollBack(ctx, p, res)
 	case res.Outcome == outcome.Healthy:
 		if target, ok := r.askedRevert(repoName, envName, commit); ok {

@@ -41,6 +41,7 @@ func (r *Reconciler) record(p *pass, res Result) {
 		if res.Outcome != outcome.Waiting {
 			s.Waiting = ""
 		}
+		s.Release = ""
 		if res.healthy() {
 			s.LastHealthy, s.LastHealthyAt = applied, now
 			s.LastError, s.LastErrorAt = "", time.Time{}

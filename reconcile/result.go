@@ -48,6 +48,9 @@ type Result struct {
 	Unchanged string
 
 	Duration time.Duration
+	// released says a release stopped at a failed or aborted step: it is rolled back as
+	// a commit whatever on_failure says, since the stable version runs.
+	released bool
 	// standby says another gitopsd holds the environment's lease: this one records the
 	// wait and nothing else (no event, no metric), or every standby would report every
 	// apply of the active one as a failure.

@@ -61,6 +61,8 @@ type Status struct {
 	// revert of it was applied, or a revert was asked by hand; cleared by the next commit
 	// applied and healthy.
 	RolledBack string `json:"rolled_back,omitempty"`
+	// Release says where the release of a commit is (see package rollout), while it runs.
+	Release string `json:"release,omitempty"`
 	// Deleted says the branch was deleted and what became of the objects; a later push
 	// that brings the branch back clears it.
 	Deleted string `json:"deleted,omitempty"`

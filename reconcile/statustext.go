@@ -40,7 +40,7 @@ func Facts(s Status, now time.Time) []Fact {
 		{"objects", fmt.Sprint(s.Objects)},
 		{"drift", DriftText(s, now)},
 	}
-	for _, f := range []Fact{{"waiting", s.Waiting}, {"rollback", s.RolledBack}, {"deleted", s.Deleted}} {
+	for _, f := range []Fact{{"release", s.Release}, {"waiting", s.Waiting}, {"rollback", s.RolledBack}, {"deleted", s.Deleted}} {
 		if f.Text != "" {
 			facts = append(facts, f)
 		}

@@ -1,0 +1,312 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/gitopsd/gitopsd/internal/gittest"
+	"github.com/gitopsd/gitopsd/internal/kubetest"
+)
+
+// shop is a Deployment of four replicas behind its Service; tag is its image's tag (see
+// controlplane/stages.yaml for the tags that fail).
+func shop(tag string) map[string]string {
+	return map[string]string{"deploy/shop.yaml": fmt.Sprintf(`apiVersion: apps/v1
+kind: Deployment
+metadata: {name: shop}
+spec:
+  replicas: 4
+  selector: {matchLabels: {app: shop}}
+  template:
+    metadata: {labels: {app: shop}}
+    spec:
+      containers: [{name: shop, image: "registry.example/shop:%s"}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: shop}
+spec:
+  selector: {app: shop}
+  ports: [{port: 80}]
+`, tag)}
+}
+
+// pods counts the ready pods of the shop's Service by image tag: what the traffic reaches.
+func shopPods(cs kubernetes.Interface, ns string) map[string]int {
+	pods, err := cs.CoreV1().Pods(ns).List(context.Background(), metav1.ListOptions{LabelSelector: "app=shop"})
+	if err != nil {
+		return nil
+	}
+	out := map[string]int{}
+	for _, p := range pods.Items {
+		if p.DeletionTimestamp != nil {
+			continue
+		}
+		for _, c := range p.Status.Conditions {
+			if c.Type == "Ready" && c.Status == "True" {
+				image := p.Spec.Containers[0].Image
+				out[image[strings.LastIndexByte(image, ':')+1:]]++
+			}
+		}
+	}
+	return out
+}
+
+// watchShares records, until stop, every mix of ready versions behind the Service.
+func watchShares(cs kubernetes.Interface, ns string) (stop func() []string) {
+	var mu sync.Mutex
+	seen := map[string]bool{}
+	var order []string
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		for {
+			mix := shopPods(cs, ns)
+			var parts []string
+			for tag, n := range mix {
+				parts = append(parts, fmt.Sprintf("%s=%d", tag, n))
+			}
+			key := strings.Join(sortStrings(parts), ",")
+			mu.Lock()
+			if !seen[key] {
+				seen[key] = true
+				order = append(order, key)
+			}
+			mu.Unlock()
+			select {
+			case <-done:
+				return
+			case <-time.After(100 * time.Millisecond):
+			}
+		}
+	}()
+	return func() []string {
+		close(done)
+		<-finished
+		mu.Lock()
+		defer mu.Unlock()
+		return order
+	}
+}
+
+func sortStrings(s []string) []string {
+	for i := range s {
+		for j := i + 1; j < len(s); j++ {
+			if s[j] < s[i] {
+				s[i], s[j] = s[j], s[i]
+			}
+		}
+	}
+	return s
+}
+
+func canaryGone(cs kubernetes.Interface, ns string) bool {
+	list, err := cs.AppsV1().Deployments(ns).List(context.Background(), metav1.ListOptions{LabelSelector: "gitopsd.dev/canary-of"})
+	return err == nil && len(list.Items) == 0
+}
+
+func stableAt(cs kubernetes.Interface, ns, tag string) bool {
+	d, err := cs.AppsV1().Deployments(ns).Get(context.Background(), "shop", metav1.GetOptions{})
+	return err == nil && *d.Spec.Replicas == 4 && strings.HasSuffix(d.Spec.Template.Spec.Containers[0].Image, ":"+tag) &&
+		d.Status.ObservedGeneration == d.Generation && d.Status.UpdatedReplicas == 4 && d.Status.ReadyReplicas == 4 && d.Status.Replicas == 4
+}
+
+// TestCanaryRelease: a push of a new version releases it step by step as a canary behind
+// the stable version's Service; a good version ends as the only one, a crashing one is
+// rolled back by itself, as a commit, the stable version at full size again.
+func TestCanaryRelease(t *testing.T) {
+	cp := kubetest.Living(t)
+	ns := kubetest.NamespaceIn(t, cp.Config)
+	cs := kubetest.Client(t, cp.Config)
+	d, alice, work := oneRepo(t, cp, ns, fmt.Sprintf(`prod: {branch: main, cluster: local, path: deploy, namespace: %s, apply: {settle: 1s, health_timeout: 60s},
+        rollout: {strategy: canary, steps: [{weight: 25, pause: 2s}, {weight: 50, pause: 2s}, {weight: 100}]}}`, ns))
+
+	// A new Deployment has no stable version to compare with: it starts at once.
+	d.Commit(t, alice, work, "v1", shop("v1"))
+	out, ok := push(t, d, alice, work, "main")
+	if !ok || !strings.Contains(out, "ok: applied and healthy") || strings.Contains(out, "release:") {
+		t.Fatalf("v1 deploys at once:\n%s", out)
+	}
+	waitFor(t, "v1 runs", func() bool { return stableAt(cs, ns, "v1") })
+
+	// A good version goes through every step.
+	d.Commit(t, alice, work, "v2", shop("v2"))
+	watch := watchShares(cs, ns)
+	out, ok = push(t, d, alice, work, "main")
+	shares := watch()
+	for _, want := range []string{
+		"release: canary 25% 2s, 50% 2s, 100% of shop (local)",
+		"release: canary 25% (step 1 of 3; canary+stable pods, shop 1+3) ...",
+		"release: canary 25% healthy, stayed healthy for 2s",
+		"release: canary 50% (step 2 of 3; canary+stable pods, shop 2+2) ...",
+		"release: canary 50% healthy, stayed healthy for 2s",
+		"release: every step passed in",
+		"ok: applied and healthy",
+	} {
+		if !ok || !strings.Contains(out, want) {
+			t.Errorf("the push output lacks %q:\n%s", want, out)
+		}
+	}
+	// The Service's pods had the canary's share at each step.
+	joined := strings.Join(shares, " ")
+	if !strings.Contains(joined, "v1=3,v2=1") || !strings.Contains(joined, "v1=2,v2=2") {
+		t.Errorf("the mixes of versions behind the Service: %v", shares)
+	}
+	waitFor(t, "only v2 runs, and no canary", func() bool {
+		return stableAt(cs, ns, "v2") && canaryGone(cs, ns) && shopPods(cs, ns)["v1"] == 0 && shopPods(cs, ns)["v2"] == 4
+	})
+	good := remoteHead(t, d, "main", ns)
+
+	// A version that crashes is stopped at its first step and rolled back as a commit,
+	// whatever on_failure says.
+	d.Commit(t, alice, work, "v3", shop("v3-crash"))
+	out, _ = push(t, d, alice, work, "main")
+	for _, want := range []string{
+		"FAILED: rolled back to " + good[:7],
+		"release stopped at canary 25% (step 1 of 3)",
+		"CrashLoopBackOff",
+		"the canary is gone, and the stable version runs at full size",
+		"rolled back: ",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("the push output lacks %q:\n%s", want, out)
+		}
+	}
+	waitFor(t, "v2 at full size and no canary", func() bool { return stableAt(cs, ns, "v2") && canaryGone(cs, ns) })
+	d.MustGit(t, alice, work, "pull", "-q", "--ff-only", "origin", "main")
+	if got := d.MustGit(t, alice, work, "show", "HEAD:deploy/shop.yaml"); strings.TrimSpace(got) != strings.TrimSpace(shop("v2")["deploy/shop.yaml"]) {
+		t.Errorf("the revert restores v2's file:\n%s", got)
+	}
+}
+
+// TestCanaryGate: a step with pause: {} waits for `ssh promote` by someone who may deploy
+// the environment (a reader may not), `ssh abort` stops the release and rolls it back, and
+// a daemon killed while a release waits resumes it after its restart.
+func TestCanaryGate(t *testing.T) {
+	cp := kubetest.Living(t)
+	ns := kubetest.NamespaceIn(t, cp.Config)
+	cs := kubetest.Client(t, cp.Config)
+	alice, bob := gittest.NewKey(t, "alice"), gittest.NewKey(t, "bob")
+	d := gittest.Start(t, gittest.Users(alice, bob)+"clusters:\n"+cluster("local", cp)+fmt.Sprintf(`repos:
+  %s:
+    read: [bob]
+    write: [alice]
+    environments:
+      prod: {branch: main, cluster: local, path: deploy, namespace: %s, apply: {settle: 1s, health_timeout: 60s, wait: 5m},
+             rollout: {strategy: canary, steps: [{weight: 50, pause: {}}, {weight: 100}]}}
+`, ns, ns))
+	work := d.Clone(t, alice, ns)
+	d.Commit(t, alice, work, "v1", shop("v1"))
+	if out, ok := push(t, d, alice, work, "main"); !ok {
+		t.Fatalf("v1:\n%s", out)
+	}
+	waitFor(t, "v1 runs", func() bool { return stableAt(cs, ns, "v1") })
+	status := func() string {
+		st, _, _ := d.SSH(t, alice, nil, "status", ns+"/prod")
+		return st
+	}
+	pushingFrom := func(dir, tag string) <-chan string {
+		commit := d.Commit(t, alice, dir, tag, shop(tag))
+		done := make(chan string, 1)
+		go func() {
+			out, _ := push(t, d, alice, dir, "main")
+			done <- out
+		}()
+		waitFor(t, tag+" waits at its gate", func() bool {
+			return strings.Contains(status(), commit[:7]+": canary 50%: waiting for `ssh HOST promote "+ns+"/prod` (or abort)")
+		})
+		return done
+	}
+	pushing := func(tag string) <-chan string { return pushingFrom(work, tag) }
+
+	// Promote: only those who may deploy.
+	done := pushing("v2")
+	if _, stderr, err := d.SSH(t, bob, nil, "promote", ns+"/prod"); err == nil || !strings.Contains(stderr, "bob may not deploy "+ns+"/prod") {
+		t.Errorf("a reader must not promote: %v %s", err, stderr)
+	}
+	if _, stderr, err := d.SSH(t, bob, nil, "abort", ns, "prod"); err == nil || !strings.Contains(stderr, "may not deploy") {
+		t.Errorf("a reader must not abort: %v %s", err, stderr)
+	}
+	if shopPods(cs, ns)["v2"] != 2 || shopPods(cs, ns)["v1"] != 2 {
+		t.Errorf("at the gate, half the pods are the canary's: %v", shopPods(cs, ns))
+	}
+	if out, stderr, err := d.SSH(t, alice, nil, "promote", ns+"/prod"); err != nil || !strings.Contains(out, "promoted") {
+		t.Fatalf("alice promotes: %v %s %s", err, out, stderr)
+	}
+	out := <-done
+	if !strings.Contains(out, "release: canary 50% promoted by hand") || !strings.Contains(out, "ok: applied and healthy") {
+		t.Errorf("the promoted release ends healthy:\n%s", out)
+	}
+	waitFor(t, "only v2 runs", func() bool { return stableAt(cs, ns, "v2") && canaryGone(cs, ns) })
+	if _, stderr, err := d.SSH(t, alice, nil, "promote", ns, "prod"); err == nil || !strings.Contains(stderr, "no release of "+ns+"/prod is waiting") {
+		t.Errorf("nothing waits: %v %s", err, stderr)
+	}
+
+	// Abort: the canary goes, and the release is rolled back as a commit.
+	good := remoteHead(t, d, "main", ns)
+	done = pushing("v3")
+	if _, stderr, err := d.SSH(t, alice, nil, "abort", ns+"/prod"); err != nil {
+		t.Fatalf("alice aborts: %v %s", err, stderr)
+	}
+	out = <-done
+	if !strings.Contains(out, "release stopped at canary 50% (step 1 of 2): aborted by hand (ssh abort)") || !strings.Contains(out, "rolled back to "+good[:7]) {
+		t.Errorf("the aborted release is rolled back:\n%s", out)
+	}
+	waitFor(t, "v2 at full size, no canary", func() bool { return stableAt(cs, ns, "v2") && canaryGone(cs, ns) })
+	d.MustGit(t, alice, work, "pull", "-q", "--ff-only", "origin", "main")
+
+	// A newer push while a release waits supersedes it: the canary of the first goes, no
+	// revert is written (git says the newer commit), and the newer one is released.
+	done = pushing("v5")
+	other := d.Clone(t, alice, ns)
+	newer := pushingFrom(other, "v6")
+	out = <-done
+	if !strings.Contains(out, "the release of ") || !strings.Contains(out, "stopped: a newer commit is waiting, and is released next") || strings.Contains(out, "rolled back") {
+		t.Errorf("the superseded release says so, and is not rolled back:\n%s", out)
+	}
+	waitFor(t, "the superseded canary's pods gone", func() bool { return shopPods(cs, ns)["v5"] == 0 })
+	if _, stderr, err := d.SSH(t, alice, nil, "promote", ns+"/prod"); err != nil {
+		t.Fatalf("promote v6: %v %s", err, stderr)
+	}
+	if out := <-newer; !strings.Contains(out, "ok: applied and healthy") {
+		t.Errorf("v6 is released:\n%s", out)
+	}
+	waitFor(t, "only v6 runs", func() bool { return stableAt(cs, ns, "v6") && canaryGone(cs, ns) })
+	d.MustGit(t, alice, work, "pull", "-q", "--ff-only", "origin", "main")
+
+	// SIGKILL while a release waits at its gate: after the restart it waits again, from
+	// the state in the cluster, and ends when promoted.
+	done = pushing("v4")
+	if err := d.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	<-d.Exited()
+	<-done
+	d.Restart(t)
+	waitFor(t, "the release waits at its gate again", func() bool {
+		return strings.Contains(status(), "canary 50%: waiting for `ssh HOST promote")
+	})
+	if shopPods(cs, ns)["v4"] != 2 {
+		t.Errorf("the canary of the resumed release: %v", shopPods(cs, ns))
+	}
+	if _, stderr, err := d.SSH(t, alice, nil, "promote", ns+"/prod"); err != nil {
+		t.Fatalf("promote after restart: %v %s", err, stderr)
+	}
+	statusFile := filepath.Join(d.DataDir, "status", ns+"@prod.json")
+	head := remoteHead(t, d, "main", ns)
+	waitFor(t, "v4 healthy after the restart", func() bool {
+		b, _ := os.ReadFile(statusFile)
+		return strings.Contains(string(b), `"last_healthy": "`+head+`"`) && stableAt(cs, ns, "v4") && canaryGone(cs, ns)
+	})
+}

@@ -1,0 +1,428 @@
+// Package rollout releases a new version of an environment's Deployments as a canary,
+// without a service mesh or a controller of its own: the new pod template runs as a
+// Deployment of its own next to the stable one, behind the same Service (the canary's
+// pods carry the stable's labels, and one more), and the share of the pods, which is the
+// share of the traffic, follows the steps of repos.yaml. At the end the stable Deployment
+// takes the new template and the canary goes away; a canary that fails its checks goes
+// away with the stable version at full size again.
+//
+// The state of a release lives in the cluster, on the canary Deployment (see State), so
+// that a daemon that was killed in the middle of one resumes it at the step it had
+// reached, or cleans it up if git no longer asks for it.
+package rollout
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"strings"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/gitopsd/gitopsd/config"
+	"github.com/gitopsd/gitopsd/kube"
+)
+
+// Labels and annotations of a release.
+const (
+	// CanaryOf labels a canary Deployment with the name of its stable one.
+	CanaryOf = "gitopsd.dev/canary-of"
+	// TrackLabel tells a canary's pods from the stable's: the canary's selector needs it,
+	// the Service's selector ignores it.
+	TrackLabel = "gitopsd.dev/track"
+	// StateAnnotation holds the release's State, as JSON, on the canary Deployment.
+	StateAnnotation = "gitopsd.dev/release"
+	// OptOut on a Deployment in git ("none") applies it at once, whatever the
+	// environment's rollout says.
+	OptOut = "gitopsd.dev/rollout"
+	// Manager is the field manager of the stable's replicas while a release runs.
+	Manager = "gitopsd-rollout"
+)
+
+var deployments = schema.GroupVersionResource{Group: "apps", Version: "v1", Resource: "deployments"}
+
+// State is what the cluster keeps of a release: the commit released, the steps it has
+// passed, and the stable Deployment's replicas before the release scaled it down.
+type State struct {
+	Commit         string `json:"commit"`
+	Passed         int    `json:"passed"`
+	StableReplicas int64  `json:"stable_replicas"`
+}
+
+// Release is the rollout of one commit's new pod templates in one environment.
+type Release struct {
+	Client *kube.Client
+	Owner  kube.Owner
+	Steps  []config.Step
+	// Health is how the canary's health is judged at each step: the timeout, the poll
+	// interval and the settle time of a step without a pause.
+	Health kube.HealthOptions
+	// Progress receives the lines the pusher sees.
+	Progress func(string)
+	// Gate waits at a step with pause: {} until someone promotes (true) or aborts (false)
+	// the release, or ctx ends.
+	Gate func(ctx context.Context, step string) (bool, error)
+	// Superseded reports a newer commit waiting for the environment: the release stops,
+	// and the newer commit is what runs next.
+	Superseded func() bool
+	// Passed, if set, is told of each step passed (1-based).
+	Passed func(step int, name string)
+}
+
+// Outcome is how a release ended.
+type Outcome struct {
+	// Promoted: every step passed; the caller applies the new template to the stable
+	// Deployments (Candidates) and then calls Finish.
+	Promoted bool
+	// Failed says which step failed and why; the canaries are gone and the stable
+	// Deployments are back at their size.
+	Failed string
+	// Health is the canary's health at the failed step, with its pods' reasons.
+	Health *kube.HealthReport
+	// Aborted by `ssh abort` (Failed says at which step), or Superseded by a newer commit.
+	Aborted, Superseded bool
+}
+
+// ErrNoCandidates is Run's error when there is nothing to release.
+var ErrNoCandidates = errors.New("no Deployment changes its pod template")
+
+// Candidates are the Deployments of objs that a release rolls out: those that exist in
+// the cluster and whose pod template the objects change (a new Deployment starts at
+// once: there is no stable version to compare with), unless they opt out.
+func Candidates(ctx context.Context, cl *kube.Client, objs []*unstructured.Unstructured, opts kube.ApplyOptions) ([]*unstructured.Unstructured, error) {
+	var deps []*unstructured.Unstructured
+	for _, o := range objs {
+		if o.GetKind() == "Deployment" && o.GroupVersionKind().Group == "apps" && o.GetAnnotations()[OptOut] != "none" {
+			deps = append(deps, o)
+		}
+	}
+	if len(deps) == 0 {
+		return nil, nil
+	}
+	cs, err := cl.Diff(ctx, deps, opts)
+	if err != nil {
+		return nil, err
+	}
+	var out []*unstructured.Unstructured
+	for _, d := range deps {
+		ch, ok := cs.Get(kube.IDOf(d))
+		if !ok || ch.Action != kube.Configured {
+			continue
+		}
+		for _, f := range ch.Fields {
+			if strings.HasPrefix(f.Path, ".spec.template") {
+				out = append(out, d)
+				break
+			}
+		}
+	}
+	return out, nil
+}
+
+// CanaryName is the name of the canary of Deployment name.
+func CanaryName(name string) string { return name + "-canary" }
+
+// Run releases the new templates of deps (Candidates) step by step. It returns when the
+// release is promoted (the canaries still run: the caller applies deps, waits for their
+// health and calls Finish), or failed, aborted or superseded (the canaries are gone, the
+// stable Deployments back at their size). Its error is for a cluster that stopped
+// answering; the release then resumes at the next reconcile from the state in the cluster.
+func (r *Release) Run(ctx context.Context, deps []*unstructured.Unstructured) (Outcome, error) {
+	if len(deps) == 0 {
+		return Outcome{}, ErrNoCandidates
+	}
+	states := make([]State, len(deps))
+	passed := len(r.Steps)
+	for i, d := range deps {
+		st, err := r.state(ctx, d)
+		if err != nil {
+			return Outcome{}, err
+		}
+		states[i] = st
+		passed = min(passed, st.Passed)
+	}
+	if passed > 0 {
+		r.Progress(fmt.Sprintf("release: resuming after step %d of %d (its state is in the cluster)", passed, len(r.Steps)))
+	}
+	for i := passed; i < len(r.Steps); i++ {
+		step := r.Steps[i]
+		if step.Weight == 100 {
+			break
+		}
+		if r.Superseded != nil && r.Superseded() {
+			return r.stop(ctx, deps, states, Outcome{Superseded: true})
+		}
+		name := fmt.Sprintf("canary %d%%", step.Weight)
+		ids := make([]kube.ObjectID, len(deps))
+		pods := ""
+		for j, d := range deps {
+			c, s := split(states[j].StableReplicas, step.Weight)
+			if err := r.scale(ctx, d, states[j], c, s); err != nil {
+				return Outcome{}, err
+			}
+			ids[j] = kube.ObjectID{Group: "apps", Kind: "Deployment", Namespace: d.GetNamespace(), Name: CanaryName(d.GetName())}
+			pods += fmt.Sprintf(", %s %d+%d", d.GetName(), c, s)
+		}
+		r.Progress(fmt.Sprintf("release: %s (step %d of %d; canary+stable pods%s) ...", name, i+1, len(r.Steps), pods))
+		hopts := r.Health
+		if step.Pause != nil && !step.Pause.Gate {
+			hopts.Settle = step.Pause.Duration
+			hopts.Timeout += step.Pause.Duration
+		}
+		h, err := r.Client.WaitHealthy(ctx, ids, hopts)
+		if err != nil {
+			return Outcome{}, err
+		}
+		if !h.Healthy() {
+			out := Outcome{Failed: fmt.Sprintf("%s (step %d of %d): %s", name, i+1, len(r.Steps), h.Summary()), Health: h}
+			return r.stop(ctx, deps, states, out)
+		}
+		held := ""
+		if hopts.Settle > 0 {
+			held = fmt.Sprintf(", stayed healthy for %v", hopts.Settle)
+		}
+		r.Progress(fmt.Sprintf("release: %s healthy%s", name, held))
+		if step.Pause != nil && step.Pause.Gate {
+			r.Progress(fmt.Sprintf("release: %s: waiting for `ssh HOST promote %s/%s` (or abort)", name, r.Owner.Repo, r.Owner.Env))
+			ok, err := r.Gate(ctx, name)
+			switch {
+			case err != nil:
+				return Outcome{}, err
+			case !ok && r.Superseded != nil && r.Superseded():
+				return r.stop(ctx, deps, states, Outcome{Superseded: true})
+			case !ok:
+				out := Outcome{Aborted: true, Failed: fmt.Sprintf("%s (step %d of %d): aborted by hand (ssh abort)", name, i+1, len(r.Steps))}
+				return r.stop(ctx, deps, states, out)
+			}
+			r.Progress(fmt.Sprintf("release: %s promoted by hand", name))
+		}
+		for j, d := range deps {
+			states[j].Passed = i + 1
+			if err := r.saveState(ctx, d, states[j]); err != nil {
+				return Outcome{}, err
+			}
+		}
+		if r.Passed != nil {
+			r.Passed(i+1, name)
+		}
+	}
+	return Outcome{Promoted: true}, nil
+}
+
+// split is the canary's and the stable's pods at weight percent of total: the canary has
+// its share rounded up (at least one pod), the stable the rest.
+func split(total int64, weight int) (canary, stable int64) {
+	if total < 1 {
+		total = 1
+	}
+	canary = int64(math.Ceil(float64(total) * float64(weight) / 100))
+	canary = max(1, min(canary, total))
+	return canary, total - canary
+}
+
+// state reads the release state of d's canary, or starts one: a canary of another commit
+// is a release that was superseded, and this one starts over from its state's stable
+// size (the stable Deployment may be scaled down by it).
+func (r *Release) state(ctx context.Context, d *unstructured.Unstructured) (State, error) {
+	res := r.Client.Dynamic().Resource(deployments).Namespace(d.GetNamespace())
+	canary, err := res.Get(ctx, CanaryName(d.GetName()), metav1.GetOptions{})
+	switch {
+	case err == nil:
+		var st State
+		if json.Unmarshal([]byte(canary.GetAnnotations()[StateAnnotation]), &st) == nil && st.StableReplicas > 0 {
+			if st.Commit != r.Owner.Commit {
+				st = State{Commit: r.Owner.Commit, StableReplicas: st.StableReplicas}
+			}
+			return st, nil
+		}
+	case !apierrors.IsNotFound(err):
+		return State{}, err
+	}
+	stable, err := res.Get(ctx, d.GetName(), metav1.GetOptions{})
+	if err != nil {
+		return State{}, err
+	}
+	n, _, _ := unstructured.NestedInt64(stable.Object, "spec", "replicas")
+	if want, ok, _ := unstructured.NestedInt64(d.Object, "spec", "replicas"); ok {
+		n = want
+	}
+	return State{Commit: r.Owner.Commit, StableReplicas: max(n, 1)}, nil
+}
+
+// canaryOf is the canary Deployment of d at canary replicas, carrying st: d's template
+// and labels, its selector and pods told apart by TrackLabel.
+func (r *Release) canaryOf(d *unstructured.Unstructured, st State, replicas int64) (*unstructured.Unstructured, error) {
+	c := d.DeepCopy()
+	c.SetName(CanaryName(d.GetName()))
+	labels := c.GetLabels()
+	if labels == nil {
+		labels = map[string]string{}
+	}
+	labels[CanaryOf] = d.GetName()
+	c.SetLabels(labels)
+	state, err := json.Marshal(st)
+	if err != nil {
+		return nil, err
+	}
+	ann := c.GetAnnotations()
+	if ann == nil {
+		ann = map[string]string{}
+	}
+	ann[StateAnnotation] = string(state)
+	c.SetAnnotations(ann)
+	if err := unstructured.SetNestedField(c.Object, replicas, "spec", "replicas"); err != nil {
+		return nil, err
+	}
+	if err := unstructured.SetNestedField(c.Object, "canary", "spec", "selector", "matchLabels", TrackLabel); err != nil {
+		return nil, err
+	}
+	if err := unstructured.SetNestedField(c.Object, "canary", "spec", "template", "metadata", "labels", TrackLabel); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// scale sets d's canary to canary pods (applying it with the release's state) and the
+// stable Deployment to stable pods.
+func (r *Release) scale(ctx context.Context, d *unstructured.Unstructured, st State, canary, stable int64) error {
+	c, err := r.canaryOf(d, st, canary)
+	if err != nil {
+		return err
+	}
+	opts := kube.DefaultApplyOptions()
+	opts.Force = true
+	opts.Owner = &r.Owner
+	cs, err := r.Client.Apply(ctx, []*unstructured.Unstructured{c}, opts)
+	if err != nil {
+		return err
+	}
+	if failed := cs.Failed(); len(failed) > 0 {
+		return fmt.Errorf("canary %s: %s", c.GetName(), failed[0].Message)
+	}
+	return r.scaleStable(ctx, d.GetNamespace(), d.GetName(), stable)
+}
+
+func (r *Release) scaleStable(ctx context.Context, ns, name string, replicas int64) error {
+	patch := fmt.Sprintf(`{"spec":{"replicas":%d}}`, replicas)
+	_, err := r.Client.Dynamic().Resource(deployments).Namespace(ns).Patch(ctx, name, types.MergePatchType, []byte(patch),
+		metav1.PatchOptions{FieldManager: Manager}, "scale")
+	return err
+}
+
+// saveState records st on d's canary.
+func (r *Release) saveState(ctx context.Context, d *unstructured.Unstructured, st State) error {
+	state, err := json.Marshal(st)
+	if err != nil {
+		return err
+	}
+	patch, err := json.Marshal(map[string]any{"metadata": map[string]any{"annotations": map[string]string{StateAnnotation: string(state)}}})
+	if err != nil {
+		return err
+	}
+	_, err = r.Client.Dynamic().Resource(deployments).Namespace(d.GetNamespace()).Patch(ctx, CanaryName(d.GetName()), types.MergePatchType, patch,
+		metav1.PatchOptions{FieldManager: Manager})
+	return err
+}
+
+// stop ends a release that does not promote: the stable Deployments back at their size,
+// then the canaries deleted.
+func (r *Release) stop(ctx context.Context, deps []*unstructured.Unstructured, states []State, out Outcome) (Outcome, error) {
+	for i, d := range deps {
+		if err := r.scaleStable(ctx, d.GetNamespace(), d.GetName(), states[i].StableReplicas); err != nil {
+			return Outcome{}, err
+		}
+	}
+	if err := r.deleteCanaries(ctx, deps); err != nil {
+		return Outcome{}, err
+	}
+	return out, nil
+}
+
+// Finish deletes the canaries of a promoted release, once the stable Deployments run the
+// new template.
+func (r *Release) Finish(ctx context.Context, deps []*unstructured.Unstructured) error {
+	return r.deleteCanaries(ctx, deps)
+}
+
+func (r *Release) deleteCanaries(ctx context.Context, deps []*unstructured.Unstructured) error {
+	for _, d := range deps {
+		err := r.Client.Dynamic().Resource(deployments).Namespace(d.GetNamespace()).Delete(ctx, CanaryName(d.GetName()),
+			metav1.DeleteOptions{PropagationPolicy: ptr(metav1.DeletePropagationBackground)})
+		if err != nil && !apierrors.IsNotFound(err) {
+			return err
+		}
+	}
+	return nil
+}
+
+// Leftovers are the canaries of owner in the namespaces of objs whose release is not
+// running: their stable Deployment is no longer a candidate (a newer commit went back to
+// the stable template, the rollout was switched off) or no longer exists. CleanUp removes
+// them, the stable back at its size first.
+func Leftovers(ctx context.Context, cl *kube.Client, owner kube.Owner, objs []*unstructured.Unstructured, running []*unstructured.Unstructured) ([]unstructured.Unstructured, error) {
+	namespaces := map[string]bool{}
+	for _, o := range objs {
+		if o.GetKind() == "Deployment" {
+			namespaces[o.GetNamespace()] = true
+		}
+	}
+	keep := map[string]bool{}
+	for _, d := range running {
+		keep[d.GetNamespace()+"/"+CanaryName(d.GetName())] = true
+	}
+	var out []unstructured.Unstructured
+	for ns := range namespaces {
+		list, err := cl.Dynamic().Resource(deployments).Namespace(ns).List(ctx, metav1.ListOptions{
+			LabelSelector: CanaryOf + "," + kube.OwnerLabel + "=" + owner.LabelValue()})
+		if err != nil {
+			return nil, err
+		}
+		for _, c := range list.Items {
+			if !keep[c.GetNamespace()+"/"+c.GetName()] {
+				out = append(out, c)
+			}
+		}
+	}
+	return out, nil
+}
+
+// CleanUp removes leftover canaries (Leftovers): each one's stable Deployment back at the
+// size its state recorded, then the canary deleted.
+func CleanUp(ctx context.Context, cl *kube.Client, canaries []unstructured.Unstructured) error {
+	r := &Release{Client: cl}
+	for _, c := range canaries {
+		var st State
+		if json.Unmarshal([]byte(c.GetAnnotations()[StateAnnotation]), &st) == nil && st.StableReplicas > 0 {
+			err := r.scaleStable(ctx, c.GetNamespace(), c.GetLabels()[CanaryOf], st.StableReplicas)
+			if err != nil && !apierrors.IsNotFound(err) {
+				return err
+			}
+		}
+		err := cl.Dynamic().Resource(deployments).Namespace(c.GetNamespace()).Delete(ctx, c.GetName(),
+			metav1.DeleteOptions{PropagationPolicy: ptr(metav1.DeletePropagationBackground)})
+		if err != nil && !apierrors.IsNotFound(err) {
+			return err
+		}
+	}
+	return nil
+}
+
+func ptr[T any](v T) *T { return &v }
+
+// Describe is the release's plan in a line: "canary 20% 1m0s, 50% {}, 100%".
+func Describe(steps []config.Step) string {
+	parts := make([]string, len(steps))
+	for i, s := range steps {
+		parts[i] = fmt.Sprintf("%d%%", s.Weight)
+		if s.Pause != nil {
+			parts[i] += " " + s.Pause.String()
+		}
+	}
+	return "canary " + strings.Join(parts, ", ")
+}
