@@ -136,16 +136,28 @@ type Environment struct {
 
 // Rollout strategies.
 const (
-	RolloutCanary = "canary"
+	RolloutCanary    = "canary"
+	RolloutBlueGreen = "blue-green"
 )
 
 // Rollout is how a new pod template of a Deployment is released: as a canary next to
 // the stable version, behind the same Service, whose share of the pods (and so of the
 // traffic) follows Steps. A Deployment with the annotation gitopsd.dev/rollout: none is
 // applied at once.
+//
+// Blue-green instead runs the new version at full size next to the old one, behind a
+// preview Service (NAME-preview for each Service of the Deployment); once it is healthy
+// (and Pause is over, or promoted) the Services switch to it, the old version is kept Keep
+// long for an instant switch back, then the Deployment takes the new template.
 type Rollout struct {
 	Strategy string `yaml:"strategy"`
 	Steps    []Step `yaml:"steps"`
+	// Pause (blue-green) is how long the preview must stay healthy before the switch, or a
+	// gate that waits for `ssh HOST promote REPO ENV`.
+	Pause *Pause `yaml:"pause"`
+	// Keep (blue-green) is how long the old version stays after the switch, the new one
+	// watched meanwhile: a failure switches back.
+	Keep time.Duration `yaml:"keep"`
 }
 
 // Step is one step of a canary: the canary's share of the pods, in percent, and how long

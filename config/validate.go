@@ -296,8 +296,21 @@ func (p *parser) checkDuplicateKeys(c *Config) {
 // validateRollout checks a rollout: a known strategy, and steps whose weights rise, each
 // between 1 and 100. A canary that never reaches 100 is promoted after its last step.
 func (p *parser) validateRollout(key string, r Rollout) {
-	if r.Strategy != RolloutCanary {
-		p.errorf(key+".strategy", "expected canary, got %q", r.Strategy)
+	switch r.Strategy {
+	case RolloutCanary:
+		if r.Pause != nil || r.Keep != 0 {
+			p.errorf(key, "pause and keep are blue-green's: a canary pauses at each of its steps")
+		}
+	case RolloutBlueGreen:
+		if len(r.Steps) > 0 {
+			p.errorf(key+".steps", "a blue-green release has no steps: it switches once (pause: before the switch, keep: after)")
+		}
+		if r.Keep < 0 || r.Pause != nil && !r.Pause.Gate && r.Pause.Duration <= 0 {
+			p.errorf(key, "pause and keep must be positive durations (pause may be {} to wait for `promote`)")
+		}
+		return
+	default:
+		p.errorf(key+".strategy", "expected canary or blue-green, got %q", r.Strategy)
 	}
 	if len(r.Steps) == 0 {
 		p.errorf(key+".steps", "missing: expected steps such as [{weight: 20, pause: 1m}, {weight: 100}]")

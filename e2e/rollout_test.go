@@ -112,7 +112,7 @@ func sortStrings(s []string) []string {
 }
 
 func canaryGone(cs kubernetes.Interface, ns string) bool {
-	list, err := cs.AppsV1().Deployments(ns).List(context.Background(), metav1.ListOptions{LabelSelector: "gitopsd.dev/canary-of"})
+	list, err := cs.AppsV1().Deployments(ns).List(context.Background(), metav1.ListOptions{LabelSelector: "gitopsd.dev/release-of"})
 	return err == nil && len(list.Items) == 0
 }
 
@@ -308,5 +308,141 @@ func TestCanaryGate(t *testing.T) {
 	waitFor(t, "v4 healthy after the restart", func() bool {
 		b, _ := os.ReadFile(statusFile)
 		return strings.Contains(string(b), `"last_healthy": "`+head+`"`) && stableAt(cs, ns, "v4") && canaryGone(cs, ns)
+	})
+}
+
+// activeMix is the mix of ready versions the shop Service selects now, by its live
+// selector ("v1=4"), and whether its preview Service exists.
+func activeMix(cs kubernetes.Interface, ns string) (string, bool) {
+	ctx := context.Background()
+	svc, err := cs.CoreV1().Services(ns).Get(ctx, "shop", metav1.GetOptions{})
+	if err != nil {
+		return "", false
+	}
+	var sel []string
+	for k, v := range svc.Spec.Selector {
+		sel = append(sel, k+"="+v)
+	}
+	pods, err := cs.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: strings.Join(sel, ",")})
+	if err != nil {
+		return "", false
+	}
+	mix := map[string]int{}
+	for _, p := range pods.Items {
+		for _, c := range p.Status.Conditions {
+			if p.DeletionTimestamp == nil && c.Type == "Ready" && c.Status == "True" {
+				image := p.Spec.Containers[0].Image
+				mix[image[strings.LastIndexByte(image, ':')+1:]]++
+			}
+		}
+	}
+	var parts []string
+	for tag, n := range mix {
+		parts = append(parts, fmt.Sprintf("%s=%d", tag, n))
+	}
+	_, err = cs.CoreV1().Services(ns).Get(ctx, "shop-preview", metav1.GetOptions{})
+	return strings.Join(sortStrings(parts), ","), err == nil
+}
+
+// TestBlueGreenRelease: the new version comes up at full size behind a preview Service
+// while the Service keeps sending every request to the old one; once the preview stayed
+// healthy the Service switches at once, the old version is kept a while, and at the end
+// the Service has git's selector again and no preview is left. A preview that crashes
+// never gets the Service's traffic and is rolled back as a commit.
+func TestBlueGreenRelease(t *testing.T) {
+	cp := kubetest.Living(t)
+	ns := kubetest.NamespaceIn(t, cp.Config)
+	cs := kubetest.Client(t, cp.Config)
+	d, alice, work := oneRepo(t, cp, ns, fmt.Sprintf(`prod: {branch: main, cluster: local, path: deploy, namespace: %s, apply: {settle: 1s, health_timeout: 60s},
+        rollout: {strategy: blue-green, pause: 2s, keep: 2s}}`, ns))
+	d.Commit(t, alice, work, "v1", shop("v1"))
+	if out, ok := push(t, d, alice, work, "main"); !ok {
+		t.Fatalf("v1:\n%s", out)
+	}
+	waitFor(t, "v1 runs", func() bool { return stableAt(cs, ns, "v1") })
+
+	watch := func() (stop func() (mixes []string, previewSeen bool)) {
+		var mu sync.Mutex
+		var mixes []string
+		preview := false
+		done, finished := make(chan struct{}), make(chan struct{})
+		go func() {
+			defer close(finished)
+			for {
+				mix, p := activeMix(cs, ns)
+				mu.Lock()
+				if len(mixes) == 0 || mixes[len(mixes)-1] != mix {
+					mixes = append(mixes, mix)
+				}
+				preview = preview || p
+				mu.Unlock()
+				select {
+				case <-done:
+					return
+				case <-time.After(50 * time.Millisecond):
+				}
+			}
+		}()
+		return func() ([]string, bool) {
+			close(done)
+			<-finished
+			mu.Lock()
+			defer mu.Unlock()
+			return mixes, preview
+		}
+	}
+	gitSelector := func() bool {
+		svc, err := cs.CoreV1().Services(ns).Get(context.Background(), "shop", metav1.GetOptions{})
+		return err == nil && len(svc.Spec.Selector) == 1 && svc.Spec.Selector["app"] == "shop"
+	}
+
+	d.Commit(t, alice, work, "v2", shop("v2"))
+	stop := watch()
+	out, ok := push(t, d, alice, work, "main")
+	mixes, previewSeen := stop()
+	for _, want := range []string{
+		"release: blue-green, pause 2s, keep 2s of shop (local)",
+		"release: preview of 4 pods behind shop-preview ...",
+		"release: preview healthy",
+		"release: switched shop to the new version; the old one is kept 2s",
+		"ok: applied and healthy",
+	} {
+		if !ok || !strings.Contains(out, want) {
+			t.Errorf("the push output lacks %q:\n%s", want, out)
+		}
+	}
+	if !previewSeen {
+		t.Errorf("no preview Service during the release")
+	}
+	for _, m := range mixes {
+		if strings.Contains(m, "v1=") && strings.Contains(m, "v2=") {
+			t.Errorf("the Service sent traffic to both versions at once: %v", mixes)
+		}
+	}
+	if strings.Join(mixes, " ") == "" || !strings.Contains(strings.Join(mixes, " "), "v2=4") {
+		t.Errorf("the Service's versions during the release: %v", mixes)
+	}
+	waitFor(t, "v2 runs, git's selector, no preview", func() bool {
+		_, p := activeMix(cs, ns)
+		return stableAt(cs, ns, "v2") && canaryGone(cs, ns) && !p && gitSelector()
+	})
+
+	// A preview that crashes: the Service never leaves v2, the release is rolled back.
+	good := remoteHead(t, d, "main", ns)
+	d.Commit(t, alice, work, "v3", shop("v3-crash"))
+	stop = watch()
+	out, _ = push(t, d, alice, work, "main")
+	mixes, _ = stop()
+	if !strings.Contains(out, "release stopped at the preview: ") || !strings.Contains(out, "CrashLoopBackOff") || !strings.Contains(out, "rolled back to "+good[:7]) {
+		t.Errorf("the crashing preview is rolled back:\n%s", out)
+	}
+	for _, m := range mixes {
+		if strings.Contains(m, "v3") {
+			t.Errorf("the crashing version got the Service's traffic: %v", mixes)
+		}
+	}
+	waitFor(t, "v2 runs, git's selector, no preview", func() bool {
+		_, p := activeMix(cs, ns)
+		return stableAt(cs, ns, "v2") && canaryGone(cs, ns) && !p && gitSelector()
 	})
 }

@@ -50,8 +50,14 @@ func (r *Reconciler) planRelease(ctx context.Context, p *pass, objs []*unstructu
 		return nil, nil, nil
 	}
 	key := p.repo + "/" + p.envName
+	var svcs []*unstructured.Unstructured
+	for _, o := range objs {
+		if o.GetKind() == "Service" && o.GroupVersionKind().Group == "" {
+			svcs = append(svcs, o)
+		}
+	}
 	rel := &rollout.Release{
-		Client: p.cl, Owner: p.owner, Steps: p.env.Rollout.Steps,
+		Client: p.cl, Owner: p.owner, Rollout: *p.env.Rollout, Services: svcs,
 		Health: r.healthOptions(p),
 		Progress: func(line string) {
 			p.progress(line)
@@ -74,14 +80,14 @@ func (r *Reconciler) release(ctx context.Context, p *pass, rel *rollout.Release,
 		names[i] = d.GetName()
 	}
 	start := time.Now()
-	plan := fmt.Sprintf("%s of %s (%s)", rollout.Describe(rel.Steps), strings.Join(names, ", "), p.env.Cluster)
+	plan := fmt.Sprintf("%s of %s (%s)", rollout.Describe(rel.Rollout), strings.Join(names, ", "), p.env.Cluster)
 	event := func(typ, summary string) {
 		r.notify(notify.Event{Type: typ, Repo: p.repo, Env: p.envName, Commit: p.commit, Summary: summary})
 	}
 	rel.Progress("release: " + plan)
 	event(notify.RolloutStarted, plan)
 	rel.Passed = func(step int, name string) {
-		event(notify.RolloutStep, fmt.Sprintf("%s passed (step %d of %d)", name, step, len(rel.Steps)))
+		event(notify.RolloutStep, fmt.Sprintf("%s passed (step %d of %d)", name, step, len(rel.Rollout.Steps)))
 		if m := r.opts.Metrics; m != nil {
 			m.ReleaseStep.WithLabelValues(p.repo, p.envName).Set(float64(step))
 		}

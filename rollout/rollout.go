@@ -31,10 +31,11 @@ import (
 
 // Labels and annotations of a release.
 const (
-	// CanaryOf labels a canary Deployment with the name of its stable one.
-	CanaryOf = "gitopsd.dev/canary-of"
-	// TrackLabel tells a canary's pods from the stable's: the canary's selector needs it,
-	// the Service's selector ignores it.
+	// ReleaseOf labels a canary or preview Deployment (and a preview Service) with the
+	// name of the Deployment it releases.
+	ReleaseOf = "gitopsd.dev/release-of"
+	// TrackLabel tells a canary's or preview's pods from the stable's ("canary",
+	// "preview"): their Deployment's selector needs it, the Service's selector ignores it.
 	TrackLabel = "gitopsd.dev/track"
 	// StateAnnotation holds the release's State, as JSON, on the canary Deployment.
 	StateAnnotation = "gitopsd.dev/release"
@@ -48,18 +49,26 @@ const (
 var deployments = schema.GroupVersionResource{Group: "apps", Version: "v1", Resource: "deployments"}
 
 // State is what the cluster keeps of a release: the commit released, the steps it has
-// passed, and the stable Deployment's replicas before the release scaled it down.
+// passed, and the stable Deployment's replicas before the release scaled it down. A
+// blue-green release also keeps the stable pods' template hash, the Services it pinned to
+// it and whether they were switched to the new version.
 type State struct {
-	Commit         string `json:"commit"`
-	Passed         int    `json:"passed"`
-	StableReplicas int64  `json:"stable_replicas"`
+	Commit         string   `json:"commit"`
+	Passed         int      `json:"passed"`
+	StableReplicas int64    `json:"stable_replicas"`
+	StableHash     string   `json:"stable_hash,omitempty"`
+	Services       []string `json:"services,omitempty"`
+	Switched       bool     `json:"switched,omitempty"`
 }
 
 // Release is the rollout of one commit's new pod templates in one environment.
 type Release struct {
-	Client *kube.Client
-	Owner  kube.Owner
-	Steps  []config.Step
+	Client  *kube.Client
+	Owner   kube.Owner
+	Rollout config.Rollout
+	// Services are the environment's Services (blue-green switches those that select a
+	// released Deployment's pods).
+	Services []*unstructured.Unstructured
 	// Health is how the canary's health is judged at each step: the timeout, the poll
 	// interval and the settle time of a step without a pause.
 	Health kube.HealthOptions
@@ -137,8 +146,11 @@ func (r *Release) Run(ctx context.Context, deps []*unstructured.Unstructured) (O
 	if len(deps) == 0 {
 		return Outcome{}, ErrNoCandidates
 	}
+	if r.Rollout.Strategy == config.RolloutBlueGreen {
+		return r.runBlueGreen(ctx, deps)
+	}
 	states := make([]State, len(deps))
-	passed := len(r.Steps)
+	passed := len(r.Rollout.Steps)
 	for i, d := range deps {
 		st, err := r.state(ctx, d)
 		if err != nil {
@@ -148,10 +160,10 @@ func (r *Release) Run(ctx context.Context, deps []*unstructured.Unstructured) (O
 		passed = min(passed, st.Passed)
 	}
 	if passed > 0 {
-		r.Progress(fmt.Sprintf("release: resuming after step %d of %d (its state is in the cluster)", passed, len(r.Steps)))
+		r.Progress(fmt.Sprintf("release: resuming after step %d of %d (its state is in the cluster)", passed, len(r.Rollout.Steps)))
 	}
-	for i := passed; i < len(r.Steps); i++ {
-		step := r.Steps[i]
+	for i := passed; i < len(r.Rollout.Steps); i++ {
+		step := r.Rollout.Steps[i]
 		if step.Weight == 100 {
 			break
 		}
@@ -169,7 +181,7 @@ func (r *Release) Run(ctx context.Context, deps []*unstructured.Unstructured) (O
 			ids[j] = kube.ObjectID{Group: "apps", Kind: "Deployment", Namespace: d.GetNamespace(), Name: CanaryName(d.GetName())}
 			pods += fmt.Sprintf(", %s %d+%d", d.GetName(), c, s)
 		}
-		r.Progress(fmt.Sprintf("release: %s (step %d of %d; canary+stable pods%s) ...", name, i+1, len(r.Steps), pods))
+		r.Progress(fmt.Sprintf("release: %s (step %d of %d; canary+stable pods%s) ...", name, i+1, len(r.Rollout.Steps), pods))
 		hopts := r.Health
 		if step.Pause != nil && !step.Pause.Gate {
 			hopts.Settle = step.Pause.Duration
@@ -180,7 +192,7 @@ func (r *Release) Run(ctx context.Context, deps []*unstructured.Unstructured) (O
 			return Outcome{}, err
 		}
 		if !h.Healthy() {
-			out := Outcome{Failed: fmt.Sprintf("%s (step %d of %d): %s", name, i+1, len(r.Steps), h.Summary()), Health: h}
+			out := Outcome{Failed: fmt.Sprintf("%s (step %d of %d): %s", name, i+1, len(r.Rollout.Steps), h.Summary()), Health: h}
 			return r.stop(ctx, deps, states, out)
 		}
 		held := ""
@@ -197,7 +209,7 @@ func (r *Release) Run(ctx context.Context, deps []*unstructured.Unstructured) (O
 			case !ok && r.Superseded != nil && r.Superseded():
 				return r.stop(ctx, deps, states, Outcome{Superseded: true})
 			case !ok:
-				out := Outcome{Aborted: true, Failed: fmt.Sprintf("%s (step %d of %d): aborted by hand (ssh abort)", name, i+1, len(r.Steps))}
+				out := Outcome{Aborted: true, Failed: fmt.Sprintf("%s (step %d of %d): aborted by hand (ssh abort)", name, i+1, len(r.Rollout.Steps))}
 				return r.stop(ctx, deps, states, out)
 			}
 			r.Progress(fmt.Sprintf("release: %s promoted by hand", name))
@@ -258,13 +270,26 @@ func (r *Release) state(ctx context.Context, d *unstructured.Unstructured) (Stat
 // canaryOf is the canary Deployment of d at canary replicas, carrying st: d's template
 // and labels, its selector and pods told apart by TrackLabel.
 func (r *Release) canaryOf(d *unstructured.Unstructured, st State, replicas int64) (*unstructured.Unstructured, error) {
+	return released(d, CanaryName(d.GetName()), st, replicas, trackCanary)
+}
+
+// Tracks: what TrackLabel says of a release's pods.
+const (
+	trackCanary  = "canary"
+	trackPreview = "preview"
+)
+
+// released is the Deployment name that runs d's new template for a release (a canary or
+// a preview) at replicas, carrying st: d's template and labels, its selector and pods told
+// apart by TrackLabel.
+func released(d *unstructured.Unstructured, name string, st State, replicas int64, trackName string) (*unstructured.Unstructured, error) {
 	c := d.DeepCopy()
-	c.SetName(CanaryName(d.GetName()))
+	c.SetName(name)
 	labels := c.GetLabels()
 	if labels == nil {
 		labels = map[string]string{}
 	}
-	labels[CanaryOf] = d.GetName()
+	labels[ReleaseOf] = d.GetName()
 	c.SetLabels(labels)
 	state, err := json.Marshal(st)
 	if err != nil {
@@ -279,13 +304,18 @@ func (r *Release) canaryOf(d *unstructured.Unstructured, st State, replicas int6
 	if err := unstructured.SetNestedField(c.Object, replicas, "spec", "replicas"); err != nil {
 		return nil, err
 	}
-	if err := unstructured.SetNestedField(c.Object, "canary", "spec", "selector", "matchLabels", TrackLabel); err != nil {
-		return nil, err
+	return c, track(c, trackName)
+}
+
+// track sets TrackLabel on c, its selector and its pods.
+func track(c *unstructured.Unstructured, name string) error {
+	labels := c.GetLabels()
+	labels[TrackLabel] = name
+	c.SetLabels(labels)
+	if err := unstructured.SetNestedField(c.Object, name, "spec", "selector", "matchLabels", TrackLabel); err != nil {
+		return err
 	}
-	if err := unstructured.SetNestedField(c.Object, "canary", "spec", "template", "metadata", "labels", TrackLabel); err != nil {
-		return nil, err
-	}
-	return c, nil
+	return unstructured.SetNestedField(c.Object, name, "spec", "template", "metadata", "labels", TrackLabel)
 }
 
 // scale sets d's canary to canary pods (applying it with the release's state) and the
@@ -317,17 +347,7 @@ func (r *Release) scaleStable(ctx context.Context, ns, name string, replicas int
 
 // saveState records st on d's canary.
 func (r *Release) saveState(ctx context.Context, d *unstructured.Unstructured, st State) error {
-	state, err := json.Marshal(st)
-	if err != nil {
-		return err
-	}
-	patch, err := json.Marshal(map[string]any{"metadata": map[string]any{"annotations": map[string]string{StateAnnotation: string(state)}}})
-	if err != nil {
-		return err
-	}
-	_, err = r.Client.Dynamic().Resource(deployments).Namespace(d.GetNamespace()).Patch(ctx, CanaryName(d.GetName()), types.MergePatchType, patch,
-		metav1.PatchOptions{FieldManager: Manager})
-	return err
+	return r.saveStateOf(ctx, d.GetNamespace(), CanaryName(d.GetName()), st)
 }
 
 // stop ends a release that does not promote: the stable Deployments back at their size,
@@ -347,6 +367,9 @@ func (r *Release) stop(ctx context.Context, deps []*unstructured.Unstructured, s
 // Finish deletes the canaries of a promoted release, once the stable Deployments run the
 // new template.
 func (r *Release) Finish(ctx context.Context, deps []*unstructured.Unstructured) error {
+	if r.Rollout.Strategy == config.RolloutBlueGreen {
+		return r.finishBlueGreen(ctx, deps)
+	}
 	return r.deleteCanaries(ctx, deps)
 }
 
@@ -375,11 +398,12 @@ func Leftovers(ctx context.Context, cl *kube.Client, owner kube.Owner, objs []*u
 	keep := map[string]bool{}
 	for _, d := range running {
 		keep[d.GetNamespace()+"/"+CanaryName(d.GetName())] = true
+		keep[d.GetNamespace()+"/"+PreviewName(d.GetName())] = true
 	}
 	var out []unstructured.Unstructured
 	for ns := range namespaces {
 		list, err := cl.Dynamic().Resource(deployments).Namespace(ns).List(ctx, metav1.ListOptions{
-			LabelSelector: CanaryOf + "," + kube.OwnerLabel + "=" + owner.LabelValue()})
+			LabelSelector: ReleaseOf + "," + kube.OwnerLabel + "=" + owner.LabelValue()})
 		if err != nil {
 			return nil, err
 		}
@@ -392,14 +416,23 @@ func Leftovers(ctx context.Context, cl *kube.Client, owner kube.Owner, objs []*u
 	return out, nil
 }
 
-// CleanUp removes leftover canaries (Leftovers): each one's stable Deployment back at the
-// size its state recorded, then the canary deleted.
-func CleanUp(ctx context.Context, cl *kube.Client, canaries []unstructured.Unstructured) error {
+// CleanUp removes leftover canaries and previews (Leftovers): a canary's stable
+// Deployment back at the size its state recorded, a preview's Services no longer pinned,
+// then the canary or preview deleted.
+func CleanUp(ctx context.Context, cl *kube.Client, leftovers []unstructured.Unstructured) error {
 	r := &Release{Client: cl}
-	for _, c := range canaries {
+	for _, c := range leftovers {
 		var st State
-		if json.Unmarshal([]byte(c.GetAnnotations()[StateAnnotation]), &st) == nil && st.StableReplicas > 0 {
-			err := r.scaleStable(ctx, c.GetNamespace(), c.GetLabels()[CanaryOf], st.StableReplicas)
+		if json.Unmarshal([]byte(c.GetAnnotations()[StateAnnotation]), &st) != nil {
+			st = State{}
+		}
+		switch {
+		case c.GetLabels()[TrackLabel] == trackPreview:
+			if err := r.unpreview(ctx, c.GetNamespace(), st.Services); err != nil {
+				return err
+			}
+		case st.StableReplicas > 0:
+			err := r.scaleStable(ctx, c.GetNamespace(), c.GetLabels()[ReleaseOf], st.StableReplicas)
 			if err != nil && !apierrors.IsNotFound(err) {
 				return err
 			}
@@ -415,8 +448,13 @@ func CleanUp(ctx context.Context, cl *kube.Client, canaries []unstructured.Unstr
 
 func ptr[T any](v T) *T { return &v }
 
-// Describe is the release's plan in a line: "canary 20% 1m0s, 50% {}, 100%".
-func Describe(steps []config.Step) string {
+// Describe is the release's plan in a line: "canary 20% 1m0s, 50% {}, 100%", or
+// "blue-green, pause 1m0s, keep 5m0s".
+func Describe(r config.Rollout) string {
+	if r.Strategy == config.RolloutBlueGreen {
+		return fmt.Sprintf("blue-green, pause %s, keep %v", r.Pause, r.Keep)
+	}
+	steps := r.Steps
 	parts := make([]string, len(steps))
 	for i, s := range steps {
 		parts[i] = fmt.Sprintf("%d%%", s.Weight)

@@ -23,7 +23,7 @@ func TestSplit(t *testing.T) {
 
 func TestDescribe(t *testing.T) {
 	steps := []config.Step{{Weight: 20, Pause: &config.Pause{Duration: time.Minute}}, {Weight: 50, Pause: &config.Pause{Gate: true}}, {Weight: 100}}
-	if got, want := Describe(steps), "canary 20% 1m0s, 50% {}, 100%"; got != want {
+	if got, want := Describe(config.Rollout{Strategy: config.RolloutCanary, Steps: steps}), "canary 20% 1m0s, 50% {}, 100%"; got != want {
 		t.Errorf("Describe: %q, want %q", got, want)
 	}
 	if CanaryName("web") != "web-canary" {
