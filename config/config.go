@@ -158,6 +158,56 @@ type Rollout struct {
 	// Keep (blue-green) is how long the old version stays after the switch, the new one
 	// watched meanwhile: a failure switches back.
 	Keep time.Duration `yaml:"keep"`
+	// Analysis judges the new version at each step (package analysis) besides its
+	// health.
+	Analysis *Analysis `yaml:"analysis"`
+}
+
+// Analysis is what judges a new version during a release, every Interval of a step's
+// pause (once for a step without one): Prometheus queries with a threshold, webhooks that
+// must answer 2xx, and comparisons of the new version with the stable one on the same
+// query, by a statistical test on the samples of both (no threshold to tune).
+type Analysis struct {
+	// Prometheus is the base URL of the Prometheus HTTP API that the queries ask.
+	Prometheus string `yaml:"prometheus"`
+	// Interval is the time between two rounds of checks (default 10s).
+	Interval time.Duration `yaml:"interval"`
+	Queries  []Query       `yaml:"queries"`
+	Webhooks []Check       `yaml:"webhooks"`
+	Compare  []Compare     `yaml:"compare"`
+}
+
+// Query is a PromQL query whose single value must stay within Max (and above Min, if set)
+// for the new version. $canary, $stable, $namespace and $name in it are replaced by the
+// new and stable versions (the pod template's "version" or "app.kubernetes.io/version"
+// label, else its first image's tag), the namespace and the Deployment's name.
+type Query struct {
+	Name  string   `yaml:"name"`
+	Query string   `yaml:"query"`
+	Max   *float64 `yaml:"max"`
+	Min   *float64 `yaml:"min"`
+	// FailureLimit is how many rounds may fail before the step does (default 0).
+	FailureLimit int `yaml:"failure_limit"`
+}
+
+// Check is a webhook asked at each round: a POST with the release as JSON; a 2xx answer
+// passes.
+type Check struct {
+	Name    string        `yaml:"name"`
+	URL     string        `yaml:"url"`
+	Timeout time.Duration `yaml:"timeout"`
+	// FailureLimit is how many rounds may fail before the step does (default 0).
+	FailureLimit int `yaml:"failure_limit"`
+}
+
+// Compare is a query asked for the new version and for the stable one ($version is each in
+// turn) at every round; at the end of a step the new version fails if its samples are
+// significantly worse than the stable's (a one-sided Mann-Whitney U test at the 1% level,
+// and at least 10% worse in median): lower is better unless Higher says so.
+type Compare struct {
+	Name   string `yaml:"name"`
+	Query  string `yaml:"query"`
+	Higher bool   `yaml:"higher_is_better"`
 }
 
 // Step is one step of a canary: the canary's share of the pods, in percent, and how long

@@ -296,6 +296,9 @@ func (p *parser) checkDuplicateKeys(c *Config) {
 // validateRollout checks a rollout: a known strategy, and steps whose weights rise, each
 // between 1 and 100. A canary that never reaches 100 is promoted after its last step.
 func (p *parser) validateRollout(key string, r Rollout) {
+	if a := r.Analysis; a != nil {
+		p.validateAnalysis(key+".analysis", *a)
+	}
 	switch r.Strategy {
 	case RolloutCanary:
 		if r.Pause != nil || r.Keep != 0 {
@@ -327,6 +330,50 @@ func (p *parser) validateRollout(key string, r Rollout) {
 		last = st.Weight
 		if st.Pause != nil && !st.Pause.Gate && st.Pause.Duration <= 0 {
 			p.errorf(fmt.Sprintf("%s.steps[%d].pause", key, i), "expected a positive duration, or {} to wait for `promote`")
+		}
+	}
+}
+
+// validateAnalysis checks an analysis: a Prometheus URL if it has queries, names unique,
+// and each query with a bound, each comparison with $version.
+func (p *parser) validateAnalysis(key string, a Analysis) {
+	if (len(a.Queries) > 0 || len(a.Compare) > 0) && !strings.HasPrefix(a.Prometheus, "http://") && !strings.HasPrefix(a.Prometheus, "https://") {
+		p.errorf(key+".prometheus", "expected the URL of the Prometheus HTTP API, such as http://prometheus:9090, got %q", a.Prometheus)
+	}
+	if a.Interval < 0 {
+		p.errorf(key+".interval", "must be positive")
+	}
+	names := map[string]bool{}
+	name := func(k, n string) {
+		if n == "" {
+			p.errorf(k+".name", "missing: every check has a name, which the push output and the events use")
+		} else if names[n] {
+			p.errorf(k+".name", "%q is used twice", n)
+		}
+		names[n] = true
+	}
+	for i, q := range a.Queries {
+		k := fmt.Sprintf("%s.queries[%d]", key, i)
+		name(k, q.Name)
+		if strings.TrimSpace(q.Query) == "" {
+			p.errorf(k+".query", "missing: expected a PromQL query")
+		}
+		if q.Max == nil && q.Min == nil {
+			p.errorf(k, "expected max or min: the bound the value must stay within")
+		}
+	}
+	for i, w := range a.Webhooks {
+		k := fmt.Sprintf("%s.webhooks[%d]", key, i)
+		name(k, w.Name)
+		if !strings.HasPrefix(w.URL, "http://") && !strings.HasPrefix(w.URL, "https://") {
+			p.errorf(k+".url", "expected an http(s) URL, got %q", w.URL)
+		}
+	}
+	for i, c := range a.Compare {
+		k := fmt.Sprintf("%s.compare[%d]", key, i)
+		name(k, c.Name)
+		if !strings.Contains(c.Query, "$version") {
+			p.errorf(k+".query", "expected $version in the query: it is asked for the new and the stable version in turn")
 		}
 	}
 }

@@ -9,6 +9,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
+	"github.com/gitopsd/gitopsd/analysis"
 	"github.com/gitopsd/gitopsd/desired"
 	"github.com/gitopsd/gitopsd/kube"
 	"github.com/gitopsd/gitopsd/notify"
@@ -56,8 +57,16 @@ func (r *Reconciler) planRelease(ctx context.Context, p *pass, objs []*unstructu
 			svcs = append(svcs, o)
 		}
 	}
+	var an *analysis.Analyzer
+	if spec := p.env.Rollout.Analysis; spec != nil {
+		var err error
+		if an, err = analysis.New(*spec); err != nil {
+			return nil, nil, applyFailed(err, false)
+		}
+	}
 	rel := &rollout.Release{
-		Client: p.cl, Owner: p.owner, Rollout: *p.env.Rollout, Services: svcs,
+		Analysis: an,
+		Client:   p.cl, Owner: p.owner, Rollout: *p.env.Rollout, Services: svcs,
 		Health: r.healthOptions(p),
 		Progress: func(line string) {
 			p.progress(line)
@@ -120,6 +129,9 @@ func (r *Reconciler) release(ctx context.Context, p *pass, rel *rollout.Release,
 	event(notify.RolloutAborted, why)
 	res.Outcome, res.released = outcome.Unhealthy, true
 	lines := append([]string{said(res.Outcome, "release stopped at "+why)}, unhealthyLines(res.Health)...)
+	for _, m := range out.Measured {
+		lines = append(lines, "  analysis: "+m)
+	}
 	lines = append(lines, "  the canary is gone, and the stable version runs at full size")
 	res.Summary = strings.Join(lines, "\n")
 	res.Err = errors.New(res.Summary)

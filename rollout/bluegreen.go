@@ -78,14 +78,18 @@ func (r *Release) runBlueGreen(ctx context.Context, deps []*unstructured.Unstruc
 			hopts.Settle = p.Duration
 			hopts.Timeout += p.Duration
 		}
-		h, err := r.Client.WaitHealthy(ctx, ids, hopts)
-		if err != nil {
+		h, verdict, err := r.observe(ctx, ids, hopts, deps, "preview")
+		switch {
+		case err != nil:
 			return Outcome{}, err
-		}
-		if !h.Healthy() {
+		case verdict.Failed != "":
+			out, err := fail("the preview: "+verdict.Failed, h)
+			out.Measured = verdict.Measured
+			return out, err
+		case !h.Healthy():
 			return fail("the preview: "+h.Summary(), h)
 		}
-		r.Progress("release: preview healthy")
+		r.Progress("release: preview healthy" + measured(verdict))
 		if p := r.Rollout.Pause; p != nil && p.Gate {
 			r.Progress(fmt.Sprintf("release: preview: waiting for `ssh HOST promote %s/%s` (or abort)", r.Owner.Repo, r.Owner.Env))
 			ok, err := r.Gate(ctx, "preview")
@@ -124,13 +128,19 @@ func (r *Release) runBlueGreen(ctx context.Context, deps []*unstructured.Unstruc
 		hopts := r.Health
 		hopts.Settle = r.Rollout.Keep
 		hopts.Timeout += r.Rollout.Keep
-		h, err := r.Client.WaitHealthy(ctx, ids, hopts)
-		if err != nil {
+		h, verdict, err := r.observe(ctx, ids, hopts, deps, "after the switch")
+		switch {
+		case err != nil:
 			return Outcome{}, err
-		}
-		if !h.Healthy() {
+		case verdict.Failed != "" || !h.Healthy():
 			r.Progress("release: the new version failed after the switch: switching back")
-			return fail("after the switch: "+h.Summary(), h)
+			why := verdict.Failed
+			if why == "" {
+				why = h.Summary()
+			}
+			out, err := fail("after the switch: "+why, h)
+			out.Measured = verdict.Measured
+			return out, err
 		}
 	}
 	return Outcome{Promoted: true}, nil

@@ -18,6 +18,7 @@ import (
 	"fmt"
 	"math"
 	"strings"
+	"sync"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -25,6 +26,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 
+	"github.com/gitopsd/gitopsd/analysis"
 	"github.com/gitopsd/gitopsd/config"
 	"github.com/gitopsd/gitopsd/kube"
 )
@@ -82,6 +84,12 @@ type Release struct {
 	Superseded func() bool
 	// Passed, if set, is told of each step passed (1-based).
 	Passed func(step int, name string)
+	// Analysis, if set, judges the new version while each step runs, besides its health.
+	Analysis *analysis.Analyzer
+
+	// versions are each released Deployment's new and stable versions, as the analysis
+	// knows them (analysis.Version).
+	versions map[string][2]string
 }
 
 // Outcome is how a release ended.
@@ -94,6 +102,8 @@ type Outcome struct {
 	Failed string
 	// Health is the canary's health at the failed step, with its pods' reasons.
 	Health *kube.HealthReport
+	// Measured is what the analysis found at the failed step.
+	Measured []string
 	// Aborted by `ssh abort` (Failed says at which step), or Superseded by a newer commit.
 	Aborted, Superseded bool
 }
@@ -187,19 +197,22 @@ func (r *Release) Run(ctx context.Context, deps []*unstructured.Unstructured) (O
 			hopts.Settle = step.Pause.Duration
 			hopts.Timeout += step.Pause.Duration
 		}
-		h, err := r.Client.WaitHealthy(ctx, ids, hopts)
+		h, verdict, err := r.observe(ctx, ids, hopts, deps, name)
 		if err != nil {
 			return Outcome{}, err
 		}
-		if !h.Healthy() {
-			out := Outcome{Failed: fmt.Sprintf("%s (step %d of %d): %s", name, i+1, len(r.Rollout.Steps), h.Summary()), Health: h}
-			return r.stop(ctx, deps, states, out)
+		at := fmt.Sprintf("%s (step %d of %d)", name, i+1, len(r.Rollout.Steps))
+		switch {
+		case verdict.Failed != "":
+			return r.stop(ctx, deps, states, Outcome{Failed: at + ": " + verdict.Failed, Health: h, Measured: verdict.Measured})
+		case !h.Healthy():
+			return r.stop(ctx, deps, states, Outcome{Failed: at + ": " + h.Summary(), Health: h, Measured: verdict.Measured})
 		}
 		held := ""
 		if hopts.Settle > 0 {
 			held = fmt.Sprintf(", stayed healthy for %v", hopts.Settle)
 		}
-		r.Progress(fmt.Sprintf("release: %s healthy%s", name, held))
+		r.Progress(fmt.Sprintf("release: %s healthy%s%s", name, held, measured(verdict)))
 		if step.Pause != nil && step.Pause.Gate {
 			r.Progress(fmt.Sprintf("release: %s: waiting for `ssh HOST promote %s/%s` (or abort)", name, r.Owner.Repo, r.Owner.Env))
 			ok, err := r.Gate(ctx, name)
@@ -225,6 +238,95 @@ func (r *Release) Run(ctx context.Context, deps []*unstructured.Unstructured) (O
 		}
 	}
 	return Outcome{Promoted: true}, nil
+}
+
+// observe waits until the released Deployments ids are healthy under hopts while the
+// analysis, if any, watches each of deps; a check that fails ends the wait. The verdict is
+// the analysis's: its first failure, or what every check measured.
+func (r *Release) observe(ctx context.Context, ids []kube.ObjectID, hopts kube.HealthOptions, deps []*unstructured.Unstructured, step string) (*kube.HealthReport, analysis.Verdict, error) {
+	if r.Analysis == nil {
+		h, err := r.Client.WaitHealthy(ctx, ids, hopts)
+		return h, analysis.Verdict{}, err
+	}
+	if err := r.readVersions(ctx, deps); err != nil {
+		return nil, analysis.Verdict{}, err
+	}
+	sctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var mu sync.Mutex
+	var verdict analysis.Verdict
+	var wg sync.WaitGroup
+	for _, d := range deps {
+		v := r.versions[d.GetNamespace()+"/"+d.GetName()]
+		s := analysis.Subject{Repo: r.Owner.Repo, Env: r.Owner.Env, Commit: r.Owner.Commit, Step: step,
+			Namespace: d.GetNamespace(), Name: d.GetName(), Canary: v[0], Stable: v[1]}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			got := r.Analysis.Watch(sctx, s)
+			mu.Lock()
+			defer mu.Unlock()
+			prefix := ""
+			if len(deps) > 1 {
+				prefix = s.Name + ": "
+			}
+			if got.Failed != "" && verdict.Failed == "" {
+				verdict.Failed = prefix + got.Failed
+				cancel()
+			}
+			for _, m := range got.Measured {
+				verdict.Measured = append(verdict.Measured, prefix+m)
+			}
+		}()
+	}
+	h, err := r.Client.WaitHealthy(sctx, ids, hopts)
+	cancel() // the step is over: the comparisons are judged now
+	wg.Wait()
+	switch {
+	case ctx.Err() != nil:
+		return nil, verdict, ctx.Err()
+	case verdict.Failed != "":
+		return h, verdict, nil
+	}
+	return h, verdict, err
+}
+
+// readVersions reads, once, the new and the stable version of each of deps.
+func (r *Release) readVersions(ctx context.Context, deps []*unstructured.Unstructured) error {
+	if r.versions != nil {
+		return nil
+	}
+	r.versions = map[string][2]string{}
+	for _, d := range deps {
+		live, err := r.Client.Dynamic().Resource(deployments).Namespace(d.GetNamespace()).Get(ctx, d.GetName(), metav1.GetOptions{})
+		if err != nil {
+			r.versions = nil
+			return err
+		}
+		r.versions[d.GetNamespace()+"/"+d.GetName()] = [2]string{versionOf(d), versionOf(live)}
+	}
+	return nil
+}
+
+// versionOf is the version of a Deployment's pod template (analysis.Version).
+func versionOf(d *unstructured.Unstructured) string {
+	podLabels, _, _ := unstructured.NestedStringMap(d.Object, "spec", "template", "metadata", "labels")
+	containers, _, _ := unstructured.NestedSlice(d.Object, "spec", "template", "spec", "containers")
+	image := ""
+	if len(containers) > 0 {
+		if c, ok := containers[0].(map[string]any); ok {
+			image, _ = c["image"].(string)
+		}
+	}
+	return analysis.Version(podLabels, image)
+}
+
+// measured is the analysis's findings for a progress line: "; error-rate 0.002 <= 0.01".
+func measured(v analysis.Verdict) string {
+	if len(v.Measured) == 0 {
+		return ""
+	}
+	return "; " + strings.Join(v.Measured, "; ")
 }
 
 // split is the canary's and the stable's pods at weight percent of total: the canary has
