@@ -126,8 +126,11 @@ func StartPrometheus(ctx context.Context, opts PrometheusOptions) (_ *Prometheus
 	// Another process may take the free port before Prometheus binds it: try new ports.
 	for attempt := 1; ; attempt++ {
 		err = p.start(ctx, bin, configFile, out)
-		if err == nil || attempt == 3 || !strings.Contains(p.Log(), "address already in use") {
-			return p, err
+		if err == nil {
+			return p, nil
+		}
+		if attempt == 3 || !strings.Contains(p.Log(), "address already in use") {
+			return nil, err
 		}
 		p.proc = nil
 	}

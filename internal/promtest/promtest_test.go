@@ -1,6 +1,7 @@
 package promtest_test
 
 import (
+	"errors"
 	"math"
 	"os"
 	"testing"
@@ -129,4 +130,12 @@ func hasVersions(want ...string) func(model.Vector) bool {
 
 func near(got, want, tolerance float64) bool {
 	return !math.IsNaN(got) && math.Abs(got-want) <= tolerance
+}
+
+// TestMissingBinary: without the test bed's prometheus the error says how to build it.
+func TestMissingBinary(t *testing.T) {
+	_, err := controlplane.StartPrometheus(t.Context(), controlplane.DefaultPrometheusOptions(t.TempDir()))
+	if !errors.Is(err, controlplane.ErrBinaryMissing) {
+		t.Errorf("StartPrometheus without a binary: %v, want ErrBinaryMissing", err)
+	}
 }
