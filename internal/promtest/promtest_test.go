@@ -3,7 +3,10 @@ package promtest_test
 import (
 	"errors"
 	"math"
+	"net/http"
+	"net/url"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -113,6 +116,29 @@ func TestStopRemovesEverything(t *testing.T) {
 	}
 	if _, err := os.Stat(dir); !os.IsNotExist(err) {
 		t.Errorf("%s is still there after Stop: %v", dir, err)
+	}
+}
+
+// TestNoRemoteAccess: the test bed's Prometheus listens on loopback only and takes no
+// writes, admin actions or shutdown over HTTP; it only scrapes and answers queries.
+func TestNoRemoteAccess(t *testing.T) {
+	prom := promtest.Prometheus(t)
+	u, err := url.Parse(prom.URL)
+	if err != nil || u.Hostname() != "127.0.0.1" {
+		t.Errorf("listens at %s, want 127.0.0.1 (%v)", prom.URL, err)
+	}
+	for _, path := range []string{"/api/v1/write", "/api/v1/otlp/v1/metrics", "/api/v1/admin/tsdb/snapshot", "/-/quit", "/-/reload"} {
+		resp, err := http.Post(prom.URL+path, "application/x-protobuf", strings.NewReader(""))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode < 300 {
+			t.Errorf("POST %s: %s, want it refused", path, resp.Status)
+		}
+	}
+	if _, err := prom.Query(t.Context(), "up"); err != nil {
+		t.Errorf("after those requests the server does not answer a query: %v", err)
 	}
 }
 
