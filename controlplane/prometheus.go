@@ -58,6 +58,8 @@ type Prometheus struct {
 	Dir string
 	// LogFile holds the server's log.
 	LogFile string
+	// ScrapeInterval is how often every target is scraped.
+	ScrapeInterval time.Duration
 
 	opts        PrometheusOptions
 	removeDir   bool
@@ -84,7 +86,7 @@ func StartPrometheus(ctx context.Context, opts PrometheusOptions) (_ *Prometheus
 	if _, err := os.Stat(bin); err != nil {
 		return nil, fmt.Errorf("%w (%s)", ErrBinaryMissing, bin)
 	}
-	p := &Prometheus{opts: opts, Dir: opts.Dir}
+	p := &Prometheus{opts: opts, Dir: opts.Dir, ScrapeInterval: opts.ScrapeInterval}
 	if p.Dir == "" {
 		if p.Dir, err = os.MkdirTemp("", "gitopsd-prometheus-"); err != nil {
 			return nil, err

@@ -8,7 +8,9 @@
 //	m.SetErrorRate("v1", 0)
 //	m.SetErrorRate("v2", 0.3)
 //	prom := promtest.Prometheus(t, m.Target())
-//	v := prom.Await(t, time.Minute, promtest.ErrorRateQuery(5*time.Second), func(v model.Vector) bool {
+//	window := 5 * time.Second
+//	prom.AwaitHistory(t, time.Minute, promtest.RequestsMetric, window)
+//	v := prom.Await(t, time.Minute, promtest.ErrorRateQuery(window), func(v model.Vector) bool {
 //		return len(v) == 2
 //	})
 //	rates := promtest.ByLabel(v, "version") // {"v1": 0, "v2": 0.3}
@@ -120,6 +122,17 @@ func (s *Server) Await(t testing.TB, timeout time.Duration, query string, ok fun
 		}
 		<-tick.C
 	}
+}
+
+// AwaitHistory waits until every series of metric has samples older than window and one
+// scrape, so that rate() over window covers the whole window. Before, it covers only the
+// seconds since a series' first sample, extrapolated: a query judges a version that just
+// appeared on a scrape or two.
+func (s *Server) AwaitHistory(t testing.TB, timeout time.Duration, metric string, window time.Duration) {
+	t.Helper()
+	d := model.Duration(window + s.ScrapeInterval).String()
+	s.Await(t, timeout, fmt.Sprintf("count(%s) == count(%s offset %s)", metric, metric, d),
+		func(v model.Vector) bool { return len(v) == 1 })
 }
 
 // targets says how each scrape target fared, for a failure message.

@@ -31,11 +31,8 @@ func TestErrorRateByVersion(t *testing.T) {
 	m.SetLatency("v2", 300*time.Millisecond)
 	prom := promtest.Prometheus(t, m.Target())
 
-	// Until every series has samples older than the window, rate() extrapolates each one
-	// from its own first sample and the ratios are rough; after, every series of a scrape
-	// has the same timestamps and the ratios are the counters' own.
-	full := `count(` + promtest.RequestsMetric + ` offset 6s)`
-	prom.Await(t, time.Minute, full, func(v model.Vector) bool { return len(v) == 1 && v[0].Value == 4 })
+	// The values below are judged on a whole window of scrapes, not the first one or two.
+	prom.AwaitHistory(t, time.Minute, promtest.RequestsMetric, window)
 
 	rates := promtest.ByLabel(prom.Await(t, 10*time.Second, promtest.ErrorRateQuery(window), hasVersions("v1", "v2")), "version")
 	t.Logf("error rate per version: %v", rates)
