@@ -13,8 +13,8 @@
 // binary, and the tests need to stop and restart the API server in place (to test what
 // gitopsd does while a cluster is unreachable), which envtest does not offer.
 //
-// StartPrometheus starts the test bed's Prometheus the same way (loopback, its own
-// directory, stopped with the rest), scraping targets its caller names.
+// StartPrometheus starts the test bed's Prometheus the same way (loopback, a free port, its
+// own directory and log), scraping the targets its caller names.
 package controlplane
 
 import (
