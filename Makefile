@@ -12,8 +12,10 @@ all: build
 build:
 	$(GO) build -trimpath -o $(BIN) .
 
-# The real etcd + kube-apiserver (+ kubectl for benchmark baselines), built from the Go module
-# proxy. The first build takes about ten minutes; later runs reuse the binaries.
+# The real etcd + kube-apiserver (+ the living cluster's parts, kubectl for benchmark
+# baselines and Prometheus for metric analysis), built from the Go module proxy. The first
+# build takes about fifteen minutes; later runs reuse the binaries, and rebuild only one whose
+# pin changed.
 testbed:
 	testbed/build.sh
 

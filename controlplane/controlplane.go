@@ -12,6 +12,9 @@
 // the same for tests, but it is a test library: `gitopsd dev` needs this in the product
 // binary, and the tests need to stop and restart the API server in place (to test what
 // gitopsd does while a cluster is unreachable), which envtest does not offer.
+//
+// StartPrometheus starts the test bed's Prometheus the same way (loopback, a free port, its
+// own directory and log), scraping the targets its caller names.
 package controlplane
 
 import (
