@@ -2,7 +2,10 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -16,6 +19,7 @@ import (
 
 	"github.com/gitopsd/gitopsd/internal/gittest"
 	"github.com/gitopsd/gitopsd/internal/kubetest"
+	"github.com/gitopsd/gitopsd/notify"
 )
 
 // shop is a Deployment of four replicas behind its Service; tag is its image's tag (see
@@ -129,8 +133,40 @@ func TestCanaryRelease(t *testing.T) {
 	cp := kubetest.Living(t)
 	ns := kubetest.NamespaceIn(t, cp.Config)
 	cs := kubetest.Client(t, cp.Config)
-	d, alice, work := oneRepo(t, cp, ns, fmt.Sprintf(`prod: {branch: main, cluster: local, path: deploy, namespace: %s, apply: {settle: 1s, health_timeout: 60s},
-        rollout: {strategy: canary, steps: [{weight: 25, pause: 2s}, {weight: 50, pause: 2s}, {weight: 100}]}}`, ns))
+	var mu sync.Mutex
+	var events []notify.Event
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var ev notify.Event
+		if err := json.NewDecoder(r.Body).Decode(&ev); err != nil {
+			t.Errorf("webhook body: %v", err)
+		}
+		mu.Lock()
+		events = append(events, ev)
+		mu.Unlock()
+	}))
+	defer hook.Close()
+	rolloutEvents := func() []string {
+		mu.Lock()
+		defer mu.Unlock()
+		var out []string
+		for _, ev := range events {
+			if strings.HasPrefix(ev.Type, "rollout.") {
+				out = append(out, ev.Type+": "+ev.Summary)
+			}
+		}
+		return out
+	}
+	alice := gittest.NewKey(t, "alice")
+	d := gittest.Start(t, gittest.Users(alice)+"clusters:\n"+cluster("local", cp)+fmt.Sprintf(`repos:
+  %s:
+    write: [alice]
+    environments:
+      prod: {branch: main, cluster: local, path: deploy, namespace: %s, apply: {settle: 1s, health_timeout: 60s},
+        rollout: {strategy: canary, steps: [{weight: 25, pause: 2s}, {weight: 50, pause: 2s}, {weight: 100}]}}
+webhooks:
+  - {url: %q, events: [rollout.started, rollout.step, rollout.promoted, rollout.aborted]}
+`, ns, ns, hook.URL))
+	work := d.Clone(t, alice, ns)
 
 	// A new Deployment has no stable version to compare with: it starts at once.
 	d.Commit(t, alice, work, "v1", shop("v1"))
@@ -167,6 +203,18 @@ func TestCanaryRelease(t *testing.T) {
 		return stableAt(cs, ns, "v2") && canaryGone(cs, ns) && shopPods(cs, ns)["v1"] == 0 && shopPods(cs, ns)["v2"] == 4
 	})
 	good := remoteHead(t, d, "main", ns)
+	want := []string{
+		"rollout.started: canary 25% 2s, 50% 2s, 100% of shop (local)",
+		"rollout.step: canary 25% passed (step 1 of 3)",
+		"rollout.step: canary 50% passed (step 2 of 3)",
+		"rollout.promoted: every step passed in ",
+	}
+	waitFor(t, "the release's webhook events", func() bool { return len(rolloutEvents()) >= len(want) })
+	for i, ev := range rolloutEvents()[:len(want)] {
+		if !strings.HasPrefix(ev, want[i]) {
+			t.Errorf("event %d: %q, want %q...", i, ev, want[i])
+		}
+	}
 
 	// A version that crashes is stopped at its first step and rolled back as a commit,
 	// whatever on_failure says.
@@ -184,6 +232,10 @@ func TestCanaryRelease(t *testing.T) {
 		}
 	}
 	waitFor(t, "v2 at full size and no canary", func() bool { return stableAt(cs, ns, "v2") && canaryGone(cs, ns) })
+	waitFor(t, "rollout.aborted", func() bool {
+		evs := rolloutEvents()
+		return len(evs) >= 6 && strings.HasPrefix(evs[5], "rollout.aborted: canary 25% (step 1 of 3): not healthy")
+	})
 	d.MustGit(t, alice, work, "pull", "-q", "--ff-only", "origin", "main")
 	if got := d.MustGit(t, alice, work, "show", "HEAD:deploy/shop.yaml"); strings.TrimSpace(got) != strings.TrimSpace(shop("v2")["deploy/shop.yaml"]) {
 		t.Errorf("the revert restores v2's file:\n%s", got)
