@@ -299,21 +299,18 @@ func (p *parser) validateRollout(key string, r Rollout) {
 	if a := r.Analysis; a != nil {
 		p.validateAnalysis(key+".analysis", *a)
 	}
+	// Steps are a canary's, pause and keep blue-green's; both may be given, for the
+	// Deployments whose annotation asks for the other strategy.
 	switch r.Strategy {
-	case RolloutCanary:
-		if r.Pause != nil || r.Keep != 0 {
-			p.errorf(key, "pause and keep are blue-green's: a canary pauses at each of its steps")
-		}
-	case RolloutBlueGreen:
-		if len(r.Steps) > 0 {
-			p.errorf(key+".steps", "a blue-green release has no steps: it switches once (pause: before the switch, keep: after)")
-		}
-		if r.Keep < 0 || r.Pause != nil && !r.Pause.Gate && r.Pause.Duration <= 0 {
-			p.errorf(key, "pause and keep must be positive durations (pause may be {} to wait for `promote`)")
-		}
-		return
+	case RolloutCanary, RolloutBlueGreen:
 	default:
 		p.errorf(key+".strategy", "expected canary or blue-green, got %q", r.Strategy)
+	}
+	if r.Keep < 0 || r.Pause != nil && !r.Pause.Gate && r.Pause.Duration <= 0 {
+		p.errorf(key, "pause and keep must be positive durations (pause may be {} to wait for `promote`)")
+	}
+	if r.Strategy == RolloutBlueGreen && len(r.Steps) == 0 {
+		return
 	}
 	if len(r.Steps) == 0 {
 		p.errorf(key+".steps", "missing: expected steps such as [{weight: 20, pause: 1m}, {weight: 100}]")

@@ -498,3 +498,65 @@ func TestBlueGreenRelease(t *testing.T) {
 		return stableAt(cs, ns, "v2") && canaryGone(cs, ns) && !p && gitSelector()
 	})
 }
+
+// TestRolloutAnnotationOverrides: a Deployment's gitopsd.dev/rollout annotation chooses
+// its release over the environment's: blue-green for one, none (at once) for another,
+// while the rest are canaries, all in one push.
+func TestRolloutAnnotationOverrides(t *testing.T) {
+	cp := kubetest.Living(t)
+	ns := kubetest.NamespaceIn(t, cp.Config)
+	cs := kubetest.Client(t, cp.Config)
+	d, alice, work := oneRepo(t, cp, ns, fmt.Sprintf(`prod: {branch: main, cluster: local, path: deploy, namespace: %s, apply: {settle: 1s, health_timeout: 60s},
+        rollout: {strategy: canary, steps: [{weight: 50, pause: 2s}, {weight: 100}]}}`, ns))
+	app := func(name, strategy, tag string) string {
+		return fmt.Sprintf(`apiVersion: apps/v1
+kind: Deployment
+metadata: {name: %s, annotations: {gitopsd.dev/rollout: %q}}
+spec:
+  replicas: 2
+  selector: {matchLabels: {app: %s}}
+  template:
+    metadata: {labels: {app: %s}}
+    spec: {containers: [{name: app, image: "registry.example/%s:%s"}]}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: %s}
+spec: {selector: {app: %s}, ports: [{port: 80}]}
+`, name, strategy, name, name, name, tag, name, name)
+	}
+	files := func(tag string) map[string]string {
+		f := shop(tag)
+		f["deploy/cart.yaml"] = app("cart", "blue-green", tag)
+		f["deploy/batch.yaml"] = app("batch", "none", tag)
+		return f
+	}
+	d.Commit(t, alice, work, "v1", files("v1"))
+	if out, ok := push(t, d, alice, work, "main"); !ok || !strings.Contains(out, "ok: applied and healthy") {
+		t.Fatalf("v1:\n%s", out)
+	}
+	d.Commit(t, alice, work, "v2", files("v2"))
+	out, ok := push(t, d, alice, work, "main")
+	for _, want := range []string{
+		"release: canary 50% 2s, 100% of shop (local)",
+		"release: blue-green of cart (local)",
+		"release: switched cart to the new version",
+		"ok: applied and healthy: 7 objects (0 created, 3 configured, 4 unchanged)",
+	} {
+		if !ok || !strings.Contains(out, want) {
+			t.Errorf("the push output lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "of batch") || strings.Contains(out, "shop, cart") {
+		t.Errorf("batch is applied at once, and each strategy releases its own:\n%s", out)
+	}
+	waitFor(t, "every Deployment at v2, no canary or preview", func() bool {
+		for _, name := range []string{"shop", "cart", "batch"} {
+			dep, err := cs.AppsV1().Deployments(ns).Get(context.Background(), name, metav1.GetOptions{})
+			if err != nil || !strings.HasSuffix(dep.Spec.Template.Spec.Containers[0].Image, ":v2") || dep.Status.UpdatedReplicas != *dep.Spec.Replicas {
+				return false
+			}
+		}
+		return canaryGone(cs, ns)
+	})
+}

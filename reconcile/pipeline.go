@@ -59,7 +59,7 @@ func (r *Reconciler) run(ctx context.Context, p *pass) (res Result) {
 			return same
 		}
 	}
-	rel, cands, err := r.planRelease(ctx, p, objs)
+	plans, cands, err := r.planRelease(ctx, p, objs)
 	if err != nil {
 		return res.failed(err)
 	}
@@ -84,12 +84,24 @@ func (r *Reconciler) run(ctx context.Context, p *pass) (res Result) {
 		if res.Applied.HasFailed() {
 			return res.failed(applyFailed(fmt.Errorf("%s; failed: %s; no release started", res.Applied.Summary(), res.Applied.Failed()[0]), true))
 		}
-		stopped, err := r.release(ctx, p, rel, cands, res)
-		if err != nil {
-			return res.failed(err)
-		}
-		if stopped != nil {
-			return *stopped
+		// One release after the other (canaries, then blue-green): the first to stop
+		// stops the pass, and is rolled back with everything it brought.
+		for i, pl := range plans {
+			stopped, err := r.release(ctx, p, pl.rel, pl.cands, res)
+			if err == nil && stopped != nil {
+				// What the releases before it promoted goes back to its stable version too.
+				for _, done := range plans[:i] {
+					if ferr := done.rel.Abandon(context.WithoutCancel(ctx), done.cands); ferr != nil {
+						r.opts.Log.Warn().Err(ferr).Str("repo", p.repo).Str("env", p.envName).Msg("release not cleaned up; the next reconcile does")
+					}
+				}
+			}
+			if err != nil {
+				return res.failed(err)
+			}
+			if stopped != nil {
+				return *stopped
+			}
 		}
 		promoted, err := r.apply(ctx, p, cands)
 		if err != nil {
@@ -98,8 +110,10 @@ func (r *Reconciler) run(ctx context.Context, p *pass) (res Result) {
 		res.Applied.Add(promoted.Changes...)
 		// Once the stable version runs the new template (or failed to), the canaries go.
 		defer func() {
-			if err := rel.Finish(context.WithoutCancel(ctx), cands); err != nil {
-				r.opts.Log.Warn().Err(err).Str("repo", p.repo).Str("env", p.envName).Msg("canaries not removed; the next reconcile removes them")
+			for _, pl := range plans {
+				if err := pl.rel.Finish(context.WithoutCancel(ctx), pl.cands); err != nil {
+					r.opts.Log.Warn().Err(err).Str("repo", p.repo).Str("env", p.envName).Msg("canaries not removed; the next reconcile removes them")
+				}
 			}
 		}()
 	}

@@ -17,11 +17,18 @@ import (
 	"github.com/gitopsd/gitopsd/rollout"
 )
 
+// planned is one release of a pass: the Deployments it rolls out, and how.
+type planned struct {
+	rel   *rollout.Release
+	cands []*unstructured.Unstructured
+}
+
 // planRelease finds what of objs an environment with a rollout releases step by step (see
-// package rollout): the Deployments whose pod template changes. Canaries of a release
-// that no longer runs (git went back, the rollout was switched off, a daemon died in one)
-// are cleaned up first, the stable back at its size.
-func (r *Reconciler) planRelease(ctx context.Context, p *pass, objs []*unstructured.Unstructured) (*rollout.Release, []*unstructured.Unstructured, error) {
+// package rollout): the Deployments whose pod template changes, one release per strategy
+// they ask for (the environment's, or their annotation's). Canaries and previews of a
+// release that no longer runs (git went back, the rollout was switched off, a daemon died
+// in one) are cleaned up first, the stable back at its size.
+func (r *Reconciler) planRelease(ctx context.Context, p *pass, objs []*unstructured.Unstructured) ([]planned, []*unstructured.Unstructured, error) {
 	releasing := r.opts.Store.Get(p.repo, p.envName).Release != ""
 	if p.env.Rollout == nil && !releasing {
 		return nil, nil, nil
@@ -42,7 +49,7 @@ func (r *Reconciler) planRelease(ctx context.Context, p *pass, objs []*unstructu
 		for i, c := range left {
 			names[i] = c.GetName()
 		}
-		p.progress(fmt.Sprintf("release: removing the canaries of a release that no longer runs (%s)", strings.Join(names, ", ")))
+		p.progress(fmt.Sprintf("release: removing what is left of a release that no longer runs (%s)", strings.Join(names, ", ")))
 		if err := rollout.CleanUp(ctx, p.cl, left); err != nil {
 			return nil, nil, unreachable(p.env.Cluster, err)
 		}
@@ -64,20 +71,25 @@ func (r *Reconciler) planRelease(ctx context.Context, p *pass, objs []*unstructu
 			return nil, nil, applyFailed(err, false)
 		}
 	}
-	rel := &rollout.Release{
-		Analysis: an,
-		Client:   p.cl, Owner: p.owner, Rollout: *p.env.Rollout, Services: svcs,
-		Health: r.healthOptions(p),
-		Progress: func(line string) {
-			p.progress(line)
-			r.opts.Store.Update(p.repo, p.envName, func(s *Status) {
-				s.Release = fmt.Sprintf("%.7s: %s (%s)", p.commit, strings.TrimPrefix(line, "release: "), time.Now().UTC().Format(time.TimeOnly))
-			})
-		},
-		Gate:       func(ctx context.Context, step string) (bool, error) { return r.gate(ctx, key, p.commit) },
-		Superseded: func() bool { return r.superseded(key, p.commit) },
+	var plans []planned
+	for _, group := range rollout.ByStrategy(cands, *p.env.Rollout) {
+		rel := &rollout.Release{
+			Analysis: an,
+			Client:   p.cl, Owner: p.owner, Services: svcs,
+			Rollout: rollout.For(*p.env.Rollout, rollout.StrategyOf(group[0], *p.env.Rollout)),
+			Health:  r.healthOptions(p),
+			Progress: func(line string) {
+				p.progress(line)
+				r.opts.Store.Update(p.repo, p.envName, func(s *Status) {
+					s.Release = fmt.Sprintf("%.7s: %s (%s)", p.commit, strings.TrimPrefix(line, "release: "), time.Now().UTC().Format(time.TimeOnly))
+				})
+			},
+			Gate:       func(ctx context.Context, step string) (bool, error) { return r.gate(ctx, key, p.commit) },
+			Superseded: func() bool { return r.superseded(key, p.commit) },
+		}
+		plans = append(plans, planned{rel, group})
 	}
-	return rel, cands, nil
+	return plans, cands, nil
 }
 
 // release runs rel for cands and says how it ended: promoted (nil), or a Result for a

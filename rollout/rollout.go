@@ -41,9 +41,9 @@ const (
 	TrackLabel = "gitopsd.dev/track"
 	// StateAnnotation holds the release's State, as JSON, on the canary Deployment.
 	StateAnnotation = "gitopsd.dev/release"
-	// OptOut on a Deployment in git ("none") applies it at once, whatever the
-	// environment's rollout says.
-	OptOut = "gitopsd.dev/rollout"
+	// StrategyAnnotation on a Deployment in git chooses its release: "none" applies it at
+	// once, "canary" or "blue-green" override the environment's strategy.
+	StrategyAnnotation = "gitopsd.dev/rollout"
 	// Manager is the field manager of the stable's replicas while a release runs.
 	Manager = "gitopsd-rollout"
 )
@@ -117,7 +117,7 @@ var ErrNoCandidates = errors.New("no Deployment changes its pod template")
 func Candidates(ctx context.Context, cl *kube.Client, objs []*unstructured.Unstructured, opts kube.ApplyOptions) ([]*unstructured.Unstructured, error) {
 	var deps []*unstructured.Unstructured
 	for _, o := range objs {
-		if o.GetKind() == "Deployment" && o.GroupVersionKind().Group == "apps" && o.GetAnnotations()[OptOut] != "none" {
+		if o.GetKind() == "Deployment" && o.GroupVersionKind().Group == "apps" && o.GetAnnotations()[StrategyAnnotation] != "none" {
 			deps = append(deps, o)
 		}
 	}
@@ -142,6 +142,41 @@ func Candidates(ctx context.Context, cl *kube.Client, objs []*unstructured.Unstr
 		}
 	}
 	return out, nil
+}
+
+// ByStrategy splits deps by the strategy each is released with: its annotation's
+// (StrategyAnnotation), or the environment's, in the order canary, blue-green.
+func ByStrategy(deps []*unstructured.Unstructured, env config.Rollout) [][]*unstructured.Unstructured {
+	groups := map[string][]*unstructured.Unstructured{}
+	for _, d := range deps {
+		s := StrategyOf(d, env)
+		groups[s] = append(groups[s], d)
+	}
+	var out [][]*unstructured.Unstructured
+	for _, s := range []string{config.RolloutCanary, config.RolloutBlueGreen} {
+		if len(groups[s]) > 0 {
+			out = append(out, groups[s])
+		}
+	}
+	return out
+}
+
+// For is the environment's rollout as a Deployment released with strategy uses it: a
+// canary in an environment that gives no steps has one, at half the pods.
+func For(env config.Rollout, strategy string) config.Rollout {
+	env.Strategy = strategy
+	if strategy == config.RolloutCanary && len(env.Steps) == 0 {
+		env.Steps = []config.Step{{Weight: 50}, {Weight: 100}}
+	}
+	return env
+}
+
+// StrategyOf is the strategy d is released with in env.
+func StrategyOf(d *unstructured.Unstructured, env config.Rollout) string {
+	if s := d.GetAnnotations()[StrategyAnnotation]; s == config.RolloutCanary || s == config.RolloutBlueGreen {
+		return s
+	}
+	return env.Strategy
 }
 
 // CanaryName is the name of the canary of Deployment name.
@@ -475,6 +510,27 @@ func (r *Release) Finish(ctx context.Context, deps []*unstructured.Unstructured)
 	return r.deleteCanaries(ctx, deps)
 }
 
+// Abandon undoes a release that was promoted but whose new template will not be applied
+// (a release after it in the same pass stopped): the stable Deployments back at their size
+// and the canaries deleted, or the Services back on git's selector and the previews
+// deleted.
+func (r *Release) Abandon(ctx context.Context, deps []*unstructured.Unstructured) error {
+	if r.Rollout.Strategy == config.RolloutBlueGreen {
+		return r.finishBlueGreen(ctx, deps)
+	}
+	var canaries []unstructured.Unstructured
+	for _, d := range deps {
+		c, err := r.Client.Dynamic().Resource(deployments).Namespace(d.GetNamespace()).Get(ctx, CanaryName(d.GetName()), metav1.GetOptions{})
+		switch {
+		case err == nil:
+			canaries = append(canaries, *c)
+		case !apierrors.IsNotFound(err):
+			return err
+		}
+	}
+	return CleanUp(ctx, r.Client, canaries)
+}
+
 func (r *Release) deleteCanaries(ctx context.Context, deps []*unstructured.Unstructured) error {
 	for _, d := range deps {
 		err := r.Client.Dynamic().Resource(deployments).Namespace(d.GetNamespace()).Delete(ctx, CanaryName(d.GetName()),
@@ -554,7 +610,14 @@ func ptr[T any](v T) *T { return &v }
 // "blue-green, pause 1m0s, keep 5m0s".
 func Describe(r config.Rollout) string {
 	if r.Strategy == config.RolloutBlueGreen {
-		return fmt.Sprintf("blue-green, pause %s, keep %v", r.Pause, r.Keep)
+		out := "blue-green"
+		if r.Pause != nil {
+			out += ", pause " + r.Pause.String()
+		}
+		if r.Keep > 0 {
+			out += fmt.Sprintf(", keep %v", r.Keep)
+		}
+		return out
 	}
 	steps := r.Steps
 	parts := make([]string, len(steps))
