@@ -115,10 +115,15 @@ func (a *Analyzer) Watch(ctx context.Context, s Subject) Verdict {
 	}
 }
 
-// round runs every check once; it reports a verdict when one failed past its limit.
+// round runs every check once; it reports a verdict when one failed past its limit. A
+// round cut short by the end of the step counts for nothing: a check it interrupted did
+// not fail.
 func (a *Analyzer) round(ctx context.Context, s Subject, failures map[string]int, last map[string]string, samples map[string]*[2][]float64) (Verdict, bool) {
 	for _, q := range a.spec.Queries {
 		v, err := a.value(ctx, substitute(q.Query, s, ""))
+		if ctx.Err() != nil {
+			return Verdict{}, false
+		}
 		msg := ""
 		switch {
 		case err != nil:
@@ -139,7 +144,11 @@ func (a *Analyzer) round(ctx context.Context, s Subject, failures map[string]int
 		}
 	}
 	for _, w := range a.spec.Webhooks {
-		if err := a.webhook(ctx, w, s); err != nil {
+		err := a.webhook(ctx, w, s)
+		if ctx.Err() != nil {
+			return Verdict{}, false
+		}
+		if err != nil {
 			failures[w.Name]++
 			last[w.Name] = w.Name + " " + err.Error()
 			if failures[w.Name] > w.FailureLimit {
@@ -159,7 +168,7 @@ func (a *Analyzer) round(ctx context.Context, s Subject, failures map[string]int
 		// in time.
 		canary, err1 := a.value(ctx, substitute(c.Query, s, s.Canary))
 		stable, err2 := a.value(ctx, substitute(c.Query, s, s.Stable))
-		if err1 == nil && err2 == nil {
+		if err1 == nil && err2 == nil && ctx.Err() == nil {
 			sm[0], sm[1] = append(sm[0], canary), append(sm[1], stable)
 		}
 	}

@@ -75,3 +75,26 @@ func TestQueryWithoutPrometheus(t *testing.T) {
 		t.Errorf("an unreachable Prometheus fails the check: %+v", v)
 	}
 }
+
+// TestRoundCutByTheStepsEnd: a check still running when the step ends did not fail: a
+// webhook that answers after the step is over fails nothing.
+func TestRoundCutByTheStepsEnd(t *testing.T) {
+	release := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}))
+	defer srv.Close()
+	defer close(release)
+	a, err := New(config.Analysis{Interval: 10 * time.Millisecond, Webhooks: []config.Check{{Name: "slow", URL: srv.URL, Timeout: time.Minute}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	if v := a.Watch(ctx, Subject{}); v.Failed != "" {
+		t.Errorf("a check cut by the step's end must not fail it: %+v", v)
+	}
+}
