@@ -161,6 +161,7 @@ webhooks:
 		t.Errorf("the push failed:\n%s", out)
 	}
 	outputHas(t, out,
+		"note: Deployment.apps/"+ns+"/shop is released as canary 25% 2s, 50% 2s, 100% after the push",
 		"release: canary 25% 2s, 50% 2s, 100% of shop (local)",
 		"release: canary 25% (step 1 of 3; canary+stable pods, shop 1+3) ...",
 		"release: canary 25% healthy, stayed healthy for 2s",

@@ -17,6 +17,7 @@ import (
 	"github.com/gitopsd/gitopsd/kube"
 	"github.com/gitopsd/gitopsd/policy"
 	"github.com/gitopsd/gitopsd/render"
+	"github.com/gitopsd/gitopsd/rollout"
 )
 
 // Problem is one thing wrong with a push; it is the renderer's type, so that every stage
@@ -225,9 +226,11 @@ func (c *Checker) dryRun(ctx context.Context, cl *kube.Client, t Target, objs []
 	owner := kube.Owner{Repo: t.Repo, Env: t.EnvName, Commit: t.Commit}
 	us := make([]*unstructured.Unstructured, len(objs))
 	sources := map[kube.ObjectID]render.Source{}
+	byID := map[kube.ObjectID]*unstructured.Unstructured{}
 	for i, o := range objs {
 		us[i] = o.Unstructured
 		sources[kube.IDOf(o.Unstructured)] = o.Source
+		byID[kube.IDOf(o.Unstructured)] = o.Unstructured
 	}
 	cs, err := cl.Diff(ctx, us, desired.ApplyOptions(owner))
 	if err != nil {
@@ -256,6 +259,10 @@ func (c *Checker) dryRun(ctx context.Context, cl *kube.Client, t Target, objs []
 				fields[i] = f.String()
 			}
 			rep.Preview = append(rep.Preview, PreviewLine{Op: "~", Object: ch.ID.Short(), Fields: fields})
+			if u, ro := byID[ch.ID], t.Env.Rollout; u != nil && ro != nil && rollout.Releasable(u) && rollout.ChangesTemplate(ch) {
+				plan := rollout.For(*ro, rollout.StrategyOf(u, *ro))
+				rep.Notes = append(rep.Notes, fmt.Sprintf("%s is released as %s after the push", ch.ID.Short(), rollout.Describe(plan)))
+			}
 		case kube.Unchanged:
 			rep.Preview = append(rep.Preview, PreviewLine{Op: "=", Object: ch.ID.Short()})
 		case kube.Skipped:

@@ -117,7 +117,7 @@ var ErrNoCandidates = errors.New("no Deployment changes its pod template")
 func Candidates(ctx context.Context, cl *kube.Client, objs []*unstructured.Unstructured, opts kube.ApplyOptions) ([]*unstructured.Unstructured, error) {
 	var deps []*unstructured.Unstructured
 	for _, o := range objs {
-		if o.GetKind() == "Deployment" && o.GroupVersionKind().Group == "apps" && o.GetAnnotations()[StrategyAnnotation] != "none" {
+		if Releasable(o) {
 			deps = append(deps, o)
 		}
 	}
@@ -130,18 +130,31 @@ func Candidates(ctx context.Context, cl *kube.Client, objs []*unstructured.Unstr
 	}
 	var out []*unstructured.Unstructured
 	for _, d := range deps {
-		ch, ok := cs.Get(kube.IDOf(d))
-		if !ok || ch.Action != kube.Configured {
-			continue
-		}
-		for _, f := range ch.Fields {
-			if strings.HasPrefix(f.Path, ".spec.template") {
-				out = append(out, d)
-				break
-			}
+		if ch, ok := cs.Get(kube.IDOf(d)); ok && ChangesTemplate(ch) {
+			out = append(out, d)
 		}
 	}
 	return out, nil
+}
+
+// Releasable says whether obj is released step by step when its pod template changes: a
+// Deployment that does not opt out.
+func Releasable(obj *unstructured.Unstructured) bool {
+	return obj.GetKind() == "Deployment" && obj.GroupVersionKind().Group == "apps" && obj.GetAnnotations()[StrategyAnnotation] != "none"
+}
+
+// ChangesTemplate says whether a change (of an apply's dry run) configures the pod
+// template of an object that exists.
+func ChangesTemplate(ch kube.Change) bool {
+	if ch.Action != kube.Configured {
+		return false
+	}
+	for _, f := range ch.Fields {
+		if strings.HasPrefix(f.Path, ".spec.template") {
+			return true
+		}
+	}
+	return false
 }
 
 // ByStrategy splits deps by the strategy each is released with: its annotation's
