@@ -317,7 +317,8 @@ func TestCanaryGate(t *testing.T) {
 	<-done
 	d.Restart(t)
 	waitFor(t, "the release waits at its gate again", func() bool {
-		return strings.Contains(status(), "canary 50%: waiting for `ssh HOST promote")
+		st := status()
+		return strings.Contains(st, "canary 50%: waiting for `ssh HOST promote") && !strings.Contains(st, "interrupted by a restart")
 	})
 	if shopPods(cs, ns)["v4"] != 2 {
 		t.Errorf("the canary of the resumed release: %v", shopPods(cs, ns))

@@ -103,6 +103,11 @@ func (r *Reconciler) Resync() {
 				continue
 			}
 			st := r.opts.Store.Get(repoName, envName)
+			if st.Release != "" && !strings.HasPrefix(st.Release, interrupted) {
+				// What it said is from before the restart: the release resumes from the
+				// state in the cluster, and says so when it gets there.
+				r.opts.Store.Update(repoName, envName, func(s *Status) { s.Release = interrupted + s.Release })
+			}
 			// Applied is not enough: a daemon killed during the health wait left a commit
 			// applied that nobody saw healthy, and a rollout it started may have failed.
 			if st.LastApplied == head && st.LastHealthy == head && st.LastError == "" {
@@ -113,6 +118,9 @@ func (r *Reconciler) Resync() {
 		}
 	}
 }
+
+// interrupted marks a release's last words from before a restart.
+const interrupted = "interrupted by a restart, resuming; before it: "
 
 // Wait blocks until every worker has stopped (after Start's context ended).
 func (r *Reconciler) Wait() { r.wg.Wait() }
