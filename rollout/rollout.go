@@ -285,6 +285,14 @@ func (r *Release) Run(ctx context.Context, deps []*unstructured.Unstructured) (O
 			r.Passed(i+1, name)
 		}
 	}
+	// The stable back at its size before it takes the new template: a Deployment whose
+	// replicas git does not declare (an autoscaler's) would keep the canary's share
+	// otherwise.
+	for j, d := range deps {
+		if err := r.scaleStable(ctx, d.GetNamespace(), d.GetName(), states[j].StableReplicas); err != nil {
+			return Outcome{}, err
+		}
+	}
 	return Outcome{Promoted: true}, nil
 }
 
