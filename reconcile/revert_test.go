@@ -3,12 +3,12 @@ package reconcile
 import (
 	"context"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/gitopsd/gitopsd/config"
+	"github.com/gitopsd/gitopsd/internal/testgit"
 )
 
 // TestRevertRestoresOnlyTheEnvironmentsFiles: on a branch that deploys dev and staging
@@ -20,15 +20,7 @@ func TestRevertRestoresOnlyTheEnvironmentsFiles(t *testing.T) {
 	work := filepath.Join(dir, "work")
 	git := func(d string, args ...string) string {
 		t.Helper()
-		cmd := exec.Command("git", args...)
-		cmd.Dir = d
-		cmd.Env = append(os.Environ(), "GIT_AUTHOR_NAME=t", "GIT_AUTHOR_EMAIL=t@x", "GIT_COMMITTER_NAME=t",
-			"GIT_COMMITTER_EMAIL=t@x", "GIT_CONFIG_NOSYSTEM=1", "HOME="+dir)
-		out, err := cmd.CombinedOutput()
-		if err != nil {
-			t.Fatalf("git %v: %v\n%s", args, err, out)
-		}
-		return strings.TrimSpace(string(out))
+		return testgit.Git(t, d, args...)
 	}
 	commit := func(files map[string]string, remove ...string) string {
 		t.Helper()

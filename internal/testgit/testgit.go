@@ -19,17 +19,7 @@ func GitTree(t testing.TB, files map[string]string) *gittree.Tree {
 	t.Helper()
 	dir := t.TempDir()
 	testfs.Write(t, dir, files)
-	git := func(args ...string) string {
-		cmd := exec.Command("git", args...)
-		cmd.Dir = dir
-		cmd.Env = append(os.Environ(), "GIT_AUTHOR_NAME=t", "GIT_AUTHOR_EMAIL=t@x", "GIT_COMMITTER_NAME=t",
-			"GIT_COMMITTER_EMAIL=t@x", "GIT_CONFIG_NOSYSTEM=1", "HOME="+dir)
-		out, err := cmd.CombinedOutput()
-		if err != nil {
-			t.Fatalf("git %v: %v\n%s", args, err, out)
-		}
-		return strings.TrimSpace(string(out))
-	}
+	git := func(args ...string) string { return Git(t, dir, args...) }
 	git("init", "-q")
 	git("add", "-A")
 	git("commit", "-q", "-m", "t")
@@ -38,4 +28,19 @@ func GitTree(t testing.TB, files map[string]string) *gittree.Tree {
 		t.Fatal(err)
 	}
 	return tr
+}
+
+// Git runs the real git in dir, as a committer of its own (no configuration of the machine
+// or the user counts), and returns its trimmed output; a failure fails t.
+func Git(t testing.TB, dir string, args ...string) string {
+	t.Helper()
+	cmd := exec.Command("git", args...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "GIT_AUTHOR_NAME=t", "GIT_AUTHOR_EMAIL=t@x", "GIT_COMMITTER_NAME=t",
+		"GIT_COMMITTER_EMAIL=t@x", "GIT_CONFIG_NOSYSTEM=1", "GIT_CONFIG_GLOBAL=/dev/null", "HOME="+dir)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("git %v: %v\n%s", args, err, out)
+	}
+	return strings.TrimSpace(string(out))
 }
