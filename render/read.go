@@ -45,7 +45,7 @@ func (r *renderer) readFile(name string) []byte {
 		r.ps.add(Problem{File: name, Rule: RuleRead, Message: "cannot read: " + describe(err)})
 		return nil
 	}
-	return data
+	return r.open(name, data)
 }
 
 // charge adds n bytes to the input budget, reporting a problem when a bound is crossed.

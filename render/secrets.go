@@ -1,0 +1,311 @@
+package render
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"path"
+	"strings"
+	"sync"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/gitopsd/gitopsd/secrets"
+)
+
+// Rules of secrets in git (see Secrets).
+const (
+	RuleSecretPlain      = "secret-plaintext"  // a Secret's values, or a secretGenerator's, are in git unencrypted
+	RuleSecretRecipients = "secret-recipients" // a SOPS file is not encrypted to the environment's recipients
+	RuleSecretTampered   = "secret-tampered"   // a SOPS file's MAC does not verify: changed after encryption
+	RuleSecretDecrypt    = "secret-decrypt"    // a SOPS file cannot be decrypted (no identity opens it, malformed)
+)
+
+// Keys are the text of age identity files (AGE-SECRET-KEY-1... lines). They cross to the
+// render process with its request, on a pipe, and live in memory only. Formatting them
+// prints how many there are, never the keys.
+type Keys []string
+
+func (k Keys) String() string   { return fmt.Sprintf("[%d age identity files]", len(k)) }
+func (k Keys) GoString() string { return k.String() }
+
+// Secrets say how Render treats SOPS-encrypted files. Every file read (manifests,
+// Kustomize resources and generator inputs, Helm values and chart files) that is a SOPS
+// file is decrypted in memory as it is read; the renderers see only the clear text.
+type Secrets struct {
+	// Identities open the files; Recipients are the age public keys a file must be
+	// encrypted to (at least one of them).
+	Identities Keys
+	Recipients []string
+	// RequireEncryption refuses a Secret whose values are in clear in git: a Secret
+	// manifest not in a SOPS file, a Kustomize secretGenerator with literals or reading a
+	// file that is not SOPS, and a Helm Secret when no values file of the chart is SOPS.
+	RequireEncryption bool
+	// CheckOnly decrypts nothing (no key at hand: `gitopsd validate` without one) and
+	// checks the rules that need no key; SOPS files render with their values encrypted.
+	CheckOnly bool
+}
+
+// secretState is what one render learned about secrets: which files were SOPS files and
+// the values decrypted from them.
+type secretState struct {
+	mu        sync.Mutex
+	parsed    bool
+	ids       *secrets.Identities
+	idsErr    error
+	decrypted map[string]bool
+	values    []string
+}
+
+func (r *renderer) secretOptions() (secrets.Options, error) {
+	s := r.sec
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	cfg := r.opts.Secrets
+	if cfg == nil {
+		return secrets.Options{}, nil
+	}
+	if !s.parsed {
+		s.parsed = true
+		texts := make([][]byte, len(cfg.Identities))
+		for i, k := range cfg.Identities {
+			texts[i] = []byte(k)
+		}
+		s.ids, s.idsErr = secrets.ParseIdentities(texts...)
+	}
+	return secrets.Options{Identities: s.ids, Recipients: cfg.Recipients, CheckOnly: cfg.CheckOnly}, s.idsErr
+}
+
+// open returns a file's content for the renderers: a SOPS file decrypted (nil after
+// reporting a problem), any other file as it is.
+func (r *renderer) open(name string, data []byte) []byte {
+	f, ok := secrets.Detect(name, data)
+	if !ok {
+		return data
+	}
+	opts, err := r.secretOptions()
+	if err != nil {
+		r.ps.add(Problem{File: name, Rule: RuleSecretDecrypt, Message: "the daemon's age identities for this environment cannot be read",
+			Hint: "ask the operators: secrets.identities in repos.yaml names a file that is not an age identity file"})
+		return nil
+	}
+	file, err := secrets.Open(data, f, opts)
+	if err != nil {
+		r.ps.add(r.secretProblem(name, file, err))
+		return nil
+	}
+	s := r.sec
+	s.mu.Lock()
+	s.decrypted[name] = true
+	s.values = append(s.values, file.Values...)
+	s.mu.Unlock()
+	return file.Plain
+}
+
+func (r *renderer) wasEncrypted(name string) bool {
+	r.sec.mu.Lock()
+	defer r.sec.mu.Unlock()
+	return r.sec.decrypted[path.Clean(name)]
+}
+
+// encryptHint is the command that encrypts file for the environment.
+func (r *renderer) encryptHint(file string, manifest bool) string {
+	rcpt := "<recipient>"
+	if r.opts.Secrets != nil && len(r.opts.Secrets.Recipients) > 0 {
+		rcpt = strings.Join(r.opts.Secrets.Recipients, ",")
+	}
+	flags := ""
+	if manifest {
+		flags = " --encrypted-regex '^(data|stringData)$'"
+	}
+	return fmt.Sprintf("sops --encrypt --age %s%s --in-place %s (ssh <host> recipients <repo> <env> prints the recipients)", rcpt, flags, path.Base(file))
+}
+
+func (r *renderer) secretProblem(name string, f *secrets.File, err error) Problem {
+	p := Problem{File: name, Message: "SOPS file " + err.Error()}
+	manifest := isManifestName(name)
+	if f != nil && f.Kind != "" && f.Name != "" {
+		ns := f.Namespace
+		if ns == "" {
+			ns = r.opts.DefaultNamespace
+		}
+		p.Object = f.Kind + "/" + f.Name
+		if ns != "" {
+			p.Object = f.Kind + "/" + ns + "/" + f.Name
+		}
+	}
+	switch {
+	case errors.Is(err, secrets.ErrRecipients):
+		p.Rule = RuleSecretRecipients
+		p.Hint = "re-encrypt it for this environment: " + r.encryptHint(name, manifest)
+	case errors.Is(err, secrets.ErrTampered):
+		p.Rule = RuleSecretTampered
+		p.Hint = "edit encrypted files with `sops " + path.Base(name) + "` only; or encrypt the clear text again: " + r.encryptHint(name, manifest)
+	case errors.Is(err, secrets.ErrDecrypt) && (r.opts.Secrets == nil || len(r.opts.Secrets.Identities) == 0):
+		p.Rule = RuleSecretDecrypt
+		p.Hint = "this environment has no age identity (secrets.identities in repos.yaml): ask the operators to give it one"
+	default:
+		p.Rule = RuleSecretDecrypt
+		p.Hint = "encrypt it to this environment's recipients: " + r.encryptHint(name, manifest)
+	}
+	return p
+}
+
+// plainSecrets reports the Secrets whose values are in clear in git, when the
+// environment requires encryption. Kustomize's generated Secrets were judged by their
+// generators (checkGenerators); a Helm chart's Secrets pass when a values file of the
+// render was a SOPS file (whether a template's value came from it cannot be told).
+func (r *renderer) plainSecrets(typ string, objs []Object) []Problem {
+	if r.opts.Secrets == nil || !r.opts.Secrets.RequireEncryption {
+		return nil
+	}
+	r.sec.mu.Lock()
+	anyEncrypted := len(r.sec.decrypted) > 0
+	r.sec.mu.Unlock()
+	var ps []Problem
+	for _, o := range objs {
+		if !isSecretObject(o) || !hasValues(o) {
+			continue
+		}
+		switch {
+		case typ == TypeHelm:
+			if anyEncrypted {
+				continue
+			}
+			ps = append(ps, o.problem(RuleSecretPlain, "Secret rendered from values in clear: no values file of the chart is SOPS-encrypted",
+				"keep its values in a values file encrypted for the environment: "+r.encryptHint("values-secret.yaml", false)))
+		case typ == TypeKustomize && isKustomization(o.Source.File):
+			// a generated Secret: see checkGenerators
+		case !r.wasEncrypted(o.Source.File):
+			ps = append(ps, o.problem(RuleSecretPlain, "Secret in plain text: its values would sit in git unencrypted",
+				"encrypt the file for the environment: "+r.encryptHint(o.Source.File, true)))
+		}
+	}
+	return ps
+}
+
+func isSecretObject(o Object) bool {
+	return o.GetKind() == "Secret" && (o.GetAPIVersion() == "v1" || strings.HasPrefix(o.GetAPIVersion(), "/"))
+}
+
+// hasValues says whether a Secret holds any value (an empty Secret hides nothing).
+func hasValues(o Object) bool {
+	for _, f := range []string{"data", "stringData"} {
+		switch v := o.Object[f].(type) {
+		case nil:
+		case map[string]any:
+			if len(v) > 0 {
+				return true
+			}
+		default:
+			return true
+		}
+	}
+	return false
+}
+
+// generator is a secretGenerator entry of a kustomization.
+type generator struct {
+	Name      string   `yaml:"name"`
+	Namespace string   `yaml:"namespace"`
+	Literals  []string `yaml:"literals"`
+	Envs      []string `yaml:"envs"`
+	Env       string   `yaml:"env"`
+	Files     []string `yaml:"files"`
+}
+
+// checkGenerators judges the Secrets Kustomize generated: a generator's literals are
+// plain text in git, and so is any env or file input that was not a SOPS file. It also
+// names the generated Secret in the problems of its SOPS inputs, which were reported as
+// they were read, before anyone knew what they were for.
+func (r *renderer) checkGenerators(objs []Object) {
+	done := map[string]bool{}
+	for _, o := range objs {
+		k := o.Source.File
+		if !isSecretObject(o) || !isKustomization(k) || done[k] {
+			continue
+		}
+		done[k] = true
+		// The file as pushed (the top one was rewritten for origin annotations), for lines.
+		data, err := fs.ReadFile(r.fsys, k)
+		if err != nil {
+			continue
+		}
+		var kust struct {
+			Namespace string      `yaml:"namespace"`
+			Gens      []generator `yaml:"secretGenerator"`
+		}
+		if yaml.Unmarshal(data, &kust) != nil {
+			continue
+		}
+		line := lineFinder(data)
+		for _, g := range kust.Gens {
+			obj := generatedName(objs, k, g, kust.Namespace, r.opts.DefaultNamespace)
+			inputs := append(append([]string{}, g.Envs...), g.Files...)
+			if g.Env != "" {
+				inputs = append(inputs, g.Env)
+			}
+			for _, in := range inputs {
+				if _, p, ok := strings.Cut(in, "="); ok {
+					in = p
+				}
+				file := path.Join(path.Dir(k), in)
+				r.nameObject(file, obj)
+				if r.opts.Secrets != nil && r.opts.Secrets.RequireEncryption && !r.wasEncrypted(file) && !r.reported(file) {
+					r.ps.add(Problem{File: file, Object: obj, Rule: RuleSecretPlain,
+						Message: fmt.Sprintf("secretGenerator %s reads this file, which is not SOPS-encrypted: its values would sit in git in clear", g.Name),
+						Hint:    "encrypt it for the environment: " + r.encryptHint(file, false)})
+				}
+			}
+			if len(g.Literals) > 0 && r.opts.Secrets != nil && r.opts.Secrets.RequireEncryption {
+				r.ps.add(Problem{File: k, Line: line("name: " + g.Name), Object: obj, Rule: RuleSecretPlain,
+					Message: fmt.Sprintf("secretGenerator %s has literals: values written in the kustomization are plain text in git", g.Name),
+					Hint:    "move them to an env file, encrypt it and list it under envs: " + r.encryptHint("secret.env", false)})
+			}
+		}
+	}
+}
+
+// generatedName is the kind/namespace/name of the Secret g generated (its name has a
+// hash suffix, and maybe a prefix), or the generator's own name.
+func generatedName(objs []Object, kust string, g generator, kustNS, defNS string) string {
+	for _, o := range objs {
+		if isSecretObject(o) && o.Source.File == kust && strings.Contains(o.GetName(), g.Name) {
+			if ns := o.GetNamespace(); ns != "" || defNS == "" {
+				return ObjectName(o.Unstructured)
+			}
+			return "Secret/" + defNS + "/" + o.GetName()
+		}
+	}
+	ns := g.Namespace
+	if ns == "" {
+		ns = kustNS
+	}
+	if ns == "" {
+		ns = defNS
+	}
+	if ns == "" {
+		return "Secret/" + g.Name
+	}
+	return "Secret/" + ns + "/" + g.Name
+}
+
+// nameObject sets obj on the secret problems of file that name no object yet.
+func (r *renderer) nameObject(file, obj string) {
+	for i := range r.ps {
+		p := &r.ps[i]
+		if p.File == file && p.Object == "" && strings.HasPrefix(p.Rule, "secret-") {
+			p.Object = obj
+		}
+	}
+}
+
+// reported says whether file already has a problem (a SOPS file that failed to open).
+func (r *renderer) reported(file string) bool {
+	for _, p := range r.ps {
+		if p.File == file {
+			return true
+		}
+	}
+	return false
+}
