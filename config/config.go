@@ -128,6 +128,8 @@ type Environment struct {
 	Checks   Checks `yaml:"checks"`
 	Apply    Apply  `yaml:"apply"`
 	Drift    Drift  `yaml:"drift"`
+	// Secrets: SOPS/age decryption and the rules on Secrets in clear (nil: none).
+	Secrets *Secrets `yaml:"secrets"`
 }
 
 // Impersonate is a Kubernetes identity to act as: a service account, or a user with

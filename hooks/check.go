@@ -108,6 +108,7 @@ func (c *Checker) Check(ctx context.Context, t Target) *Checked {
 	// pusher sees the API's verdict in the same push.
 	rendered := res.OK()
 	out.Objects = res.Objects
+	defer scrubReport(rep, res.Sensitive)
 
 	start = time.Now()
 	rep.Problems = append(rep.Problems, c.policies(t, res.Objects)...)
