@@ -16,6 +16,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/gitopsd/gitopsd/config"
+	"github.com/gitopsd/gitopsd/desired"
 	"github.com/gitopsd/gitopsd/gitserver"
 	"github.com/gitopsd/gitopsd/sandbox"
 )
@@ -77,6 +78,7 @@ func serve(ctx context.Context, cfg *config.Config, log zerolog.Logger) error {
 	srv, err := gitserver.New(ctx, gitserver.Options{
 		Config: cfg, Hooks: a, Log: log, Status: a.rec.Status, Operator: a.rec, Metrics: a.metrics.Sessions(), ShutdownGrace: shutdownGrace,
 		LastApplied: func(repo, env string) string { return a.store.Get(repo, env).LastApplied },
+		Recipients:  desired.Recipients,
 		OnReady: func(net.Addr) {
 			sshReady.Store(true)
 			sdNotify(log, daemon.SdNotifyReady)

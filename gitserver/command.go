@@ -31,8 +31,8 @@ type request struct {
 	Verb string
 	// Path is the repo path as the client wrote it (git commands only).
 	Path string
-	// Args are the arguments of status ([repo [env]]), sync (repo env) and rollback (repo
-	// env [commit]).
+	// Args are the arguments of status ([repo [env]]), sync and recipients (repo env) and
+	// rollback (repo env [commit]).
 	Args []string
 }
 
@@ -42,6 +42,7 @@ var usage = map[string]string{
 	"status":   "status [REPO [ENV]] | status REPO/ENV\n  the environments you may read: the commit applied, its outcome, health and drift",
 	"sync":     "sync REPO ENV | sync REPO/ENV\n  apply the branch head now, taking back the fields someone changed by hand\n  (for those who may push the environment's branch)",
 	"rollback": "rollback REPO ENV [COMMIT] | rollback REPO/ENV [COMMIT]\n  commit a revert of the branch to COMMIT (default: the last healthy one) and apply it\n  (for those who may push the environment's branch)",
+	"recipients": "recipients REPO ENV | recipients REPO/ENV\n  the age public keys to encrypt the environment's secrets to, one a line:\n  sops --encrypt --age \"$(ssh HOST recipients REPO ENV | paste -sd,)\" ... (for its readers)",
 }
 
 func isHelpFlag(s string) bool { return s == "--help" || s == "-h" || s == "help" }
@@ -69,14 +70,16 @@ func parseCommand(args []string) (request, error) {
 		return request{Verb: args[0], Args: args[1:]}, nil
 	case (len(args) == 2 || len(args) == 3) && args[0] == "sync", len(args) >= 2 && len(args) <= 4 && args[0] == "rollback":
 		return request{Verb: args[0], Args: args[1:]}, nil
-	case args[0] == "sync" || args[0] == "rollback":
+	case (len(args) == 2 || len(args) == 3) && args[0] == "recipients":
+		return request{Verb: args[0], Args: args[1:]}, nil
+	case args[0] == "sync" || args[0] == "rollback" || args[0] == "recipients":
 		return request{}, fmt.Errorf("usage: %s", strings.SplitN(usage[args[0]], "\n", 2)[0])
 	case len(args) == 2 && (args[0] == "git-upload-pack" || args[0] == "git-receive-pack"):
 		return request{Verb: strings.TrimPrefix(args[0], "git-"), Path: args[1]}, nil
 	case len(args) == 3 && args[0] == "git" && (args[1] == serviceUploadPack || args[1] == serviceReceivePack):
 		return request{Verb: args[1], Path: args[2]}, nil
 	}
-	return request{}, fmt.Errorf("unknown command %q: this server runs only git fetch/push (git-upload-pack, git-receive-pack), help, status, sync and rollback", strings.Join(args, " "))
+	return request{}, fmt.Errorf("unknown command %q: this server runs only git fetch/push (git-upload-pack, git-receive-pack), help, status, sync, rollback and recipients", strings.Join(args, " "))
 }
 
 // splitEnv turns the REPO/ENV form that status prints into REPO ENV (at the last "/", since
