@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -271,5 +272,59 @@ func TestSecretsSOPS(t *testing.T) {
 	}
 	if found := sopsLeaks(held.String()); len(found) < 3 {
 		t.Fatalf("the search finds only %q in the cluster's Secrets", found)
+	}
+}
+
+// TestValidateSecrets: `gitopsd validate` on a workstation, where the daemon's identity
+// files are not. Without a key it checks the encryption rules (clear Secret, recipients)
+// and decrypts nothing; with --age-key or $SOPS_AGE_KEY_FILE it decrypts and verifies.
+func TestValidateSecrets(t *testing.T) {
+	key, other := sopstest.NewKey(t), sopstest.NewKey(t)
+	dir := t.TempDir()
+	keyFile, otherFile := filepath.Join(dir, "keys.txt"), filepath.Join(dir, "other.txt")
+	for p, k := range map[string]sopstest.Key{keyFile: key, otherFile: other} {
+		if err := os.WriteFile(p, []byte(k.Identity), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cfg := filepath.Join(dir, "repos.yaml")
+	writeFile(t, cfg, "clusters: {local: {kubeconfig: none}}\nrepos:\n  app:\n    environments:\n      prod: {branch: main, cluster: local, path: deploy, namespace: app, "+
+		"secrets: {identities: [/run/credentials/gitopsd.service/age-prod], recipients: ["+key.Recipient+"]}}\n")
+	good := encManifest(t, key, sopsSecretYAML("db", sopsPlainValue))
+	cases := []struct {
+		name, file string
+		key        string // --age-key
+		env        string // SOPS_AGE_KEY_FILE
+		ok         bool
+		want       string
+	}{
+		{"encrypted, no key", good, "", "", true, "ok: checks passed"},
+		{"encrypted, --age-key", good, keyFile, "", true, "ok: checks passed"},
+		{"encrypted, SOPS_AGE_KEY_FILE", good, "", keyFile, true, "ok: checks passed"},
+		{"encrypted, a key that does not open it", good, otherFile, "", false, "secret-decrypt: SOPS file cannot be decrypted"},
+		{"clear, no key", sopsSecretYAML("db", sopsClearValue), "", "", false, "secret-plaintext"},
+		{"other recipient, no key", encManifest(t, other, sopsSecretYAML("db", sopsWrongValue)), "", "", false, "secret-recipients"},
+		// Without a key the MAC cannot be checked; with one it is.
+		{"tampered, no key", strings.Replace(good, "name: db", "name: dc", 1), "", "", true, "ok: checks passed"},
+		{"tampered, --age-key", strings.Replace(good, "name: db", "name: dc", 1), keyFile, "", false, "secret-tampered"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			work := t.TempDir()
+			writeFile(t, filepath.Join(work, "deploy", "db.yaml"), c.file)
+			args := []string{"validate", "--config", cfg, "--env", "app/prod"}
+			if c.key != "" {
+				args = append(args, "--age-key", c.key)
+			}
+			cmd := exec.Command(gittest.Binary(), append(args, work)...)
+			cmd.Env = append(os.Environ(), "SOPS_AGE_KEY_FILE="+c.env)
+			out, err := cmd.CombinedOutput()
+			if (err == nil) != c.ok || !strings.Contains(string(out), c.want) {
+				t.Fatalf("want ok=%v and %q, got %v:\n%s", c.ok, c.want, err, out)
+			}
+			if leaks := sopsLeaks(string(out)); len(leaks) > 0 {
+				t.Errorf("validate shows %q", leaks)
+			}
+		})
 	}
 }
