@@ -77,21 +77,22 @@ func (r *renderer) secretOptions() (secrets.Options, error) {
 }
 
 // open returns a file's content for the renderers: a SOPS file decrypted (nil after
-// reporting a problem), any other file as it is.
-func (r *renderer) open(name string, data []byte) []byte {
+// reporting a problem to ps), any other file as it is. Safe for concurrent use with its
+// own ps.
+func (r *renderer) open(name string, data []byte, ps *problems) []byte {
 	f, ok := secrets.Detect(name, data)
 	if !ok {
 		return data
 	}
 	opts, err := r.secretOptions()
 	if err != nil {
-		r.ps.add(Problem{File: name, Rule: RuleSecretDecrypt, Message: "the daemon's age identities for this environment cannot be read",
+		ps.add(Problem{File: name, Rule: RuleSecretDecrypt, Message: "the daemon's age identities for this environment cannot be read",
 			Hint: "ask the operators: secrets.identities in repos.yaml names a file that is not an age identity file"})
 		return nil
 	}
 	file, err := secrets.Open(data, f, opts)
 	if err != nil {
-		r.ps.add(r.secretProblem(name, file, err))
+		ps.add(r.secretProblem(name, file, err))
 		return nil
 	}
 	s := r.sec
