@@ -328,3 +328,52 @@ func TestValidateSecrets(t *testing.T) {
 		})
 	}
 }
+
+// TestSecretsReadNothingOutsideTree: pushes that try to make the daemon read its own age
+// identity file (a symlink to it, a secretGenerator naming it by absolute path or by
+// climbing out of the repository) are refused, and nothing of the key is shown.
+func TestSecretsReadNothingOutsideTree(t *testing.T) {
+	cp := kubetest.ControlPlane(t)
+	ns := kubetest.Namespace(t)
+	key := sopstest.NewKey(t)
+	idFile := filepath.Join(t.TempDir(), "age-"+ns)
+	if err := os.WriteFile(idFile, []byte(key.Identity), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	secretKey := strings.TrimSpace(strings.Split(key.Identity, "\n")[1])
+	d, alice, work := oneRepo(t, cp, ns, fmt.Sprintf("prod: {branch: main, cluster: local, path: deploy, namespace: %s, secrets: {identities: [%s]}}", ns, idFile))
+	d.Commit(t, alice, work, "one", map[string]string{"deploy/a.yaml": cmYAML("a", "one")})
+	if out, ok := push(t, d, alice, work, "main"); !ok {
+		t.Fatalf("first push:\n%s", out)
+	}
+	climb := strings.Repeat("../", strings.Count(work, "/")+2) + strings.TrimPrefix(idFile, "/")
+	for name, files := range map[string]map[string]string{
+		"symlink": {"deploy/key.yaml": "symlink:" + idFile},
+		"absolute": {"deploy/kustomization.yaml": "resources: [a.yaml]\nsecretGenerator:\n- name: k\n  files: [key=" + idFile + "]\n"},
+		"climbing": {"deploy/kustomization.yaml": "resources: [a.yaml]\nsecretGenerator:\n- name: k\n  files: [key=" + climb + "]\n"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			head := remoteHead(t, d, "main", ns)
+			for p, c := range files {
+				full := filepath.Join(work, p)
+				if target, ok := strings.CutPrefix(c, "symlink:"); ok {
+					if err := os.Symlink(target, full); err != nil {
+						t.Fatal(err)
+					}
+					continue
+				}
+				writeFile(t, full, c)
+			}
+			d.MustGit(t, alice, work, "add", "-A")
+			d.MustGit(t, alice, work, "commit", "-q", "-m", name)
+			out, ok := push(t, d, alice, work, "main")
+			if ok || remoteHead(t, d, "main", ns) != head {
+				t.Fatalf("accepted:\n%s", out)
+			}
+			if strings.Contains(out, secretKey) || strings.Contains(d.Logs(), secretKey) {
+				t.Fatalf("the identity is shown:\n%s", out)
+			}
+			d.MustGit(t, alice, work, "reset", "-q", "--hard", "HEAD~1")
+		})
+	}
+}
