@@ -52,6 +52,9 @@ func serve(ctx context.Context, cfg *config.Config, log zerolog.Logger) error {
 		return fmt.Errorf("data directory: %w", err)
 	}
 	log.Info().Str("config", cfg.File).Str("data_dir", cfg.Server.DataDir).Int("repos", len(cfg.Repos)).Str("version", version).Msg("gitopsd started")
+	for _, err := range desired.CheckIdentities(cfg) {
+		log.Error().Err(err).Msg("age identities unreadable: pushes with SOPS files to this environment are refused until they are")
+	}
 	// The first push's render does not wait for a render process to start either.
 	go func() {
 		if err := sandbox.Warm(); err != nil {

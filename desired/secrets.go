@@ -62,3 +62,18 @@ func secretsProblem(env config.Environment, err error) *render.Result {
 		Message: "the daemon cannot read this environment's age identities: " + err.Error(),
 		Hint:    "ask the operators to fix secrets.identities in repos.yaml (the push itself is not at fault)"}}}
 }
+
+// CheckIdentities reads the identity files of every environment of cfg that has some, as
+// a render would, so that the daemon can say at start (and reload) which cannot be read,
+// before a push finds out. One error per environment, naming it; never a key.
+func CheckIdentities(cfg *config.Config) []error {
+	var errs []error
+	for rn, r := range cfg.Repos {
+		for en, env := range r.Environments {
+			if _, err := Secrets(env); err != nil {
+				errs = append(errs, fmt.Errorf("%s/%s: %w", rn, en, err))
+			}
+		}
+	}
+	return errs
+}
