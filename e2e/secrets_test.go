@@ -348,7 +348,7 @@ func TestSecretsReadNothingOutsideTree(t *testing.T) {
 	}
 	climb := strings.Repeat("../", strings.Count(work, "/")+2) + strings.TrimPrefix(idFile, "/")
 	for name, files := range map[string]map[string]string{
-		"symlink": {"deploy/key.yaml": "symlink:" + idFile},
+		"symlink":  {"deploy/key.yaml": "symlink:" + idFile},
 		"absolute": {"deploy/kustomization.yaml": "resources: [a.yaml]\nsecretGenerator:\n- name: k\n  files: [key=" + idFile + "]\n"},
 		"climbing": {"deploy/kustomization.yaml": "resources: [a.yaml]\nsecretGenerator:\n- name: k\n  files: [key=" + climb + "]\n"},
 	} {
