@@ -38,11 +38,10 @@ type request struct {
 
 // usage is each command's synopsis and what it does, for `CMD --help` and `help CMD`.
 var usage = map[string]string{
-	"help":       "help\n  your repositories, their environments and these commands",
-	"status":     "status [REPO [ENV]] | status REPO/ENV\n  the environments you may read: the commit applied, its outcome, health and drift",
-	"sync":       "sync REPO ENV | sync REPO/ENV\n  apply the branch head now, taking back the fields someone changed by hand\n  (for those who may push the environment's branch)",
-	"rollback":   "rollback REPO ENV [COMMIT] | rollback REPO/ENV [COMMIT]\n  commit a revert of the branch to COMMIT (default: the last healthy one) and apply it\n  (for those who may push the environment's branch)",
-	"recipients": "recipients REPO ENV | recipients REPO/ENV\n  the age public keys to encrypt the environment's secrets to, one a line:\n  sops --encrypt --age \"$(ssh HOST recipients REPO ENV | paste -sd,)\" ... (for its readers)",
+	"help":     "help\n  your repositories, their environments and these commands",
+	"status":   "status [REPO [ENV]] | status REPO/ENV\n  the environments you may read: the commit applied, its outcome, health and drift",
+	"sync":     "sync REPO ENV | sync REPO/ENV\n  apply the branch head now, taking back the fields someone changed by hand\n  (for those who may push the environment's branch)",
+	"rollback": "rollback REPO ENV [COMMIT] | rollback REPO/ENV [COMMIT]\n  commit a revert of the branch to COMMIT (default: the last healthy one) and apply it\n  (for those who may push the environment's branch)",
 }
 
 func isHelpFlag(s string) bool { return s == "--help" || s == "-h" || s == "help" }

@@ -9,6 +9,11 @@ import (
 	"github.com/gitopsd/gitopsd/config"
 )
 
+func init() {
+	usage["recipients"] = "recipients REPO ENV | recipients REPO/ENV\n  the age public keys to encrypt the environment's secrets to, one a line:\n" +
+		"  sops --encrypt --age \"$(ssh HOST recipients REPO ENV | paste -sd,)\" ... (for its readers)"
+}
+
 // recipients answers `ssh HOST recipients REPO ENV`: the age public keys a writer
 // encrypts the environment's secrets to, one a line, for anyone who may read the repo
 // (public keys hide nothing; readers learn no more about repos they may not read).
