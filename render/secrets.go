@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io/fs"
 	"path"
+	"sort"
 	"strings"
 	"sync"
 
@@ -55,6 +56,9 @@ type secretState struct {
 	idsErr    error
 	decrypted map[string]bool
 	values    []string
+	// byFile are the values each file had encrypted, to tell a Secret whose values the
+	// file left in clear (an encrypted_regex that misses them).
+	byFile map[string]map[string]bool
 }
 
 func (r *renderer) secretOptions() (secrets.Options, error) {
@@ -99,6 +103,14 @@ func (r *renderer) open(name string, data []byte, ps *problems) []byte {
 	s.mu.Lock()
 	s.decrypted[name] = true
 	s.values = append(s.values, file.Values...)
+	if s.byFile == nil {
+		s.byFile = map[string]map[string]bool{}
+	}
+	enc := make(map[string]bool, len(file.Values))
+	for _, v := range file.Values {
+		enc[v] = true
+	}
+	s.byFile[name] = enc
 	s.mu.Unlock()
 	return file.Plain
 }
@@ -180,9 +192,46 @@ func (r *renderer) plainSecrets(typ string, objs []Object) []Problem {
 		case !r.wasEncrypted(o.Source.File):
 			ps = append(ps, o.problem(RuleSecretPlain, "Secret in plain text: its values would sit in git unencrypted",
 				"encrypt the file for the environment: "+r.encryptHint(o.Source.File, true)))
+		default:
+			if clear := r.clearValues(o); len(clear) > 0 {
+				ps = append(ps, o.problem(RuleSecretPlain, fmt.Sprintf("Secret in a SOPS file with values left in clear: %s", strings.Join(clear, ", ")),
+					"encrypt its data and stringData: "+r.encryptHint(o.Source.File, true)))
+			}
 		}
 	}
 	return ps
+}
+
+// clearValues names the data and stringData keys of o, from a SOPS file, whose values the
+// file did not have encrypted.
+func (r *renderer) clearValues(o Object) []string {
+	r.sec.mu.Lock()
+	enc := r.sec.byFile[path.Clean(o.Source.File)]
+	r.sec.mu.Unlock()
+	checkOnly := r.opts.Secrets != nil && r.opts.Secrets.CheckOnly
+	var clear []string
+	for _, f := range []string{"data", "stringData"} {
+		m, ok := o.Object[f].(map[string]any)
+		if !ok {
+			if o.Object[f] != nil {
+				clear = append(clear, f)
+			}
+			continue
+		}
+		keys := make([]string, 0, len(m))
+		for k := range m {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			// Still encrypted: a check-only render (no key) keeps the values as they are.
+			v := fmt.Sprint(m[k])
+			if m[k] != nil && !enc[v] && !(checkOnly && strings.HasPrefix(v, "ENC[")) {
+				clear = append(clear, f+"."+k)
+			}
+		}
+	}
+	return clear
 }
 
 func isSecretObject(o Object) bool {

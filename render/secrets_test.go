@@ -141,3 +141,18 @@ func TestSecretsHelm(t *testing.T) {
 	res = render(t, tree(files), Options{Path: "chart", DefaultNamespace: "app", Secrets: secretsFor(k)})
 	wantProblem(t, res, RuleSecretPlain, "Secret/app/db", "no values file")
 }
+
+// TestSecretsClearInSOPSFile: a SOPS file whose encrypted_regex leaves the Secret's
+// values out has them in clear in git; wrapping them in sops metadata does not pass.
+func TestSecretsClearInSOPSFile(t *testing.T) {
+	k := sopstest.NewKey(t)
+	enc := string(sopstest.Encrypt(t, []byte(dbSecret), secrets.YAML, sopstest.Options{EncryptedRegex: "^nothing$"}, k.Recipient))
+	if !strings.Contains(enc, "render-secret-1") {
+		t.Fatalf("the value should be in clear:\n%s", enc)
+	}
+	res := render(t, tree(map[string]string{"deploy/db.yaml": enc}), Options{Path: "deploy", DefaultNamespace: "app", Secrets: secretsFor(k)})
+	wantProblem(t, res, RuleSecretPlain, "deploy/db.yaml", "Secret/app/db", "values left in clear: stringData.password")
+	// Every value encrypted (sops's default, no regex): fine.
+	all := string(sopstest.Encrypt(t, []byte(dbSecret), secrets.YAML, sopstest.Options{}, k.Recipient))
+	wantOK(t, render(t, tree(map[string]string{"deploy/db.yaml": all}), Options{Path: "deploy", DefaultNamespace: "app", Secrets: secretsFor(k)}))
+}
