@@ -60,11 +60,12 @@ func (i *Identities) Recipients() []string {
 	return append([]string(nil), i.recipients...)
 }
 
-// String says how many identities there are.
-func (i *Identities) String() string { return fmt.Sprintf("[%d age identities]", i.Len()) }
+// String says how many identities there are (a value receiver: Identities printed as a
+// value, not through a pointer, print no key either).
+func (i Identities) String() string { return fmt.Sprintf("[%d age identities]", len(i.ids)) }
 
 // GoString is String, so that %#v prints no key either.
-func (i *Identities) GoString() string { return i.String() }
+func (i Identities) GoString() string { return i.String() }
 
 // ValidRecipient reports whether s is an age recipient (age1...).
 func ValidRecipient(s string) bool {

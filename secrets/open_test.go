@@ -2,6 +2,7 @@ package secrets_test
 
 import (
 	"bytes"
+	"fmt"
 	"errors"
 	"net/http"
 	"net/http/httptest"
@@ -165,7 +166,7 @@ func TestIdentitiesNeverPrinted(t *testing.T) {
 	k := sopstest.NewKey(t)
 	ids := identities(t, k)
 	secret := strings.TrimSpace(strings.Split(k.Identity, "\n")[1])
-	for _, s := range []string{ids.String(), ids.GoString()} {
+	for _, s := range []string{ids.String(), ids.GoString(), fmt.Sprint(ids), fmt.Sprint(*ids), fmt.Sprintf("%#v %+v", *ids, ids)} {
 		if strings.Contains(s, secret) {
 			t.Fatal("identity printed")
 		}
