@@ -2,8 +2,8 @@ package secrets_test
 
 import (
 	"bytes"
-	"fmt"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
