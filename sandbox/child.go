@@ -153,4 +153,5 @@ func warmUp() {
 	for _, dir := range []string{"c", "k", "p"} {
 		_, _ = render.Render(context.Background(), tree, render.Options{Path: dir, DefaultNamespace: "warm"})
 	}
+	warmUpSecrets()
 }

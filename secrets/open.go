@@ -296,6 +296,3 @@ func decryptedValues(bs sops.TreeBranches, encrypted []bool) []string {
 	})
 	return vals
 }
-
-// StoreForTest is the SOPS store of format f, for package sopstest to encrypt with.
-func StoreForTest(f Format) sops.Store { return store(f) }
