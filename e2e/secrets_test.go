@@ -377,3 +377,72 @@ func TestSecretsReadNothingOutsideTree(t *testing.T) {
 		})
 	}
 }
+
+// TestSecretsDriftOfCopiedValue: a chart copies a decrypted value into a ConfigMap, and
+// someone edits the ConfigMap by hand. The drift scan names the field and who changed it;
+// git's value (the decrypted one) is masked in the status, the log and the webhook.
+func TestSecretsDriftOfCopiedValue(t *testing.T) {
+	const copied = "sops-copied-into-configmap-7740"
+	cp := kubetest.ControlPlane(t)
+	ns := kubetest.Namespace(t)
+	cs := kubetest.Client(t, cp.Config)
+	var mu sync.Mutex
+	var hooked strings.Builder
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		hooked.Write(body)
+		mu.Unlock()
+	}))
+	defer hook.Close()
+	key := sopstest.NewKey(t)
+	idFile := filepath.Join(t.TempDir(), "age")
+	if err := os.WriteFile(idFile, []byte(key.Identity), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	alice := gittest.NewKey(t, "alice")
+	d := gittest.Start(t, gittest.Users(alice)+"clusters:\n"+cluster("local", cp)+fmt.Sprintf(`repos:
+  %[1]s:
+    write: [alice]
+    environments:
+      prod: {branch: main, cluster: local, path: chart, namespace: %[1]s, render: {values: [values-secret.yaml]},
+             drift: {schedule: "@every 1s", mode: report}, secrets: {identities: [%[2]s]}}
+webhooks:
+  - {url: %[3]q}
+`, ns, idFile, hook.URL))
+	work := d.Clone(t, alice, ns)
+	d.Commit(t, alice, work, "chart", map[string]string{
+		"chart/Chart.yaml":        "apiVersion: v2\nname: app\nversion: 0.1.0\n",
+		"chart/templates/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: app}\ndata: {token: {{ .Values.token | quote }}}\n",
+		"values-secret.yaml":      string(sopstest.Encrypt(t, []byte("token: "+copied+"\n"), secrets.YAML, sopstest.Options{}, key.Recipient)),
+	})
+	if out, ok := push(t, d, alice, work, "main"); !ok {
+		t.Fatalf("push:\n%s", out)
+	}
+	waitFor(t, "the ConfigMap", func() bool { return configMapValue(cs, ns, "app", "token") == copied })
+	cm, err := cs.CoreV1().ConfigMaps(ns).Get(context.Background(), "app", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cm.Data["token"] = "edited-by-hand"
+	if _, err := cs.CoreV1().ConfigMaps(ns).Update(context.Background(), cm, metav1.UpdateOptions{FieldManager: "kubectl-edit"}); err != nil {
+		t.Fatal(err)
+	}
+	var status string
+	waitFor(t, "the drift in status", func() bool {
+		status, _, _ = d.SSH(t, alice, nil, "status", ns, "prod")
+		return strings.Contains(status, "ConfigMap/"+ns+"/app") && strings.Contains(status, "kubectl-edit")
+	})
+	waitFor(t, "the drift webhook", func() bool { mu.Lock(); defer mu.Unlock(); return strings.Contains(hooked.String(), "drift.found") })
+	if !strings.Contains(status, `"edited-by-hand" -> "***"`) {
+		t.Errorf("the drift must show the field, git's value masked:\n%s", status)
+	}
+	mu.Lock()
+	webhooks := hooked.String()
+	mu.Unlock()
+	for where, text := range map[string]string{"ssh status": status, "log": d.Logs(), "webhooks": webhooks} {
+		if strings.Contains(text, copied) || strings.Contains(text, base64.StdEncoding.EncodeToString([]byte(copied))) {
+			t.Errorf("%s shows the decrypted value:\n%s", where, text)
+		}
+	}
+}
