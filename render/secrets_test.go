@@ -1,6 +1,7 @@
 package render
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
@@ -107,6 +108,26 @@ func TestSecretsKustomize(t *testing.T) {
 		t.Fatalf("secrets %v: %s", got, dump(res))
 	}
 
+	t.Run("binary files and a configMapGenerator", func(t *testing.T) {
+		bin := string(sopstest.Encrypt(t, []byte("-----BEGIN KEY-----\nkust-binary-6\n"), secrets.Binary, sopstest.Options{}, k.Recipient))
+		ini := string(sopstest.Encrypt(t, []byte("[db]\nhost = kust-ini-7\n"), secrets.INI, sopstest.Options{}, k.Recipient))
+		files := map[string]string{
+			"base/kustomization.yaml": "secretGenerator:\n- name: tls\n  files: [tls.key=key.bin]\nconfigMapGenerator:\n- name: conf\n  files: [db.ini]\n",
+			"base/key.bin":            bin,
+			"base/db.ini":             ini,
+		}
+		res := render(t, tree(files), Options{Path: "base", DefaultNamespace: "app", Secrets: secretsFor(k)})
+		wantOK(t, res)
+		for _, o := range res.Objects {
+			data, _ := o.Object["data"].(map[string]any)
+			switch {
+			case o.GetKind() == "Secret" && data["tls.key"] != "LS0tLS1CRUdJTiBLRVktLS0tLQprdXN0LWJpbmFyeS02Cg==":
+				t.Errorf("tls.key: %v", data)
+			case o.GetKind() == "ConfigMap" && !strings.Contains(fmt.Sprint(data["db.ini"]), "kust-ini-7"):
+				t.Errorf("db.ini: %v", data)
+			}
+		}
+	})
 	t.Run("literal", func(t *testing.T) {
 		files := map[string]string{"base/kustomization.yaml": "secretGenerator:\n- name: lit\n  literals: [password=kust-literal-3]\n"}
 		res := render(t, tree(files), Options{Path: "base", DefaultNamespace: "app", Secrets: secretsFor(k)})
