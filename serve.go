@@ -16,6 +16,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/gitopsd/gitopsd/config"
+	"github.com/gitopsd/gitopsd/desired"
 	"github.com/gitopsd/gitopsd/gitserver"
 	"github.com/gitopsd/gitopsd/sandbox"
 )
@@ -51,6 +52,9 @@ func serve(ctx context.Context, cfg *config.Config, log zerolog.Logger) error {
 		return fmt.Errorf("data directory: %w", err)
 	}
 	log.Info().Str("config", cfg.File).Str("data_dir", cfg.Server.DataDir).Int("repos", len(cfg.Repos)).Str("version", version).Msg("gitopsd started")
+	for _, err := range desired.CheckIdentities(cfg) {
+		log.Error().Err(err).Msg("age identities unreadable: pushes with SOPS files to this environment are refused until they are")
+	}
 	// The first push's render does not wait for a render process to start either.
 	go func() {
 		if err := sandbox.Warm(); err != nil {
@@ -77,6 +81,7 @@ func serve(ctx context.Context, cfg *config.Config, log zerolog.Logger) error {
 	srv, err := gitserver.New(ctx, gitserver.Options{
 		Config: cfg, Hooks: a, Log: log, Status: a.rec.Status, Operator: a.rec, Metrics: a.metrics.Sessions(), ShutdownGrace: shutdownGrace,
 		LastApplied: func(repo, env string) string { return a.store.Get(repo, env).LastApplied },
+		Recipients:  desired.Recipients,
 		OnReady: func(net.Addr) {
 			sshReady.Store(true)
 			sdNotify(log, daemon.SdNotifyReady)

@@ -21,6 +21,7 @@ func runValidate(ctx context.Context, fs *flag.FlagSet, args []string) error {
 	kubeconfig := fs.String("kubeconfig", "", "kubeconfig of the target cluster: adds the server-side dry run and the preview (offline checks without it)")
 	kubecontext := fs.String("context", "", "kubeconfig context")
 	color := fs.Bool("color", false, "colour the report")
+	ageKey := fs.String("age-key", "", "age identity file to decrypt SOPS files with (default $SOPS_AGE_KEY_FILE; without either, the encryption rules are checked and nothing is decrypted)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -54,6 +55,7 @@ func runValidate(ctx context.Context, fs *flag.FlagSet, args []string) error {
 		env = parsed.Repos["local"].Environments["local"]
 		env.Branch = "(working tree)"
 	}
+	env.Secrets = validateSecrets(env.Secrets, *ageKey)
 	if *kubeconfig != "" {
 		cfg.Clusters[env.Cluster] = config.Cluster{Kubeconfig: *kubeconfig, Context: *kubecontext}
 	}
@@ -97,4 +99,26 @@ func pickEnv(cfg *config.Config, want string) (string, string, config.Environmen
 		return "", "", config.Environment{}, errors.New("--env " + want + ": no such environment (have: " + strings.Join(all, ", ") + ")")
 	}
 	return rn, en, env, nil
+}
+
+// validateSecrets are the environment's secrets settings for a check on a workstation:
+// decrypt with the key given (--age-key, else $SOPS_AGE_KEY_FILE) instead of the daemon's
+// identity files, or, without one, check the encryption rules and decrypt nothing.
+func validateSecrets(s *config.Secrets, key string) *config.Secrets {
+	if key == "" {
+		key = os.Getenv("SOPS_AGE_KEY_FILE")
+	}
+	out := config.Secrets{}
+	if s != nil {
+		out = *s
+	} else {
+		off := false
+		out.RequireEncryption = &off
+	}
+	if key == "" {
+		out.CheckOnly = true
+	} else {
+		out.Identities = []string{key}
+	}
+	return &out
 }

@@ -132,6 +132,8 @@ type Environment struct {
 	// Rollout, if set, releases a new version of the environment's Deployments step by
 	// step instead of all at once (see package rollout).
 	Rollout *Rollout `yaml:"rollout"`
+	// Secrets: SOPS/age decryption and the rules on Secrets in clear (nil: none).
+	Secrets *Secrets `yaml:"secrets"`
 }
 
 // Rollout strategies.

@@ -138,6 +138,7 @@ func (p *parser) defaults(c *Config) {
 			if e.Render.Release == "" {
 				e.Render.Release = ename
 			}
+			p.resolveSecrets(&e)
 			if e.Render.Timeout == 0 {
 				e.Render.Timeout = DefaultRenderTimeout
 			}
@@ -446,6 +447,7 @@ func (p *parser) validateRepo(c *Config, name string, r Repo) {
 			p.errorf(ekey+".namespace", "%q is not a valid namespace name (lower case letters, digits and '-')", e.Namespace)
 		}
 		p.validateBoundary(ekey, e)
+		p.validateSecrets(ekey, e)
 		p.checkUsers(c, ekey+".push", e.Push)
 		switch e.Render.Type {
 		case RenderAuto, RenderPlain, RenderKustomize, RenderHelm:

@@ -80,7 +80,13 @@ func Limits(env config.Environment) sandbox.Limits {
 // in front (see render.WithNamespace), and the problems found on the way. The error is for
 // a render that could not run at all.
 func Render(ctx context.Context, tree fs.FS, env config.Environment, c Cluster) (*render.Result, error) {
-	res, err := sandbox.Render(ctx, tree, Options(env, c), Limits(env))
+	opts := Options(env, c)
+	sec, err := Secrets(env)
+	if err != nil {
+		return secretsProblem(env, err), nil
+	}
+	opts.Secrets = sec
+	res, err := sandbox.Render(ctx, tree, opts, Limits(env))
 	if err != nil {
 		return nil, err
 	}

@@ -31,8 +31,8 @@ type request struct {
 	Verb string
 	// Path is the repo path as the client wrote it (git commands only).
 	Path string
-	// Args are the arguments of status ([repo [env]]), sync (repo env) and rollback (repo
-	// env [commit]).
+	// Args are the arguments of status ([repo [env]]), sync and recipients (repo env) and
+	// rollback (repo env [commit]).
 	Args []string
 }
 
@@ -71,14 +71,16 @@ func parseCommand(args []string) (request, error) {
 		return request{Verb: args[0], Args: args[1:]}, nil
 	case (len(args) == 2 || len(args) == 3) && isEnvVerb(args[0]), len(args) >= 2 && len(args) <= 4 && args[0] == "rollback":
 		return request{Verb: args[0], Args: args[1:]}, nil
-	case isEnvVerb(args[0]) || args[0] == "rollback":
+	case (len(args) == 2 || len(args) == 3) && args[0] == "recipients":
+		return request{Verb: args[0], Args: args[1:]}, nil
+	case isEnvVerb(args[0]) || args[0] == "rollback" || args[0] == "recipients":
 		return request{}, fmt.Errorf("usage: %s", strings.SplitN(usage[args[0]], "\n", 2)[0])
 	case len(args) == 2 && (args[0] == "git-upload-pack" || args[0] == "git-receive-pack"):
 		return request{Verb: strings.TrimPrefix(args[0], "git-"), Path: args[1]}, nil
 	case len(args) == 3 && args[0] == "git" && (args[1] == serviceUploadPack || args[1] == serviceReceivePack):
 		return request{Verb: args[1], Path: args[2]}, nil
 	}
-	return request{}, fmt.Errorf("unknown command %q: this server runs only git fetch/push (git-upload-pack, git-receive-pack), help, status, sync, rollback, promote and abort", strings.Join(args, " "))
+	return request{}, fmt.Errorf("unknown command %q: this server runs only git fetch/push (git-upload-pack, git-receive-pack), help, status, sync, rollback, promote, abort and recipients", strings.Join(args, " "))
 }
 
 // isEnvVerb says whether verb takes REPO ENV and nothing else.

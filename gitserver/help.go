@@ -34,7 +34,7 @@ func (s *Server) help(sess ssh.Session, cfg *config.Config, id identity) {
 	host := sess.LocalAddr().String()
 	fmt.Fprintf(w, "\nClone:    git clone ssh://git@%s/REPO\n", host)
 	fmt.Fprintf(w, "Commands: ssh -p PORT git@HOST help | status [REPO [ENV]] | sync REPO ENV | rollback REPO ENV [COMMIT]\n")
-	fmt.Fprintf(w, "          | promote REPO ENV | abort REPO ENV\n")
+	fmt.Fprintf(w, "          | promote REPO ENV | abort REPO ENV | recipients REPO ENV\n")
 	fmt.Fprintf(w, "          (REPO/ENV for REPO ENV; COMMAND --help for what a command does)\n")
 }
 

@@ -56,6 +56,13 @@ func TestRefusals(t *testing.T) {
 		gitFails(t, `gitopsd: repository "app" does not exist, or dave may not read it`, w.dave, t.TempDir(), "clone", d.URL("app"), "x")
 		gitFails(t, `gitopsd: repository "nope" does not exist, or bob may not read it`, w.bob, t.TempDir(), "clone", d.URL("nope"), "x")
 	})
+	t.Run("recipients of a repo the user may not read, or without secrets", func(t *testing.T) {
+		stdout, stderr, err := d.SSH(t, w.dave, nil, "recipients", "app", "x")
+		if err == nil || !strings.Contains(stderr, `repository "app" does not exist, or dave may not read it`) {
+			t.Fatalf("ssh recipients: %v\n%s%s", err, stdout, stderr)
+		}
+		sshFails(t, "decrypts no secrets (no secrets: in repos.yaml)", nil, "recipients", "platform/staging")
+	})
 	t.Run("dot-dot path", func(t *testing.T) {
 		sshFails(t, `gitopsd: "../platform.git" is not a repository path`, nil, "git-upload-pack", "'../platform.git'")
 		sshFails(t, `is not a repository path`, nil, "git-upload-pack", "'repos/../../platform'")

@@ -54,6 +54,9 @@ type Options struct {
 	Status StatusFunc
 	// Operator runs sync and rollback; nil says that no reconciler is running.
 	Operator Operator
+	// Recipients, if set, gives the age recipients of an environment that lists none in
+	// repos.yaml (the public keys of its identities; main asks package desired).
+	Recipients func(env config.Environment) ([]string, error)
 	// Metrics, if set, counts sessions.
 	Metrics SessionMetrics
 	// LastApplied, if set, returns the commit last applied to an environment ("" when

@@ -135,6 +135,8 @@ func (s *Server) dispatch(sess ssh.Session, id identity, token string) (code int
 			return 1, "", req.Verb, fmt.Errorf("status: %w", err)
 		}
 		return 0, "", req.Verb, nil
+	case "recipients":
+		return s.recipients(sess, cfg, id, splitEnv(cfg, req.Args))
 	case "sync", "rollback", "promote", "abort":
 		req.Args = splitEnv(cfg, req.Args)
 		if err := envArgs(req.Verb, req.Args); err != nil {

@@ -115,6 +115,7 @@ func (c *Checker) Check(ctx context.Context, t Target) *Checked {
 	// pusher sees the API's verdict in the same push.
 	rendered := res.OK()
 	out.Objects = res.Objects
+	defer scrubReport(rep, res.Sensitive)
 	if rendered {
 		out.Digest = desired.Digest(res.Objects)
 	}

@@ -33,12 +33,15 @@ type FieldChange struct {
 	// are joined by ", "): the push takes the field back from them. Empty when nobody else
 	// had it.
 	From string `json:",omitempty"`
+	// Sensitive marks a Secret's value: it is told as changed, added or removed, never
+	// shown (Old and New are masked too).
+	Sensitive bool `json:",omitempty"`
 }
 
 // String renders the change for a person: ".spec.replicas: 5 -> 2", with the manager the
 // push takes it from ("... (was kubectl's)") or, in drift, the one that has it now.
 func (f FieldChange) String() string {
-	plain := FieldChange{Path: f.Path, Old: f.Old, New: f.New}
+	plain := FieldChange{Path: f.Path, Old: f.Old, New: f.New, Sensitive: f.Sensitive}
 	switch {
 	case f.Manager != "":
 		return fmt.Sprintf("%s (owned by %s)", plain, f.Manager)
@@ -46,6 +49,12 @@ func (f FieldChange) String() string {
 		return fmt.Sprintf("%s (was %s's)", plain, strings.ReplaceAll(f.From, ", ", "'s and "))
 	}
 	switch {
+	case f.Sensitive && f.Old == "":
+		return f.Path + " added"
+	case f.Sensitive && f.New == "":
+		return f.Path + " removed"
+	case f.Sensitive:
+		return f.Path + " changed"
 	case f.Old == "":
 		return fmt.Sprintf("%s: + %s", f.Path, f.New)
 	case f.New == "":

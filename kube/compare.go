@@ -185,6 +185,10 @@ func diffValue(out *[]FieldChange, path string, a, b any, secret bool) {
 	sensitive := secret && sensitivePath(path)
 	am, aok := a.(map[string]any)
 	bm, bok := b.(map[string]any)
+	// A Secret's data appearing or going whole is told key by key, values unshown.
+	if sensitive && aok != bok && (a == nil || b == nil) {
+		aok, bok = true, true
+	}
 	if aok && bok {
 		keys := make([]string, 0, len(am)+len(bm))
 		for k := range am {
@@ -207,7 +211,7 @@ func diffValue(out *[]FieldChange, path string, a, b any, secret bool) {
 		diffList(out, path, al, bl, secret)
 		return
 	}
-	*out = append(*out, FieldChange{Path: displayPath(path), Old: short(a, sensitive), New: short(b, sensitive)})
+	*out = append(*out, FieldChange{Path: displayPath(path), Old: short(a, sensitive), New: short(b, sensitive), Sensitive: sensitive})
 }
 
 // diffList pairs list items by their "name" when every item has a distinct one

@@ -61,12 +61,16 @@ func TestSecretValuesNeverShown(t *testing.T) {
 	if _, ok := got[".data.user"]; ok {
 		t.Error("unchanged key reported")
 	}
+	// Told as changed keys only (the preview's "~ Secret/ns/db: .data.password changed").
+	if s, s2 := got[".data.password"].String(), got[".data.token"].String(); s != ".data.password changed" || s2 != ".data.token added" {
+		t.Errorf("fields told as %q, %q", s, s2)
+	}
 
-	// A Secret whose data appears whole (added to a Secret that had none) shows its keys.
+	// A Secret whose data appears whole (added to a Secret that had none) is told key by key.
 	mustApply(t, c, objs(t, "apiVersion: v1\nkind: Secret\nmetadata: {name: empty, namespace: "+ns+"}\n"), DefaultApplyOptions())
 	cs = mustApply(t, c, objs(t, secretYAML(ns, "empty", map[string]string{"k": "whole-map-secret"})), opts)
 	ch = wantAction(t, cs, ObjectID{Kind: "Secret", Namespace: ns, Name: "empty"}, Configured)
-	if len(ch.Fields) != 1 || ch.Fields[0].New != `{"k":"***"}` {
+	if len(ch.Fields) != 1 || ch.Fields[0].New != `"***"` || ch.Fields[0].String() != ".data.k added" {
 		t.Errorf("whole data map: %+v", ch.Fields)
 	}
 

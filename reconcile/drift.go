@@ -41,7 +41,7 @@ func (r *Reconciler) Scan(ctx context.Context, repoName, envName string) (*Drift
 	if err != nil {
 		return nil, err
 	}
-	objs, _, err := r.render(ctx, repoName, env, head, cl)
+	objs, _, scrub, err := r.render(ctx, repoName, env, head, cl)
 	if err != nil {
 		return nil, err
 	}
@@ -64,7 +64,7 @@ func (r *Reconciler) Scan(ctx context.Context, repoName, envName string) (*Drift
 			// changed it: ".data.value: "edited" -> "git" (owned by kubectl-edit)".
 			var fields []string
 			for _, f := range ch.Fields {
-				fields = append(fields, termtext.Cut(f.String(), maxDriftField))
+				fields = append(fields, termtext.Cut(scrub.Scrub(f.String()), maxDriftField))
 			}
 			res.Drifted = append(res.Drifted, ch.ID.Short()+": "+strings.Join(first(fields, 3), ", "))
 		}

@@ -15,6 +15,7 @@ import (
 	"github.com/gitopsd/gitopsd/kube"
 	"github.com/gitopsd/gitopsd/outcome"
 	"github.com/gitopsd/gitopsd/render"
+	"github.com/gitopsd/gitopsd/secrets"
 )
 
 // pass is one commit on its way through the steps of a reconcile.
@@ -49,7 +50,7 @@ func (r *Reconciler) run(ctx context.Context, p *pass) (res Result) {
 		return res.failed(unreachable(p.env.Cluster, err))
 	}
 	p.cl = cl
-	objs, digest, err := r.render(ctx, p.repo, p.env, p.commit, cl)
+	objs, digest, scrub, err := r.render(ctx, p.repo, p.env, p.commit, cl)
 	if err != nil {
 		return res.failed(err)
 	}
@@ -73,6 +74,7 @@ func (r *Reconciler) run(ctx context.Context, p *pass) (res Result) {
 	if res.Applied, err = r.apply(ctx, p, without(objs, cands)); err != nil {
 		return res.failed(err)
 	}
+	scrubChanges(res.Applied, scrub)
 	applied := kube.InventoryOf(res.Applied)
 	for _, d := range cands {
 		applied = applied.Union(kube.NewInventory(kube.IDOf(d)))
@@ -107,6 +109,7 @@ func (r *Reconciler) run(ctx context.Context, p *pass) (res Result) {
 		if err != nil {
 			return res.failed(err)
 		}
+		scrubChanges(promoted, scrub)
 		res.Applied.Add(promoted.Changes...)
 		// Once the stable version runs the new template (or failed to), the canaries go.
 		defer func() {
@@ -193,29 +196,30 @@ func (e *renderError) Error() string {
 }
 
 // render reads the commit's tree from the bare repository and renders the environment:
-// the objects and their desired.Digest. A commit that does not render is an apply
-// failure that no retry mends; a cluster whose capabilities cannot be read is waited for.
-func (r *Reconciler) render(ctx context.Context, repoName string, env config.Environment, commit string, cl *kube.Client) ([]*unstructured.Unstructured, string, error) {
+// the objects, their desired.Digest, and the scrubber that masks the values decrypted from
+// its SOPS files (see scrubChanges). A commit that does not render is an apply failure
+// that no retry mends; a cluster whose capabilities cannot be read is waited for.
+func (r *Reconciler) render(ctx context.Context, repoName string, env config.Environment, commit string, cl *kube.Client) ([]*unstructured.Unstructured, string, *secrets.Scrubber, error) {
 	tree, err := gittree.Open(r.opts.RepoDir(repoName), commit, gittree.Options{MaxBytes: env.Render.MaxBytes, MaxFileBytes: env.Render.MaxBytes})
 	if err != nil {
-		return nil, "", applyFailed(&renderError{problems: []render.Problem{{Rule: render.RuleRead, Message: err.Error()}}}, false)
+		return nil, "", nil, applyFailed(&renderError{problems: []render.Problem{{Rule: render.RuleRead, Message: err.Error()}}}, false)
 	}
 	caps, err := r.opts.Clusters.Capabilities(env.Cluster)
 	if err != nil {
-		return nil, "", unreachable(env.Cluster, err)
+		return nil, "", nil, unreachable(env.Cluster, err)
 	}
 	res, err := desired.Render(ctx, tree, env, desired.Online(caps, cl))
 	if err != nil {
-		return nil, "", applyFailed(err, true)
+		return nil, "", nil, applyFailed(err, true)
 	}
 	if !res.OK() {
-		return nil, "", applyFailed(&renderError{problems: res.Problems}, false)
+		return nil, "", nil, applyFailed(&renderError{problems: res.Problems}, false)
 	}
 	objs := make([]*unstructured.Unstructured, len(res.Objects))
 	for i, o := range res.Objects {
 		objs[i] = o.Unstructured
 	}
-	return objs, desired.Digest(res.Objects), nil
+	return objs, desired.Digest(res.Objects), secrets.NewScrubber(res.Sensitive), nil
 }
 
 // readInventory reads what the environment owned before this pass. It comes before the

@@ -10,4 +10,8 @@
 // function plugins, chart downloads, cluster lookups and schema references outside the
 // chart are refused. Input size, YAML alias expansion, nesting depth and time are bounded
 // (see Options).
+//
+// SOPS-encrypted files are decrypted as they are read, in memory, with the age identities
+// of Options.Secrets (package secrets); the renderers only ever see clear text, and the
+// rules on Secrets in clear run on what they produce (see Secrets).
 package render

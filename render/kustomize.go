@@ -96,6 +96,7 @@ func (r *renderer) kustomize(dir string) []Object {
 		}
 		objs = append(objs, Object{Unstructured: u, Source: src})
 	}
+	r.checkGenerators(objs)
 	return objs
 }
 

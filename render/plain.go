@@ -88,7 +88,10 @@ func (r *renderer) decodeAll(files []plainInput) []Object {
 					return
 				}
 				f := &files[i]
-				f.objs = r.objects(f.path, f.data, &f.ps)
+				// SOPS files are decrypted here, on every core, rather than in the walk.
+				if data := r.open(f.path, f.data, &f.ps); data != nil {
+					f.objs = r.objects(f.path, data, &f.ps)
+				}
 			}
 		}()
 	}
@@ -134,9 +137,10 @@ func (r *renderer) looksLikeManifest(p string) bool {
 	return apiVersionLine.Match(head) && kindLine.Match(head)
 }
 
-// plainText reads one manifest file and checks that it is text; nil after a problem.
+// plainText reads one manifest file and checks that it is text; nil after a problem. A
+// SOPS file is returned encrypted: decodeAll decrypts it.
 func (r *renderer) plainText(p string) []byte {
-	data := r.readFile(p)
+	data := r.readRaw(p)
 	if data == nil {
 		return nil
 	}

@@ -14,9 +14,20 @@ type budget struct {
 	used int64
 }
 
-// readFile reads one input file under the budget. The size is checked with Stat first, so
-// an oversized file is refused without being read. It returns nil after reporting a problem.
+// readFile reads one input file under the budget, a SOPS file decrypted (see open). It
+// returns nil after reporting a problem.
 func (r *renderer) readFile(name string) []byte {
+	data := r.readRaw(name)
+	if data == nil {
+		return nil
+	}
+	return r.open(name, data, &r.ps)
+}
+
+// readRaw reads one input file under the budget, as it is in the tree. The size is checked
+// with Stat first, so an oversized file is refused without being read. It returns nil
+// after reporting a problem.
+func (r *renderer) readRaw(name string) []byte {
 	fi, err := fs.Stat(r.fsys, name)
 	if err != nil {
 		r.ps.add(Problem{File: name, Rule: RuleRead, Message: "cannot read: " + describe(err),

@@ -68,6 +68,10 @@ type Options struct {
 	// MaxAliasNodes bounds the nodes a document's YAML aliases may expand to
 	// (DefaultMaxAliasNodes if 0).
 	MaxAliasNodes int
+	// Secrets say how SOPS-encrypted files are decrypted and which Secrets are refused in
+	// clear (see Secrets). Nil: no identity, no rule about clear Secrets; a SOPS file is
+	// then refused, since it cannot be decrypted.
+	Secrets *Secrets
 }
 
 // DefaultOptions returns Options with every default filled in.
@@ -124,6 +128,9 @@ type Result struct {
 	Type     string // the type actually used (auto resolved)
 	Objects  []Object
 	Problems []Problem
+	// Sensitive are the values decrypted from SOPS files: whatever shows the render's
+	// outcome must not show them (they may sit in any object, through Helm values).
+	Sensitive []string
 }
 
 // OK reports whether rendering found no problem.
@@ -170,17 +177,18 @@ func Render(ctx context.Context, fsys fs.FS, opts Options) (*Result, error) {
 	type outcome struct {
 		objs []Object
 		ps   problems
+		r    *renderer // nil after a panic
 	}
 	done := make(chan outcome, 1) // buffered: an abandoned renderer must not block
 	typ := res.Type
 	go func() {
-		r := &renderer{ctx: ctx, fsys: fsys, opts: opts, in: &budget{max: opts.MaxBytes}}
+		r := &renderer{ctx: ctx, fsys: fsys, opts: opts, in: &budget{max: opts.MaxBytes}, sec: &secretState{decrypted: map[string]bool{}}}
 		// A panic in Kustomize or Helm on hostile input must not take the daemon down.
 		defer func() {
 			if v := recover(); v != nil {
 				r.ps.add(Problem{File: dir, Rule: RuleInternal, Message: fmt.Sprintf("rendering failed: %v", v),
 					Hint: "this is a bug in gitopsd or a library it uses; please report it"})
-				done <- outcome{nil, r.ps}
+				done <- outcome{nil, r.ps, nil}
 			}
 		}()
 		var objs []Object
@@ -192,7 +200,7 @@ func Render(ctx context.Context, fsys fs.FS, opts Options) (*Result, error) {
 		case TypeHelm:
 			objs = r.helm(dir)
 		}
-		done <- outcome{objs, r.ps}
+		done <- outcome{objs, r.ps, r}
 	}()
 	var out outcome
 	select {
@@ -213,6 +221,10 @@ func Render(ctx context.Context, fsys fs.FS, opts Options) (*Result, error) {
 	res.Problems = append(res.Problems, out.ps...)
 	res.Objects = out.objs
 	res.Objects = check(res.Objects, opts, (*problems)(&res.Problems))
+	if out.r != nil {
+		res.Problems = append(res.Problems, out.r.plainSecrets(res.Type, res.Objects)...)
+		res.Sensitive = out.r.sec.values
+	}
 	return res, nil
 }
 
@@ -223,6 +235,7 @@ type renderer struct {
 	opts Options
 	in   *budget
 	ps   problems
+	sec  *secretState
 }
 
 func (r *renderer) limits() limits {

@@ -43,6 +43,8 @@ type response struct {
 	Objects  []byte
 	Sources  []render.Source
 	Problems []render.Problem
+	// Sensitive are the values decrypted from SOPS files (render.Result.Sensitive).
+	Sensitive []string
 	// Err is an error of render.Render itself (bad options).
 	Err string
 }
@@ -94,7 +96,7 @@ func serveOne() int {
 	if err != nil {
 		resp.Err = err.Error()
 	} else {
-		resp.Type, resp.Problems = res.Type, res.Problems
+		resp.Type, resp.Problems, resp.Sensitive = res.Type, res.Problems, res.Sensitive
 		objs := make([]map[string]any, len(res.Objects))
 		for i, o := range res.Objects {
 			objs[i] = o.Object
@@ -151,4 +153,5 @@ func warmUp() {
 	for _, dir := range []string{"c", "k", "p"} {
 		_, _ = render.Render(context.Background(), tree, render.Options{Path: dir, DefaultNamespace: "warm"})
 	}
+	warmUpSecrets()
 }

@@ -5,7 +5,7 @@
 #
 #   scripts/bench.sh                 # everything, 8 to 12 minutes on 2 cores
 #   RUNS=5 scripts/bench.sh          # iterations per Go benchmark (default 3, at most 10)
-#   SKIP=transport scripts/bench.sh  # leave steps out: transport validate deploy healthy drift kube render sandbox
+#   SKIP=transport scripts/bench.sh  # leave steps out: transport validate deploy healthy drift kube render sandbox secrets
 #   REPORT=/tmp/gitopsd-bench-results.X scripts/bench.sh   # only print the table of a past run
 #
 # Steps, each bounded by `timeout` so that the whole run stops by itself:
@@ -26,6 +26,9 @@
 #   render     render: 1,000 objects from plain YAML in git, Helm, Kustomize
 #   sandbox    render: the render sandbox (a child process per render) vs rendering in
 #              process, 1,000 plain objects and a 200-object Helm chart from git
+#   secrets    render: 1,000 objects from git of which 100 are SOPS/age-encrypted Secrets
+#              (decrypted, MAC verified) vs the same Secrets in clear, in process and in
+#              the sandbox
 # Full logs stay in $OUT (printed at the end).
 set -uo pipefail
 
@@ -89,6 +92,7 @@ if [ -z "${REPORT:-}" ]; then
 	gobench render 180 ./render 'BenchmarkPlain1000Git$|BenchmarkHelm1000$|BenchmarkKustomize1000$' 1s
 	# The render sandbox against rendering in process, the same inputs run the same way.
 	gobench sandbox 180 ./render 'BenchmarkPlain1000Git$|BenchmarkSandboxPlain1000Git$|BenchmarkHelm200Git$|BenchmarkSandboxHelm200Git$' 20x
+	gobench secrets 180 ./render 'BenchmarkSecrets1000Git$|BenchmarkSecretsClear1000Git$|BenchmarkSandboxSecrets1000Git$|BenchmarkSandboxSecretsClear1000Git$' 20x
 else
 	LOAD_BEFORE="(not measured: REPORT)"
 	START=$SECONDS
@@ -222,6 +226,15 @@ for c in Plain1000Git:"render sandbox: 1,000 plain objects" Helm200Git:"render s
 	sb=$(metric sandbox "BenchmarkSandbox$id" ns/op)
 	r=$(num "$sb" "$in")
 	row "$label" "$(nsms "$sb")" "$(nsms "$in") in process" "$(ratio "$sb" "$in")" "<= 1.10x in process" "$(met "" "" "$r" 1.10)"
+done
+
+missing secrets
+# SOPS: the same 1,000 objects with their 100 Secrets encrypted, against them in clear.
+for c in Secrets1000Git:"render 1,000 with 100 SOPS Secrets" SandboxSecrets1000Git:"  same, in the render sandbox"; do
+	id=${c%%:*} label=${c#*:}
+	enc=$(metric secrets "Benchmark$id" ns/op)
+	clear=$(metric secrets "Benchmark${id/Secrets/SecretsClear}" ns/op)
+	row "$label" "$(nsms "$enc")" "$(nsms "$clear") in clear" "$(ratio "$enc" "$clear")" -
 done
 
 LOAD_AFTER=$(uptime | sed 's/.*load average: //')
