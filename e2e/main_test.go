@@ -3,6 +3,9 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -150,4 +153,20 @@ func watchChanges(observe func() string) (stop func() []string) {
 		defer mu.Unlock()
 		return seen
 	}
+}
+
+// webhookBodies serves a webhook for the test and returns its URL and a function that
+// says every body received so far, one per line.
+func webhookBodies(t *testing.T) (url string, bodies func() string) {
+	var mu sync.Mutex
+	var got strings.Builder
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		got.Write(body)
+		got.WriteString("\n")
+		mu.Unlock()
+	}))
+	t.Cleanup(hook.Close)
+	return hook.URL, func() string { mu.Lock(); defer mu.Unlock(); return got.String() }
 }

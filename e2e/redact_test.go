@@ -4,13 +4,9 @@ import (
 	"context"
 	"encoding/base64"
 	"fmt"
-	"io"
-	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/gitopsd/gitopsd/internal/gittest"
@@ -34,17 +30,7 @@ func TestRedactSecretsAndTerminalText(t *testing.T) {
 	cp := kubetest.Own(t)
 	ns := kubetest.NamespaceIn(t, cp.Config)
 
-	var mu sync.Mutex
-	var hooked strings.Builder
-	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, _ := io.ReadAll(r.Body)
-		mu.Lock()
-		hooked.Write(body)
-		hooked.WriteString("\n")
-		mu.Unlock()
-	}))
-	defer hook.Close()
-	webhooks := func() string { mu.Lock(); defer mu.Unlock(); return hooked.String() }
+	hookURL, webhooks := webhookBodies(t)
 
 	alice := gittest.NewKey(t, "alice")
 	d := gittest.Start(t, gittest.Users(alice)+"clusters:\n"+cluster("local", cp)+fmt.Sprintf(`repos:
@@ -54,7 +40,7 @@ func TestRedactSecretsAndTerminalText(t *testing.T) {
       prod: {branch: main, cluster: local, path: deploy, namespace: %s, apply: {wait: 2s}}
 webhooks:
   - {url: %q}
-`, ns, hook.URL))
+`, ns, hookURL))
 	base := httpAddr(t, d)
 	work := d.Clone(t, alice, "app")
 	b64 := func(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }

@@ -4,14 +4,10 @@ import (
 	"context"
 	"encoding/base64"
 	"fmt"
-	"io"
-	"net/http"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -82,17 +78,7 @@ func TestSecretsSOPS(t *testing.T) {
 	ns := kubetest.Namespace(t)
 	cs := kubetest.Client(t, cp.Config)
 
-	var mu sync.Mutex
-	var hooked strings.Builder
-	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, _ := io.ReadAll(r.Body)
-		mu.Lock()
-		hooked.Write(body)
-		hooked.WriteString("\n")
-		mu.Unlock()
-	}))
-	defer hook.Close()
-	webhooks := func() string { mu.Lock(); defer mu.Unlock(); return hooked.String() }
+	hookURL, webhooks := webhookBodies(t)
 
 	key, other := sopstest.NewKey(t), sopstest.NewKey(t)
 	idFile := filepath.Join(t.TempDir(), "age-"+ns)
@@ -107,7 +93,7 @@ func TestSecretsSOPS(t *testing.T) {
 	d := gittest.Start(t, gittest.Users(alice)+"clusters:\n"+cluster("local", cp)+
 		fmt.Sprintf("repos:\n  %s:\n    write: [alice]\n    environments:\n", ns)+
 		env("plain", "plain", "")+env("kust", "kust", "")+env("helm", "chart", ", render: {values: [values-secret.yaml]}")+
-		fmt.Sprintf("webhooks:\n  - {url: %q}\n", hook.URL))
+		fmt.Sprintf("webhooks:\n  - {url: %q}\n", hookURL))
 	base := httpAddr(t, d)
 	work := d.Clone(t, alice, ns)
 	var outputs []string
@@ -386,15 +372,7 @@ func TestSecretsDriftOfCopiedValue(t *testing.T) {
 	cp := kubetest.ControlPlane(t)
 	ns := kubetest.Namespace(t)
 	cs := kubetest.Client(t, cp.Config)
-	var mu sync.Mutex
-	var hooked strings.Builder
-	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, _ := io.ReadAll(r.Body)
-		mu.Lock()
-		hooked.Write(body)
-		mu.Unlock()
-	}))
-	defer hook.Close()
+	hookURL, webhooks := webhookBodies(t)
 	key := sopstest.NewKey(t)
 	idFile := filepath.Join(t.TempDir(), "age")
 	if err := os.WriteFile(idFile, []byte(key.Identity), 0o600); err != nil {
@@ -409,7 +387,7 @@ func TestSecretsDriftOfCopiedValue(t *testing.T) {
              drift: {schedule: "@every 1s", mode: report}, secrets: {identities: [%[2]s]}}
 webhooks:
   - {url: %[3]q}
-`, ns, idFile, hook.URL))
+`, ns, idFile, hookURL))
 	work := d.Clone(t, alice, ns)
 	d.Commit(t, alice, work, "chart", map[string]string{
 		"chart/Chart.yaml":        "apiVersion: v2\nname: app\nversion: 0.1.0\n",
@@ -433,14 +411,11 @@ webhooks:
 		status, _, _ = d.SSH(t, alice, nil, "status", ns, "prod")
 		return strings.Contains(status, "ConfigMap/"+ns+"/app") && strings.Contains(status, "kubectl-edit")
 	})
-	waitFor(t, "the drift webhook", func() bool { mu.Lock(); defer mu.Unlock(); return strings.Contains(hooked.String(), "drift.found") })
+	waitFor(t, "the drift webhook", func() bool { return strings.Contains(webhooks(), "drift.found") })
 	if !strings.Contains(status, `"edited-by-hand" -> "***"`) {
 		t.Errorf("the drift must show the field, git's value masked:\n%s", status)
 	}
-	mu.Lock()
-	webhooks := hooked.String()
-	mu.Unlock()
-	for where, text := range map[string]string{"ssh status": status, "log": d.Logs(), "webhooks": webhooks} {
+	for where, text := range map[string]string{"ssh status": status, "log": d.Logs(), "webhooks": webhooks()} {
 		if strings.Contains(text, copied) || strings.Contains(text, base64.StdEncoding.EncodeToString([]byte(copied))) {
 			t.Errorf("%s shows the decrypted value:\n%s", where, text)
 		}
