@@ -493,3 +493,51 @@ spec: {selector: {app: %s}, ports: [{port: 80}]}
 		return canaryGone(cs, ns)
 	})
 }
+
+// TestRolloutNamesAndLabelsFromGit: what git declares is never taken for a release's own
+// objects. A Deployment named as a canary would be is refused at the door; one that
+// carries the release label is neither deleted nor recreated by a release.
+func TestRolloutNamesAndLabelsFromGit(t *testing.T) {
+	cp := kubetest.Living(t)
+	ns := kubetest.NamespaceIn(t, cp.Config)
+	cs := kubetest.Client(t, cp.Config)
+	d, alice, work := oneRepo(t, cp, ns, fmt.Sprintf(`prod: {branch: main, cluster: local, path: deploy, namespace: %s, apply: {settle: 1s, health_timeout: 60s},
+        rollout: {strategy: canary, steps: [{weight: 50}]}}`, ns))
+	labelled := `apiVersion: apps/v1
+kind: Deployment
+metadata: {name: batch, labels: {gitopsd.dev/release-of: shop}}
+spec:
+  replicas: 1
+  selector: {matchLabels: {app: batch}}
+  template:
+    metadata: {labels: {app: batch}}
+    spec: {containers: [{name: batch, image: "registry.example/batch:1"}]}
+`
+	files := shop("v1")
+	files["deploy/batch.yaml"] = labelled
+	d.Commit(t, alice, work, "v1", files)
+	if out, ok := push(t, d, alice, work, "main"); !ok {
+		t.Fatalf("v1:\n%s", out)
+	}
+	before, err := cs.AppsV1().Deployments(ns).Get(context.Background(), "batch", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	head := remoteHead(t, d, "main", ns)
+	d.Commit(t, alice, work, "a canary's name", map[string]string{"deploy/shop-canary.yaml": strings.Replace(shop("v1")["deploy/shop.yaml"], "name: shop}", "name: shop-canary}", 1)})
+	out, ok := push(t, d, alice, work, "main")
+	if ok || !strings.Contains(out, "rollout: Deployment "+ns+"/shop-canary has the name a release of Deployment shop would take") || remoteHead(t, d, "main", ns) != head {
+		t.Errorf("a Deployment named as a canary must be refused at the door:\n%s", out)
+	}
+	d.MustGit(t, alice, work, "reset", "-q", "--hard", "HEAD~1")
+
+	d.Commit(t, alice, work, "v2", shop("v2"))
+	if out, ok := push(t, d, alice, work, "main"); !ok || !strings.Contains(out, "release: canary 50%") || !strings.Contains(out, "ok: applied and healthy") {
+		t.Fatalf("v2 is released:\n%s", out)
+	}
+	after, err := cs.AppsV1().Deployments(ns).Get(context.Background(), "batch", metav1.GetOptions{})
+	if err != nil || after.UID != before.UID {
+		t.Errorf("the release took git's labelled Deployment for a leftover (uid %s, now %v %v)", before.UID, after.GetUID(), err)
+	}
+}

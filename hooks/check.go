@@ -32,6 +32,7 @@ const (
 	RuleTest       = "test"
 	RuleCluster    = "cluster"
 	RulePermission = "permission"
+	RuleRollout    = "rollout"
 )
 
 // Clusters gives the checks the client an environment acts through (see
@@ -129,6 +130,13 @@ func (c *Checker) Check(ctx context.Context, t Target) *Checked {
 		rep.Problems = append(rep.Problems, Problem{Rule: RulePermission, Message: t.Denied,
 			Hint: "leave this environment's files as they are, or ask one of its pushers (push: in repos.yaml) to push the change"})
 		return out
+	}
+
+	if env.Rollout != nil {
+		for _, clash := range rollout.NameClashes(render.Unstructured(res.Objects)) {
+			rep.Problems = append(rep.Problems, Problem{Rule: RuleRollout, Message: clash,
+				Hint: "rename it: a release creates and deletes objects of these names (see rollout: in repos.yaml)"})
+		}
 	}
 
 	start = time.Now()
@@ -363,10 +371,7 @@ func (c *Checker) prunePreview(ctx context.Context, cl *kube.Client, t Target, o
 }
 
 func (c *Checker) tests(ctx context.Context, t Target, objs []render.Object, rep *Report) {
-	us := make([]*unstructured.Unstructured, len(objs))
-	for i, o := range objs {
-		us[i] = o.Unstructured
-	}
+	us := render.Unstructured(objs)
 	for _, name := range t.Env.Checks.Tests {
 		spec := c.Config.Tests[name]
 		var out lineBuffer

@@ -215,10 +215,7 @@ func (r *Reconciler) render(ctx context.Context, repoName string, env config.Env
 	if !res.OK() {
 		return nil, "", nil, applyFailed(&renderError{problems: res.Problems}, false)
 	}
-	objs := make([]*unstructured.Unstructured, len(res.Objects))
-	for i, o := range res.Objects {
-		objs[i] = o.Unstructured
-	}
+	objs := render.Unstructured(res.Objects)
 	return objs, desired.Digest(res.Objects), secrets.NewScrubber(res.Sensitive), nil
 }
 

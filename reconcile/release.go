@@ -35,6 +35,9 @@ func (r *Reconciler) planRelease(ctx context.Context, p *pass, objs []*unstructu
 	}
 	var cands []*unstructured.Unstructured
 	if p.env.Rollout != nil {
+		if clash := rollout.NameClashes(objs); len(clash) > 0 {
+			return nil, nil, applyFailed(fmt.Errorf("release: %s; rename it", strings.Join(clash, "; ")), false)
+		}
 		var err error
 		if cands, err = rollout.Candidates(ctx, p.cl, objs, desired.ApplyOptions(p.owner)); err != nil {
 			return nil, nil, unreachable(p.env.Cluster, err)

@@ -122,6 +122,15 @@ type Object struct {
 	Source Source
 }
 
+// Unstructured returns the objects of objs without their sources, in order.
+func Unstructured(objs []Object) []*unstructured.Unstructured {
+	us := make([]*unstructured.Unstructured, len(objs))
+	for i, o := range objs {
+		us[i] = o.Unstructured
+	}
+	return us
+}
+
 // Result is what Render produced. Objects are in input order (files in lexical order,
 // documents in file order; Kustomize's and Helm's own order otherwise).
 type Result struct {

@@ -192,6 +192,35 @@ func StrategyOf(d *unstructured.Unstructured, env config.Rollout) string {
 	return env.Strategy
 }
 
+// NameClashes says which objects of objs have the name a release of another would take
+// (NAME-canary or NAME-preview next to a released Deployment NAME, SVC-preview next to a
+// Service of one): a release would apply over them and then delete them. One message per
+// clash, naming both.
+func NameClashes(objs []*unstructured.Unstructured) []string {
+	declared := map[kube.ObjectID]bool{}
+	for _, o := range objs {
+		declared[kube.IDOf(o)] = true
+	}
+	var out []string
+	for _, o := range objs {
+		ns := o.GetNamespace()
+		switch {
+		case Releasable(o):
+			for _, name := range []string{CanaryName(o.GetName()), PreviewName(o.GetName())} {
+				if declared[kube.ObjectID{Group: "apps", Kind: "Deployment", Namespace: ns, Name: name}] {
+					out = append(out, fmt.Sprintf("Deployment %s/%s has the name a release of Deployment %s would take", ns, name, o.GetName()))
+				}
+			}
+		case o.GetKind() == "Service" && o.GroupVersionKind().Group == "":
+			name := PreviewName(o.GetName())
+			if declared[kube.ObjectID{Kind: "Service", Namespace: ns, Name: name}] {
+				out = append(out, fmt.Sprintf("Service %s/%s has the name a blue-green release of Service %s would take", ns, name, o.GetName()))
+			}
+		}
+	}
+	return out
+}
+
 // CanaryName is the name of the canary of Deployment name.
 func CanaryName(name string) string { return name + "-canary" }
 
@@ -575,6 +604,12 @@ func Leftovers(ctx context.Context, cl *kube.Client, owner kube.Owner, objs []*u
 		}
 	}
 	keep := map[string]bool{}
+	// What git declares is never a leftover, whatever labels it carries.
+	for _, o := range objs {
+		if o.GetKind() == "Deployment" {
+			keep[o.GetNamespace()+"/"+o.GetName()] = true
+		}
+	}
 	for _, d := range running {
 		keep[d.GetNamespace()+"/"+CanaryName(d.GetName())] = true
 		keep[d.GetNamespace()+"/"+PreviewName(d.GetName())] = true

@@ -4,6 +4,8 @@ import (
 	"testing"
 	"time"
 
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
 	"github.com/gitopsd/gitopsd/config"
 )
 
@@ -28,5 +30,42 @@ func TestDescribe(t *testing.T) {
 	}
 	if CanaryName("web") != "web-canary" {
 		t.Errorf("CanaryName")
+	}
+}
+
+func obj(kind, ns, name string, ann map[string]string) *unstructured.Unstructured {
+	api := "v1"
+	if kind == "Deployment" {
+		api = "apps/v1"
+	}
+	u := &unstructured.Unstructured{Object: map[string]any{"apiVersion": api, "kind": kind,
+		"metadata": map[string]any{"name": name, "namespace": ns}}}
+	if ann != nil {
+		u.SetAnnotations(ann)
+	}
+	return u
+}
+
+// TestNameClashes: git may not hold an object whose name a release would create and then
+// delete: NAME-canary or NAME-preview next to a released Deployment, SVC-preview next to
+// a Service. One that opts out of releases, or sits in another namespace, clashes with
+// nothing.
+func TestNameClashes(t *testing.T) {
+	got := NameClashes([]*unstructured.Unstructured{
+		obj("Deployment", "web", "shop", nil),
+		obj("Deployment", "web", "shop-canary", nil),
+		obj("Deployment", "web", "cart", map[string]string{StrategyAnnotation: "none"}),
+		obj("Deployment", "web", "cart-preview", nil),
+		obj("Deployment", "other", "shop-preview", nil),
+		obj("Service", "web", "shop", nil),
+		obj("Service", "web", "shop-preview", nil),
+		obj("ConfigMap", "web", "shop-canary", nil),
+	})
+	want := []string{
+		"Deployment web/shop-canary has the name a release of Deployment shop would take",
+		"Service web/shop-preview has the name a blue-green release of Service shop would take",
+	}
+	if len(got) != len(want) || got[0] != want[0] || got[1] != want[1] {
+		t.Errorf("clashes:\n%q\nwant\n%q", got, want)
 	}
 }
