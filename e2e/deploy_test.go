@@ -37,9 +37,7 @@ func TestPushRejectedThenApplied(t *testing.T) {
 	before := objectCount(t, d, ns)
 	d.Commit(t, alice, work, "bad", map[string]string{"deploy/web.yaml": badDeployment, "deploy/a.yaml": cmYAML("a", "one")})
 	out, ok := push(t, d, alice, work, "main")
-	if ok {
-		t.Fatalf("a push with an invalid Deployment must be refused:\n%s", out)
-	}
+	refusedBy(t, out, ok, "dry-run")
 	for _, want := range []string{
 		"remote:   x deploy/web.yaml:6  Deployment.apps/" + ns + "/web",
 		"spec.replicas: Invalid value: -1: must be greater than or equal to 0",

@@ -152,7 +152,8 @@ func TestLayoutDirectoryPerEnvironment(t *testing.T) {
 		"deploy/overlays/production/bad.yaml":           "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: Bad_Name}\n",
 	})
 	out, ok = push(t, d, alice, aw, "main")
-	if ok || !strings.Contains(out, "podinfo/production") || !strings.Contains(out, "Bad_Name") || !strings.Contains(out, "REJECTED") {
+	refusedBy(t, out, ok, "dry-run")
+	if !strings.Contains(out, "podinfo/production") || !strings.Contains(out, "Bad_Name") || !strings.Contains(out, "REJECTED") {
 		t.Errorf("a push that breaks production is refused:\n%s", out)
 	}
 	if remoteHead(t, d, "main", "podinfo") != before || level("staging") != "debug" {

@@ -34,7 +34,7 @@ func TestTagNamedLikeAnEnvironmentBranch(t *testing.T) {
 			t.Fatalf("git %s: output lacks %q:\n%s", strings.Join(args, " "), want, out)
 		}
 	}
-	refused("remote: gitopsd: refused refs/tags/main: tag main has the name of branch main, which deploys environment production",
+	refused("remote: gitopsd: refused refs/tags/main\nremote:   ref-name: tag main has the name of branch main, which deploys environment production",
 		"push", "origin", "HEAD:refs/tags/main")
 	if out := d.MustGit(t, alice, work, "ls-remote", "origin", "refs/tags/*"); out != "" {
 		t.Fatalf("a refused tag exists:\n%s", out)
@@ -49,13 +49,13 @@ func TestTagNamedLikeAnEnvironmentBranch(t *testing.T) {
 
 	// The other kind of ref of an existing name, both ways.
 	d.MustGit(t, alice, work, "push", "--quiet", "origin", "HEAD:refs/heads/feature", "HEAD:refs/tags/v1")
-	refused("refused refs/tags/feature: branch feature exists", "push", "origin", "HEAD:refs/tags/feature")
-	refused("refused refs/heads/v1: tag v1 exists", "push", "origin", "HEAD:refs/heads/v1")
+	refused("refused refs/tags/feature\nremote:   ref-name: branch feature exists", "push", "origin", "HEAD:refs/tags/feature")
+	refused("refused refs/heads/v1\nremote:   ref-name: tag v1 exists", "push", "origin", "HEAD:refs/heads/v1")
 	// In one push, too.
-	refused("refused refs/tags/topic: branch topic is pushed too", "push", "origin", "HEAD:refs/heads/topic", "HEAD:refs/tags/topic")
+	refused("refused refs/tags/topic\nremote:   ref-name: branch topic is pushed too", "push", "origin", "HEAD:refs/heads/topic", "HEAD:refs/tags/topic")
 	// A name that differs from the environment's branch only in case would be one file in
 	// a clone on a case-insensitive file system.
-	refused("refused refs/heads/Main: Main differs from branch main", "push", "origin", "HEAD:refs/heads/Main")
+	refused("refused refs/heads/Main\nremote:   ref-name: Main differs from branch main", "push", "origin", "HEAD:refs/heads/Main")
 }
 
 // TestDeletedEnvironmentBranchComesBackAsFastForward is the force-push dodge: deleting an
@@ -85,7 +85,7 @@ func TestDeletedEnvironmentBranchComesBackAsFastForward(t *testing.T) {
 	if ok {
 		t.Fatalf("unrelated history under the deleted branch's name was accepted:\n%s", out)
 	}
-	want := fmt.Sprintf("refused refs/heads/prod: branch prod deploys environment production and may come back only as a fast-forward of %s", applied[:12])
+	want := fmt.Sprintf("refused refs/heads/prod\nremote:   fast-forward: branch prod deploys environment production and may come back only as a fast-forward of %s", applied[:12])
 	if !strings.Contains(out, want) {
 		t.Fatalf("push output lacks %q:\n%s", want, out)
 	}
@@ -126,9 +126,7 @@ func TestKustomizeRemoteBaseNeverFetched(t *testing.T) {
 		"k/a.yaml":             cmYAML("a", "one"),
 	})
 	out, ok := push(t, d, alice, work, "main")
-	if ok {
-		t.Fatalf("a remote base was accepted:\n%s", out)
-	}
+	refusedBy(t, out, ok, "kustomize-remote")
 	for _, want := range []string{`k/kustomization.yaml:3`, `resources: "deploy@evil.example:infra/base" is remote`, "hint: vendor it into the repository"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("push output lacks %q:\n%s", want, out)

@@ -124,6 +124,23 @@ func outputHas(t *testing.T, out string, want ...string) {
 	}
 }
 
+// refusedBy fails t unless the push was refused (ok false) by rule: its output must hold
+// the line "RULE: ..." of a report or of the ref rules, so that a test of one refusal does
+// not pass on another that happens to fail the push too.
+func refusedBy(t *testing.T, out string, ok bool, rule string) {
+	t.Helper()
+	if ok {
+		t.Fatalf("the push must be refused by rule %s; it was accepted:\n%s", rule, out)
+	}
+	for _, l := range strings.Split(out, "\n") {
+		l, isRemote := strings.CutPrefix(l, "remote: ")
+		if isRemote && strings.HasPrefix(strings.TrimSpace(l), rule+": ") {
+			return
+		}
+	}
+	t.Fatalf("the refusal does not name rule %s:\n%s", rule, out)
+}
+
 // watchChanges calls observe every 50 ms until stop, and returns each value it saw that
 // differs from the one before, in order.
 func watchChanges(observe func() string) (stop func() []string) {

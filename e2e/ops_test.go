@@ -170,9 +170,8 @@ webhooks:
 
 	work := d.Clone(t, alice, "app")
 	d.Commit(t, alice, work, "bad", map[string]string{"deploy/a.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a\n"})
-	if out, ok := push(t, d, alice, work, "main"); ok {
-		t.Fatalf("invalid YAML must be refused:\n%s", out)
-	}
+	out, ok := push(t, d, alice, work, "main")
+	refusedBy(t, out, ok, "yaml-syntax")
 	d.Commit(t, alice, work, "good", map[string]string{"deploy/a.yaml": cmYAML("a", "x")})
 	if out, ok := push(t, d, alice, work, "main"); !ok {
 		t.Fatalf("good push:\n%s", out)

@@ -206,7 +206,8 @@ func TestSecretsSOPS(t *testing.T) {
 		"values-secret.yaml":      string(sopstest.Encrypt(t, []byte("password: "+sopsHelmValue+"\nlabel: "+sopsLabelValue+"\n"), secrets.YAML, sopstest.Options{}, key.Recipient)),
 	})
 	out, ok := pushTo("helm")
-	if ok || !strings.Contains(out, "ConfigMap/"+ns+"/labelled") || !strings.Contains(out, "***") {
+	refusedBy(t, out, ok, "dry-run")
+	if !strings.Contains(out, "ConfigMap/"+ns+"/labelled") || !strings.Contains(out, "***") {
 		t.Errorf("the API server's refusal must be told, the value masked:\n%s", out)
 	}
 	if h := remoteHead(t, d, "helm", ns); h != head {
@@ -333,11 +334,15 @@ func TestSecretsReadNothingOutsideTree(t *testing.T) {
 		t.Fatalf("first push:\n%s", out)
 	}
 	climb := strings.Repeat("../", strings.Count(work, "/")+2) + strings.TrimPrefix(idFile, "/")
-	for name, files := range map[string]map[string]string{
-		"symlink":  {"deploy/key.yaml": "symlink:" + idFile},
-		"absolute": {"deploy/kustomization.yaml": "resources: [a.yaml]\nsecretGenerator:\n- name: k\n  files: [key=" + idFile + "]\n"},
-		"climbing": {"deploy/kustomization.yaml": "resources: [a.yaml]\nsecretGenerator:\n- name: k\n  files: [key=" + climb + "]\n"},
+	for name, c := range map[string]struct {
+		files map[string]string
+		rule  string
+	}{
+		"symlink":  {map[string]string{"deploy/key.yaml": "symlink:" + idFile}, "read"},
+		"absolute": {map[string]string{"deploy/kustomization.yaml": "resources: [a.yaml]\nsecretGenerator:\n- name: k\n  files: [key=" + idFile + "]\n"}, "outside-repo"},
+		"climbing": {map[string]string{"deploy/kustomization.yaml": "resources: [a.yaml]\nsecretGenerator:\n- name: k\n  files: [key=" + climb + "]\n"}, "outside-repo"},
 	} {
+		files := c.files
 		t.Run(name, func(t *testing.T) {
 			head := remoteHead(t, d, "main", ns)
 			for p, c := range files {
@@ -353,8 +358,9 @@ func TestSecretsReadNothingOutsideTree(t *testing.T) {
 			d.MustGit(t, alice, work, "add", "-A")
 			d.MustGit(t, alice, work, "commit", "-q", "-m", name)
 			out, ok := push(t, d, alice, work, "main")
-			if ok || remoteHead(t, d, "main", ns) != head {
-				t.Fatalf("accepted:\n%s", out)
+			refusedBy(t, out, ok, c.rule)
+			if remoteHead(t, d, "main", ns) != head {
+				t.Fatalf("the branch moved:\n%s", out)
 			}
 			if strings.Contains(out, secretKey) || strings.Contains(d.Logs(), secretKey) {
 				t.Fatalf("the identity is shown:\n%s", out)

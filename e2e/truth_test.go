@@ -285,7 +285,7 @@ func TestDeleteEnvironmentBranch(t *testing.T) {
 	}
 
 	out, ok = del("gone")
-	if ok || !strings.Contains(out, "deleting branch gone prunes every object of environment gone (on_delete: prune)") || remoteHead(t, d, "gone", ns) == "" {
+	if ok || !strings.Contains(out, "prune-guard: deleting branch gone prunes every object of environment gone (on_delete: prune)") || remoteHead(t, d, "gone", ns) == "" {
 		t.Fatalf("deleting a pruning environment's branch needs -o gitopsd.allow-prune:\n%s", out)
 	}
 	out, ok = del("gone", "gitopsd.allow-prune")

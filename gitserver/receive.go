@@ -42,11 +42,13 @@ func (s *Server) preReceive(ctx context.Context, push *Push, out io.Writer) (cod
 		lastApplied: func(env string) string { return s.lastApplied(push.Repo, env) },
 	})
 	if len(problems) > 0 {
-		for _, p := range problems {
-			fmt.Fprintf(out, "gitopsd: refused %s\n", p)
+		reasons := make([]string, len(problems))
+		for i, p := range problems {
+			p.write(out)
+			reasons[i] = p.String()
 		}
-		fmt.Fprintf(out, "gitopsd: push rejected (%d of %d ref updates refused); nothing was changed\n", len(problems), len(push.Updates))
-		verdict, reason = "rejected", strings.Join(problems, "; ")
+		fmt.Fprintf(out, "gitopsd: push rejected: %d of %d ref updates refused; nothing changed\n", len(problems), len(push.Updates))
+		verdict, reason = "rejected", strings.Join(reasons, "; ")
 		return 1
 	}
 	if err := s.hooks.PreReceive(ctx, push, out); err != nil {

@@ -47,7 +47,7 @@ func TestRefusals(t *testing.T) {
 		gitFails(t, "gitopsd: carol may read platform but not push to it", w.carol, dir, "push", "origin", "HEAD:topic")
 	})
 	t.Run("writer of staging pushing to production", func(t *testing.T) {
-		gitFails(t, "remote: gitopsd: refused refs/heads/main: bob may not push to branch main of platform", w.bob, work, "push", "origin", "HEAD:main")
+		gitFails(t, "remote: gitopsd: refused refs/heads/main\nremote:   ref-permission: bob may not push to branch main of platform", w.bob, work, "push", "origin", "HEAD:main")
 		if out := d.MustGit(t, w.bob, work, "ls-remote", "origin", "refs/heads/main"); !strings.HasPrefix(out, w.seed) {
 			t.Fatalf("main moved:\n%s", out)
 		}

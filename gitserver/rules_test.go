@@ -48,51 +48,61 @@ func TestCheckRefRules(t *testing.T) {
 		}
 		return ""
 	}
+	seen := map[string]bool{}
+	defer func() {
+		for _, r := range RefRules {
+			if !seen[r] {
+				t.Errorf("no case refuses by rule %s", r)
+			}
+		}
+	}()
 	for _, tc := range []struct {
 		name, user string
 		u          RefUpdate
 		want       string // substring of the refusal; "" means allowed
+		rule       string
 	}{
-		{"writer on plain branch", "bob", RefUpdate{"refs/heads/feature", a, b}, ""},
-		{"force on plain branch", "bob", RefUpdate{"refs/heads/feature", b, a}, ""},
-		{"delete plain branch", "bob", RefUpdate{"refs/heads/feature", a, ZeroID}, ""},
-		{"not a writer of production", "bob", RefUpdate{"refs/heads/main", a, b}, "bob may not push to branch main"},
-		{"production writer fast-forward", "alice", RefUpdate{"refs/heads/main", a, b}, ""},
-		{"production non-fast-forward", "alice", RefUpdate{"refs/heads/main", b, a}, "non-fast-forward update of branch main, which deploys environment production"},
-		{"ancestry unknown", "alice", RefUpdate{"refs/heads/main", "broken", a}, "could not check"},
-		{"delete environment branch", "bob", RefUpdate{"refs/heads/staging", a, ZeroID}, "may not be deleted"},
-		{"create environment branch never applied", "bob", RefUpdate{"refs/heads/qa", ZeroID, a}, ""},
-		{"create environment branch an old tag shadows", "alice", RefUpdate{"refs/heads/main", ZeroID, a}, "tag main exists"},
-		{"environment branch back at the applied commit", "bob", RefUpdate{"refs/heads/staging", ZeroID, a}, ""},
-		{"environment branch back as a fast-forward", "bob", RefUpdate{"refs/heads/staging", ZeroID, b}, ""},
+		{"writer on plain branch", "bob", RefUpdate{"refs/heads/feature", a, b}, "", ""},
+		{"force on plain branch", "bob", RefUpdate{"refs/heads/feature", b, a}, "", ""},
+		{"delete plain branch", "bob", RefUpdate{"refs/heads/feature", a, ZeroID}, "", ""},
+		{"not a writer of production", "bob", RefUpdate{"refs/heads/main", a, b}, "bob may not push to branch main", "ref-permission"},
+		{"production writer fast-forward", "alice", RefUpdate{"refs/heads/main", a, b}, "", ""},
+		{"production non-fast-forward", "alice", RefUpdate{"refs/heads/main", b, a}, "non-fast-forward update of branch main, which deploys environment production", "fast-forward"},
+		{"ancestry unknown", "alice", RefUpdate{"refs/heads/main", "broken", a}, "could not check", "ref-check"},
+		{"delete environment branch", "bob", RefUpdate{"refs/heads/staging", a, ZeroID}, "may not be deleted", "branch-delete"},
+		{"create environment branch never applied", "bob", RefUpdate{"refs/heads/qa", ZeroID, a}, "", ""},
+		{"create environment branch an old tag shadows", "alice", RefUpdate{"refs/heads/main", ZeroID, a}, "tag main exists", "ref-name"},
+		{"environment branch back at the applied commit", "bob", RefUpdate{"refs/heads/staging", ZeroID, a}, "", ""},
+		{"environment branch back as a fast-forward", "bob", RefUpdate{"refs/heads/staging", ZeroID, b}, "", ""},
 		{"environment branch back with other history", "bob", RefUpdate{"refs/heads/staging", ZeroID, "cccccccccccccccccccccccccccccccccccccccc"},
-			"branch staging deploys environment staging and may come back only as a fast-forward of aaaaaaaaaaaa"},
-		{"environment branch back with force allowed", "bob", RefUpdate{"refs/heads/preview", ZeroID, "cccccccccccccccccccccccccccccccccccccccc"}, ""},
-		{"force where allowed", "bob", RefUpdate{"refs/heads/preview", b, a}, ""},
-		{"delete where allowed", "bob", RefUpdate{"refs/heads/preview", a, ZeroID}, ""},
-		{"tag by tag writer", "alice", RefUpdate{"refs/tags/v2", ZeroID, a}, ""},
-		{"tag by other writer", "bob", RefUpdate{"refs/tags/v2", ZeroID, a}, "bob may not push tags"},
-		{"tag move", "alice", RefUpdate{"refs/tags/v1", a, b}, "may not be moved"},
-		{"tag delete", "alice", RefUpdate{"refs/tags/v1", a, ZeroID}, "may not be deleted"},
-		{"tag named like an environment branch", "alice", RefUpdate{"refs/tags/staging", ZeroID, a}, "tag staging has the name of branch staging, which deploys environment staging"},
-		{"tag named like a branch", "alice", RefUpdate{"refs/tags/feature", ZeroID, a}, "branch feature exists, and a tag of the same name would make `git push origin HEAD:feature` ambiguous"},
-		{"branch named like a tag", "bob", RefUpdate{"refs/heads/v1", ZeroID, a}, "tag v1 exists"},
-		{"branch differing in case", "bob", RefUpdate{"refs/heads/Staging", ZeroID, a}, "Staging differs from branch staging, which deploys environment staging, only in case"},
-		{"tag differing in case", "alice", RefUpdate{"refs/tags/MAIN", ZeroID, a}, "MAIN differs from branch main"},
-		{"refs unreadable", "bob", RefUpdate{"refs/heads/broken", ZeroID, a}, "could not check whether tag broken exists"},
-		{"delete a tag hiding a branch", "alice", RefUpdate{"refs/tags/main", a, ZeroID}, ""},
-		{"delete a tag hiding a branch, not a tag writer", "bob", RefUpdate{"refs/tags/main", a, ZeroID}, "bob may not push tags"},
-		{"other namespace", "alice", RefUpdate{"refs/notes/commits", ZeroID, a}, "only branches"},
-		{"stranger", "mallory", RefUpdate{"refs/heads/feature", ZeroID, a}, "mallory may not push"},
+			"branch staging deploys environment staging and may come back only as a fast-forward of aaaaaaaaaaaa", "fast-forward"},
+		{"environment branch back with force allowed", "bob", RefUpdate{"refs/heads/preview", ZeroID, "cccccccccccccccccccccccccccccccccccccccc"}, "", ""},
+		{"force where allowed", "bob", RefUpdate{"refs/heads/preview", b, a}, "", ""},
+		{"delete where allowed", "bob", RefUpdate{"refs/heads/preview", a, ZeroID}, "", ""},
+		{"tag by tag writer", "alice", RefUpdate{"refs/tags/v2", ZeroID, a}, "", ""},
+		{"tag by other writer", "bob", RefUpdate{"refs/tags/v2", ZeroID, a}, "bob may not push tags", "ref-permission"},
+		{"tag move", "alice", RefUpdate{"refs/tags/v1", a, b}, "may not be moved", "tag-move"},
+		{"tag delete", "alice", RefUpdate{"refs/tags/v1", a, ZeroID}, "may not be deleted", "tag-move"},
+		{"tag named like an environment branch", "alice", RefUpdate{"refs/tags/staging", ZeroID, a}, "tag staging has the name of branch staging, which deploys environment staging", "ref-name"},
+		{"tag named like a branch", "alice", RefUpdate{"refs/tags/feature", ZeroID, a}, "branch feature exists, and a tag of the same name would make `git push origin HEAD:feature` ambiguous", "ref-name"},
+		{"branch named like a tag", "bob", RefUpdate{"refs/heads/v1", ZeroID, a}, "tag v1 exists", "ref-name"},
+		{"branch differing in case", "bob", RefUpdate{"refs/heads/Staging", ZeroID, a}, "Staging differs from branch staging, which deploys environment staging, only in case", "ref-name"},
+		{"tag differing in case", "alice", RefUpdate{"refs/tags/MAIN", ZeroID, a}, "MAIN differs from branch main", "ref-name"},
+		{"refs unreadable", "bob", RefUpdate{"refs/heads/broken", ZeroID, a}, "could not check whether tag broken exists", "ref-check"},
+		{"delete a tag hiding a branch", "alice", RefUpdate{"refs/tags/main", a, ZeroID}, "", ""},
+		{"delete a tag hiding a branch, not a tag writer", "bob", RefUpdate{"refs/tags/main", a, ZeroID}, "bob may not push tags", "ref-permission"},
+		{"other namespace", "alice", RefUpdate{"refs/notes/commits", ZeroID, a}, "only branches", "ref-kind"},
+		{"stranger", "mallory", RefUpdate{"refs/heads/feature", ZeroID, a}, "mallory may not push", "ref-permission"},
 	} {
+		seen[tc.rule] = true
 		t.Run(tc.name, func(t *testing.T) {
 			got := checkRefRules(context.Background(), ruleInput{repoName: "platform", repo: repo, user: tc.user,
 				updates: []RefUpdate{tc.u}, state: state, lastApplied: lastApplied})
 			switch {
 			case tc.want == "" && len(got) > 0:
 				t.Fatalf("refused: %v", got)
-			case tc.want != "" && (len(got) != 1 || !strings.Contains(got[0], tc.want) || !strings.HasPrefix(got[0], tc.u.Name+": ")):
-				t.Fatalf("got %q, want one refusal naming %s and containing %q", got, tc.u.Name, tc.want)
+			case tc.want != "" && (len(got) != 1 || !strings.Contains(got[0].Message, tc.want) || got[0].Ref != tc.u.Name || got[0].Rule != tc.rule || got[0].Hint == ""):
+				t.Fatalf("got %+v, want one refusal of %s by rule %s, with a hint, containing %q", got, tc.u.Name, tc.rule, tc.want)
 			}
 		})
 	}
@@ -108,7 +118,7 @@ func TestCheckRefRules(t *testing.T) {
 	// in the same push frees its name.
 	both := checkRefRules(context.Background(), ruleInput{repoName: "platform", repo: repo, user: "alice",
 		updates: []RefUpdate{{"refs/heads/topic", ZeroID, a}, {"refs/tags/topic", ZeroID, a}}, state: state})
-	if len(both) != 2 || !strings.Contains(both[0], "tag topic is pushed too") || !strings.Contains(both[1], "branch topic is pushed too") {
+	if len(both) != 2 || !strings.Contains(both[0].Message, "tag topic is pushed too") || !strings.Contains(both[1].Message, "branch topic is pushed too") {
 		t.Fatalf("branch and tag topic in one push: %q", both)
 	}
 	swap := checkRefRules(context.Background(), ruleInput{repoName: "platform", repo: movable, user: "alice",

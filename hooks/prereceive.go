@@ -108,7 +108,8 @@ func (h *PreReceive) check(ctx context.Context, push *gitserver.Push, out io.Wri
 			// the environment owns: the pusher says so explicitly, as for any large prune.
 			// The environments of a branch agree on on_delete.
 			if len(envs) > 0 && envs[0].OnDelete == config.OnDeletePrune && !slices.Contains(push.Options, OptionAllowPrune) {
-				fmt.Fprintf(out, "gitopsd %s: deleting branch %s prunes every object of %s (on_delete: prune)\n", push.Repo, branch, config.Names(envs))
+				fmt.Fprintf(out, "gitopsd: refused %s\n", u.Name)
+				fmt.Fprintf(out, "  %s: deleting branch %s prunes every object of %s (on_delete: prune)\n", RulePruneGuard, branch, config.Names(envs))
 				fmt.Fprintf(out, "  hint: if that is what you want: git push -o %s origin :%s\n", OptionAllowPrune, branch)
 				return rejection(fmt.Sprintf("deleting branch %s would prune %s", branch, config.Names(envs)))
 			}

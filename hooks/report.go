@@ -105,6 +105,9 @@ func (r *Report) Write(w io.Writer, s Style) {
 		}
 		fmt.Fprintf(w, "  %s %s\n", s.paint(red, "x"), termtext.Clean(head))
 		fmt.Fprintf(w, "    %s: %s\n", p.Rule, oneLine(p.Message))
+		for _, v := range p.Via {
+			fmt.Fprintf(w, "    via: %s\n", termtext.Clean(v.String()))
+		}
 		if p.Hint != "" {
 			fmt.Fprintf(w, "    hint: %s\n", oneLine(p.Hint))
 		}

@@ -42,6 +42,9 @@ type Problem struct {
 	Rule    string // one of the Rule constants
 	Message string
 	Hint    string // what to do about it; may be empty
+	// Via are other places the problem passes through, nearest the cause last: the
+	// template that reads a Helm value whose values file is File.
+	Via []Source
 }
 
 // String formats the problem on one line: file:line: object: message [rule].

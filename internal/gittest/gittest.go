@@ -334,7 +334,19 @@ func (d *Daemon) GitEnvRun(t testing.TB, key *Key, dir string, extraEnv []string
 	cmd.Dir = dir
 	cmd.Env = append(d.GitEnv(key), extraEnv...)
 	out, err := cmd.CombinedOutput()
-	return string(out), err
+	return trimRemote(string(out)), err
+}
+
+// trimRemote drops the spaces git pads each "remote: " line with (to clear what the
+// terminal's line held), so that tests can match the lines a hook wrote, end to end.
+func trimRemote(out string) string {
+	lines := strings.Split(out, "\n")
+	for i, l := range lines {
+		if strings.HasPrefix(l, "remote:") {
+			lines[i] = strings.TrimRight(l, " ")
+		}
+	}
+	return strings.Join(lines, "\n")
 }
 
 // MustGit is Git that fails the test on error.
