@@ -43,7 +43,7 @@ func (r *renderer) kustomize(dir string) []Object {
 		return nil
 	}
 	if err := r.localize(mem, kusts); err != nil {
-		r.ps.add(Problem{Rule: RuleKustomize, Message: "kustomize: " + stripRoot(err.Error())})
+		r.ps.add(Problem{Rule: RuleKustomize, Message: stripRoot(err.Error())})
 		return nil
 	}
 	top := ""
@@ -63,7 +63,7 @@ func (r *renderer) kustomize(dir string) []Object {
 	opts := krusty.MakeDefaultOptions() // root-only loads, builtin plugins only
 	m, err := krusty.MakeKustomizer(opts).Run(mem, path.Join(memRoot, dir))
 	if err != nil {
-		r.ps.add(Problem{File: top, Rule: RuleKustomize, Message: "kustomize: " + stripRoot(err.Error())})
+		r.ps.add(r.kustomizeProblem(err, top, kusts))
 		return nil
 	}
 	var objs []Object
@@ -219,6 +219,16 @@ func (r *renderer) checkAliases(p string, data []byte) {
 	}
 }
 
+// The fields of a kustomization that name files: lists of paths, lists of items with a
+// path, and generators with files, envs and env. Checked, localized, and searched for the
+// entry that names a missing file, from these lists.
+var (
+	refLists = []string{"resources", "bases", "components", "crds", "configurations",
+		"generators", "transformers", "validators", "patchesStrategicMerge"}
+	refItems        = []string{"patches", "patchesJson6902", "replacements"}
+	generatorFields = []string{"configMapGenerator", "secretGenerator"}
+)
+
 func isKustomization(p string) bool {
 	return slices.Contains(kustomizationNames, path.Base(p))
 }
@@ -308,13 +318,12 @@ func (r *renderer) checkKustomization(mem filesys.FileSystem, file string) {
 	k := docs[0].obj
 	dir := path.Dir(file)
 	c := refChecker{r: r, file: file, dir: dir, line: line}
-	for _, f := range []string{"resources", "bases", "components", "crds", "configurations",
-		"generators", "transformers", "validators", "patchesStrategicMerge"} {
+	for _, f := range refLists {
 		for _, s := range strings_(k[f]) {
 			c.check(f, s)
 		}
 	}
-	for _, f := range []string{"patches", "patchesJson6902", "replacements"} {
+	for _, f := range refItems {
 		for _, it := range maps(k[f]) {
 			if s, ok := it["path"].(string); ok {
 				c.check(f, s)
@@ -326,7 +335,7 @@ func (r *renderer) checkKustomization(mem filesys.FileSystem, file string) {
 			c.check("openapi", s)
 		}
 	}
-	for _, f := range []string{"configMapGenerator", "secretGenerator"} {
+	for _, f := range generatorFields {
 		for _, g := range maps(k[f]) {
 			for _, s := range strings_(g["files"]) {
 				c.check("files", s)
