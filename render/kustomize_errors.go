@@ -52,24 +52,24 @@ func (r *renderer) kustomizeProblem(err error, top string, kusts []string) Probl
 		dir := kzNoKustRe.FindStringSubmatch(msg)[1]
 		blame(dir)
 		p.Message = fmt.Sprintf("%s has no kustomization.yaml", dir)
-		p.Hint = "add a kustomization.yaml that lists its files, or list the files themselves"
+		p.Hint = "add a kustomization.yaml there, or list its files instead"
 	case kzCycleRe.MatchString(msg):
 		m := kzCycleRe.FindStringSubmatch(msg)
 		blame(m[1])
 		p.Message = fmt.Sprintf("%s includes itself (a cycle of bases)", m[2])
-		p.Hint = "a base must not list, directly or through other bases, the kustomization that uses it"
+		p.Hint = "a base must not include, even through others, what uses it"
 	case kzMissingRe.MatchString(msg):
 		all := kzMissingRe.FindAllStringSubmatch(msg, -1)
 		missing := all[len(all)-1][1]
 		blame(missing)
 		p.Message = fmt.Sprintf("%s does not exist", missing)
-		p.Hint = "add it to the push, or fix the path (relative to the kustomization's directory)"
+		p.Hint = "add it, or fix the path (relative to the kustomization)"
 	case kzUnknownRe.MatchString(msg):
 		field := kzUnknownRe.FindStringSubmatch(msg)[1]
 		p.File = kustomizationIn(at, kusts, top)
 		p.Line = r.keyLine(p.File, field)
 		p.Message = fmt.Sprintf("unknown field %q in the kustomization", field)
-		p.Hint = "see kustomize's Kustomization reference for the fields it knows"
+		p.Hint = "see the fields of kustomize's Kustomization reference"
 		if s := nearestField(field); s != "" {
 			p.Hint = fmt.Sprintf("did you mean %q?", s)
 		}
@@ -79,7 +79,7 @@ func (r *renderer) kustomizeProblem(err error, top string, kusts []string) Probl
 			p.File, p.Line = src.File, src.Line
 		}
 		p.Message = fmt.Sprintf("the patch of %s %s matches no resource", m[1], m[2])
-		p.Hint = "a patch's kind and metadata.name must be a resource's, as the kustomization sees it before its namePrefix"
+		p.Hint = "its kind and name must be a resource's, before namePrefix"
 	case kzOpPathRe.MatchString(msg):
 		m := kzOpPathRe.FindStringSubmatch(msg + " ")
 		if src, ok := r.opFor(kustomizationIn(at, kusts, top), m[2]); ok {
@@ -112,7 +112,7 @@ func (r *renderer) kustomizeProblem(err error, top string, kusts []string) Probl
 	case kzPluginRe.MatchString(msg):
 		p.File = kustomizationIn(at, kusts, top)
 		p.Message = fmt.Sprintf("plugin %s is not built into kustomize", kzPluginRe.FindStringSubmatch(msg)[1])
-		p.Hint = "gitopsd runs only kustomize's built-in generators and transformers"
+		p.Hint = "gitopsd runs only kustomize's built-in plugins"
 	default:
 		p.Message = trimKustomize(msg)
 		p.Hint = "run kustomize build on the directory to see the whole error"
