@@ -191,3 +191,28 @@ func TestFieldLinesSets(t *testing.T) {
 		}
 	}
 }
+
+// TestLocateKustomizeComponent: a component's patch is found as the overlay's are.
+func TestLocateKustomizeComponent(t *testing.T) {
+	files := map[string]string{}
+	for k, v := range podinfo {
+		files[k] = v
+	}
+	files["kustomize/overlays/prod/kustomization.yaml"] = "resources:\n- ../../base\ncomponents:\n- ../../comp\n"
+	files["kustomize/comp/kustomization.yaml"] = "apiVersion: kustomize.config.k8s.io/v1alpha1\nkind: Component\npatches:\n- path: p.yaml\n"
+	files["kustomize/comp/p.yaml"] = "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: podinfo\nspec:\n  replicas: 7\n"
+	fsys := tree(files)
+	opts := Options{Path: "kustomize/overlays/prod", DefaultNamespace: "shop"}
+	res := render(t, fsys, opts)
+	wantOK(t, res)
+	loc := NewLocator(fsys, res.Type, opts)
+	for _, o := range res.Objects {
+		if o.GetKind() == "Deployment" {
+			if at, _ := loc.Locate(o, "spec.replicas"); at.String() != "kustomize/comp/p.yaml:6" {
+				t.Errorf("Locate(spec.replicas) = %s (patches %v)", at, o.Source.Patches)
+			}
+			return
+		}
+	}
+	t.Fatalf("no Deployment: %v", names(res))
+}
