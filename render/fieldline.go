@@ -16,8 +16,9 @@ const maxFieldLineFile = 16 << 20
 // FieldLines finds the line of a field inside an object that Render reported at a Source
 // of a plain YAML or JSON file, so that a refusal that names a field, such as the API
 // server's "spec.replicas: Invalid value", points at the field's own line. It parses each
-// file once, however many of its objects are refused. It does not render: it is meant for
-// plain manifests, whose lines are the pushed file's lines. Not safe for concurrent use.
+// file once, however many of its objects are refused. It does not render: it reads files
+// whose lines are the pushed file's lines (plain manifests, and a Kustomize build's
+// resource files and patches, see Locator). Not safe for concurrent use.
 type FieldLines struct {
 	fsys  fs.FS
 	files map[string]map[int]*yaml.Node // file -> line of an object's first key -> object
