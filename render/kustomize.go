@@ -74,6 +74,9 @@ func (r *renderer) kustomize(dir string) []Object {
 		src := r.origin(dir, res)
 		var name string
 		src.Line, name = r.sourceLine(mem, lines, src.File, res.GetKind(), res.GetName())
+		if isKustomization(src.File) {
+			src.Line = r.generatorLine(src.File, res)
+		}
 		src.Patches = r.patchesOf(patches, dir, res, name)
 		if len(injected) > 0 {
 			anns := res.GetAnnotations()
@@ -542,6 +545,33 @@ func (r *renderer) sourceLine(mem filesys.FileSystem, cache map[string][]documen
 		}
 	}
 	return line, found
+}
+
+// generatorLine is the line of the entry of kustomization file whose generator made res
+// (configMapGenerator's or secretGenerator's item whose name the final name contains), or
+// 0. The file is read as pushed: the in-memory copy was rewritten.
+func (r *renderer) generatorLine(file string, res *resource.Resource) int {
+	o, err := res.GetOrigin()
+	if err != nil || o == nil || o.ConfiguredBy.Kind == "" {
+		return 0
+	}
+	field := strings.ToLower(o.ConfiguredBy.Kind[:1]) + o.ConfiguredBy.Kind[1:] // ConfigMapGenerator -> configMapGenerator
+	roots := documentRoots(r.fsys, file)
+	if len(roots) == 0 {
+		return 0
+	}
+	list, _ := (&node{roots[0]}).value(field)
+	if list == nil || list.Kind != yaml.SequenceNode {
+		return 0
+	}
+	line, found := 0, ""
+	for _, it := range list.Content {
+		n, _ := (&node{resolve(it)}).value("name")
+		if n != nil && n.Kind == yaml.ScalarNode && n.Value != "" && strings.Contains(res.GetName(), n.Value) && len(n.Value) > len(found) {
+			line, found = it.Line, n.Value
+		}
+	}
+	return line
 }
 
 func stripRoot(s string) string {

@@ -50,7 +50,7 @@ func TestKustomizeOverlay(t *testing.T) {
 		}
 	}
 	if !slices.ContainsFunc(got, func(s string) bool {
-		return strings.HasPrefix(s, "ConfigMap/shop/prod-settings-") && strings.HasSuffix(s, "@overlays/prod/kustomization.yaml")
+		return strings.HasPrefix(s, "ConfigMap/shop/prod-settings-") && strings.HasSuffix(s, "@overlays/prod/kustomization.yaml:6")
 	}) {
 		t.Errorf("generated ConfigMap missing: %v", got)
 	}
