@@ -16,8 +16,9 @@ const maxFieldLineFile = 16 << 20
 // FieldLines finds the line of a field inside an object that Render reported at a Source
 // of a plain YAML or JSON file, so that a refusal that names a field, such as the API
 // server's "spec.replicas: Invalid value", points at the field's own line. It parses each
-// file once, however many of its objects are refused. It does not render: it is meant for
-// plain manifests, whose lines are the pushed file's lines. Not safe for concurrent use.
+// file once, however many of its objects are refused. It does not render: it reads files
+// whose lines are the pushed file's lines (plain manifests, and a Kustomize build's
+// resource files and patches, see Locator). Not safe for concurrent use.
 type FieldLines struct {
 	fsys  fs.FS
 	files map[string]map[int]*yaml.Node // file -> line of an object's first key -> object
@@ -34,55 +35,67 @@ func NewFieldLines(fsys fs.FS) *FieldLines {
 // without the leading dot. The walk stops at the deepest field it finds; ok is false when
 // not even the first one is there, or the file cannot be read again.
 func (f *FieldLines) Line(src Source, field string) (line int, ok bool) {
+	line, _ = f.walk(src, fieldSegments(field))
+	return line, line > 0
+}
+
+// object returns the object (or JSON 6902 list of operations) at src, nil if there is none.
+func (f *FieldLines) object(src Source) *yaml.Node {
 	if src.File == "" || src.Line <= 0 {
-		return 0, false
+		return nil
 	}
 	objs, seen := f.files[src.File]
 	if !seen {
 		objs = objectsByLine(f.fsys, src.File)
 		f.files[src.File] = objs
 	}
-	obj := objs[src.Line]
+	return objs[src.Line]
+}
+
+// walk follows segs in the object at src as far as it can: the line of the deepest field
+// it reaches, and whether that is the last one.
+func (f *FieldLines) walk(src Source, segs []segment) (line int, complete bool) {
+	obj := f.object(src)
 	if obj == nil {
 		return 0, false
 	}
-	n, found := &node{obj}, 0
-	for _, seg := range fieldSegments(field) {
+	return walkNode(&node{obj}, segs)
+}
+
+func walkNode(n *node, segs []segment) (line int, complete bool) {
+	for i, seg := range segs {
 		next, keyLine := n.step(seg)
 		if next == nil {
-			break
+			return line, false
 		}
-		n, found = next, keyLine
+		n, line = next, keyLine
+		if i == len(segs)-1 {
+			return line, true
+		}
 	}
-	return found, found > 0
+	return line, len(segs) == 0
 }
 
 // objectsByLine parses file and indexes its objects (documents, and the items of Lists)
-// by the line of their first key, as Render's Source gives it. nil if it cannot be read.
+// by the line of their first key, as Render's Source gives it; a document that is a list
+// (of JSON 6902 operations) by the line of its first item. In a kustomization it indexes
+// the inline patches too, at their lines in it. nil if the file cannot be read.
 func objectsByLine(fsys fs.FS, file string) map[int]*yaml.Node {
-	fi, err := fs.Stat(fsys, file)
-	if err != nil || fi.IsDir() || fi.Size() > maxFieldLineFile {
-		return nil
-	}
-	data, err := fs.ReadFile(fsys, file)
-	if err != nil {
+	roots := documentRoots(fsys, file)
+	if roots == nil {
 		return nil
 	}
 	objs := map[int]*yaml.Node{}
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	for {
-		var doc yaml.Node
-		if err := dec.Decode(&doc); err != nil {
-			return objs // io.EOF, or a syntax error Render reported already
-		}
-		root := &doc
-		if root.Kind == yaml.DocumentNode && len(root.Content) > 0 {
-			root = root.Content[0]
-		}
+	for _, root := range roots {
+		objs[root.Line] = root
 		if root.Kind != yaml.MappingNode {
 			continue
 		}
-		objs[root.Line] = root
+		if isKustomization(file) {
+			for _, d := range inlinePatchDocs(root) {
+				objs[d.Line] = d
+			}
+		}
 		if items, _ := (&node{root}).step(segment{key: "items", index: -1}); items != nil && items.Kind == yaml.SequenceNode {
 			for _, it := range items.Content {
 				if it.Kind == yaml.MappingNode {
@@ -91,13 +104,48 @@ func objectsByLine(fsys fs.FS, file string) map[int]*yaml.Node {
 			}
 		}
 	}
+	return objs
+}
+
+// documentRoots parses file into the roots of its documents that are mappings or lists,
+// in order; nil if it cannot be read. A syntax error ends the list: Render reported it.
+func documentRoots(fsys fs.FS, file string) []*yaml.Node {
+	fi, err := fs.Stat(fsys, file)
+	if err != nil || fi.IsDir() || fi.Size() > maxFieldLineFile {
+		return nil
+	}
+	data, err := fs.ReadFile(fsys, file)
+	if err != nil {
+		return nil
+	}
+	return decodeRoots(data)
+}
+
+// decodeRoots is documentRoots of a stream in memory; never nil.
+func decodeRoots(data []byte) []*yaml.Node {
+	roots := []*yaml.Node{}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	for {
+		var doc yaml.Node
+		if err := dec.Decode(&doc); err != nil {
+			return roots // io.EOF, or a syntax error
+		}
+		root := &doc
+		if root.Kind == yaml.DocumentNode && len(root.Content) > 0 {
+			root = root.Content[0]
+		}
+		if root.Kind == yaml.MappingNode || root.Kind == yaml.SequenceNode {
+			roots = append(roots, root)
+		}
+	}
 }
 
 // segment is one step of a field path: a key, then an optional list index or list keys.
 type segment struct {
 	key      string
 	index    int               // -1: none
-	selector map[string]string // list keys, [name="web"]
+	selector map[string]string // list keys, [name="web"]; when both are set, the keys decide
+	last     bool              // the item is the last of its list in the rendered object
 }
 
 // fieldSegments splits "a.b[0].c[name=\"x\"]" into its steps.
@@ -181,7 +229,7 @@ func (n *node) step(seg segment) (*node, int) {
 		cur, line = v, keyLine
 	}
 	switch {
-	case seg.index >= 0:
+	case seg.index >= 0 && seg.selector == nil:
 		if cur.Kind != yaml.SequenceNode || seg.index >= len(cur.Content) {
 			return nil, 0
 		}

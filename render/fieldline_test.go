@@ -47,19 +47,19 @@ items:
 		want  int
 		ok    bool
 	}{
-		{Source{"deploy/web.yaml", 7}, "spec.replicas", 12, true},
-		{Source{"deploy/web.yaml", 7}, ".spec.replicas", 12, true},
-		{Source{"deploy/web.yaml", 7}, "spec.template.spec.containers[1].image", 19, true},
-		{Source{"deploy/web.yaml", 7}, `.spec.template.spec.containers[name="web"].ports[containerPort=80,protocol="TCP"].protocol`, 22, true},
+		{Source{File: "deploy/web.yaml", Line: 7}, "spec.replicas", 12, true},
+		{Source{File: "deploy/web.yaml", Line: 7}, ".spec.replicas", 12, true},
+		{Source{File: "deploy/web.yaml", Line: 7}, "spec.template.spec.containers[1].image", 19, true},
+		{Source{File: "deploy/web.yaml", Line: 7}, `.spec.template.spec.containers[name="web"].ports[containerPort=80,protocol="TCP"].protocol`, 22, true},
 		// A field the file does not have: the deepest one that is there.
-		{Source{"deploy/web.yaml", 7}, "spec.template.spec.containers[0].resources.limits", 16, true},
-		{Source{"deploy/web.yaml", 7}, "spec.strategy", 11, true},
-		{Source{"deploy/web.yaml", 7}, "status", 0, false},
+		{Source{File: "deploy/web.yaml", Line: 7}, "spec.template.spec.containers[0].resources.limits", 16, true},
+		{Source{File: "deploy/web.yaml", Line: 7}, "spec.strategy", 11, true},
+		{Source{File: "deploy/web.yaml", Line: 7}, "status", 0, false},
 		// The first document is another object.
-		{Source{"deploy/web.yaml", 3}, "metadata.name", 5, true},
-		{Source{"deploy/list.yaml", 4}, "data.key", 8, true},
-		{Source{"deploy/web.yaml", 99}, "spec", 0, false},
-		{Source{"deploy/gone.yaml", 1}, "spec", 0, false},
+		{Source{File: "deploy/web.yaml", Line: 3}, "metadata.name", 5, true},
+		{Source{File: "deploy/list.yaml", Line: 4}, "data.key", 8, true},
+		{Source{File: "deploy/web.yaml", Line: 99}, "spec", 0, false},
+		{Source{File: "deploy/gone.yaml", Line: 1}, "spec", 0, false},
 	} {
 		got, ok := lines.Line(tc.src, tc.field)
 		if got != tc.want || ok != tc.ok {

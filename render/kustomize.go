@@ -15,6 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/kustomize/api/krusty"
 	"sigs.k8s.io/kustomize/api/resource"
+	"sigs.k8s.io/kustomize/api/types"
 	"sigs.k8s.io/kustomize/kyaml/filesys"
 )
 
@@ -42,7 +43,7 @@ func (r *renderer) kustomize(dir string) []Object {
 		return nil
 	}
 	if err := r.localize(mem, kusts); err != nil {
-		r.ps.add(Problem{Rule: RuleKustomize, Message: "kustomize: " + stripRoot(err.Error())})
+		r.ps.add(Problem{Rule: RuleKustomize, Message: stripRoot(err.Error())})
 		return nil
 	}
 	top := ""
@@ -57,23 +58,31 @@ func (r *renderer) kustomize(dir string) []Object {
 			Hint: "add one, or set render.type for the environment"})
 		return nil
 	}
-	injected := r.addOriginAnnotations(mem, top)
+	injected := r.addBuildMetadata(mem, top)
 
 	opts := krusty.MakeDefaultOptions() // root-only loads, builtin plugins only
 	m, err := krusty.MakeKustomizer(opts).Run(mem, path.Join(memRoot, dir))
 	if err != nil {
-		r.ps.add(Problem{File: top, Rule: RuleKustomize, Message: "kustomize: " + stripRoot(err.Error())})
+		r.ps.add(r.kustomizeProblem(err, top, kusts))
 		return nil
 	}
 	var objs []Object
 	var out int64
 	lines := map[string][]document{} // documents of each source file, for lines
+	patches := map[string][]kustPatch{}
 	for _, res := range m.Resources() {
 		src := r.origin(dir, res)
-		src.Line = r.sourceLine(mem, lines, src.File, res.GetKind(), res.GetName())
-		if injected {
+		var name string
+		src.Line, name = r.sourceLine(mem, lines, src.File, res.GetKind(), res.GetName())
+		if isKustomization(src.File) {
+			src.Line = r.generatorLine(src.File, res)
+		}
+		src.Patches = r.patchesOf(patches, dir, res, name)
+		if len(injected) > 0 {
 			anns := res.GetAnnotations()
-			delete(anns, originKey)
+			for _, k := range injected {
+				delete(anns, k)
+			}
 			if err := res.SetAnnotations(anns); err != nil {
 				r.ps.add(Problem{File: src.File, Rule: RuleKustomize, Message: err.Error()})
 				continue
@@ -213,6 +222,16 @@ func (r *renderer) checkAliases(p string, data []byte) {
 	}
 }
 
+// The fields of a kustomization that name files: lists of paths, lists of items with a
+// path, and generators with files, envs and env. Checked, localized, and searched for the
+// entry that names a missing file, from these lists.
+var (
+	refLists = []string{"resources", "bases", "components", "crds", "configurations",
+		"generators", "transformers", "validators", "patchesStrategicMerge"}
+	refItems        = []string{"patches", "patchesJson6902", "replacements"}
+	generatorFields = []string{"configMapGenerator", "secretGenerator"}
+)
+
 func isKustomization(p string) bool {
 	return slices.Contains(kustomizationNames, path.Base(p))
 }
@@ -302,13 +321,12 @@ func (r *renderer) checkKustomization(mem filesys.FileSystem, file string) {
 	k := docs[0].obj
 	dir := path.Dir(file)
 	c := refChecker{r: r, file: file, dir: dir, line: line}
-	for _, f := range []string{"resources", "bases", "components", "crds", "configurations",
-		"generators", "transformers", "validators", "patchesStrategicMerge"} {
+	for _, f := range refLists {
 		for _, s := range strings_(k[f]) {
 			c.check(f, s)
 		}
 	}
-	for _, f := range []string{"patches", "patchesJson6902", "replacements"} {
+	for _, f := range refItems {
 		for _, it := range maps(k[f]) {
 			if s, ok := it["path"].(string); ok {
 				c.check(f, s)
@@ -320,7 +338,7 @@ func (r *renderer) checkKustomization(mem filesys.FileSystem, file string) {
 			c.check("openapi", s)
 		}
 	}
-	for _, f := range []string{"configMapGenerator", "secretGenerator"} {
+	for _, f := range generatorFields {
 		for _, g := range maps(k[f]) {
 			for _, s := range strings_(g["files"]) {
 				c.check("files", s)
@@ -449,31 +467,44 @@ func lineFinder(data []byte) func(string) int {
 	}
 }
 
-// addOriginAnnotations asks kustomize to record each resource's file, by adding
-// buildMetadata: [originAnnotations] to the top kustomization. It reports whether it did
-// (and so must remove the annotations afterwards).
-func (r *renderer) addOriginAnnotations(mem filesys.FileSystem, top string) bool {
+// buildMetadata are the build metadata gitopsd asks kustomize for, and the annotations
+// each adds to every resource: the file of each resource, and the kustomizations whose
+// transformers (patches) ran over it.
+var buildMetadata = []struct{ option, annotation string }{
+	{types.OriginAnnotations, originKey},
+	{types.TransformerAnnotations, transformationsKey},
+}
+
+// addBuildMetadata adds what buildMetadata lists and the top kustomization does not ask
+// for already to its buildMetadata. It returns the annotations it so added, which are
+// removed from the objects afterwards; those the kustomization asked for stay.
+func (r *renderer) addBuildMetadata(mem filesys.FileSystem, top string) []string {
 	p := path.Join(memRoot, top)
 	data, err := mem.ReadFile(p)
 	if err != nil {
-		return false
+		return nil
 	}
 	var k map[string]any
 	if err := yaml.Unmarshal(data, &k); err != nil || k == nil {
-		return false // krusty will report it
+		return nil // krusty will report it
 	}
 	meta, _ := k["buildMetadata"].([]any)
-	for _, m := range meta {
-		if m == "originAnnotations" {
-			return false
+	var added []string
+	for _, b := range buildMetadata {
+		if !slices.Contains(meta, any(b.option)) {
+			meta = append(meta, b.option)
+			added = append(added, b.annotation)
 		}
 	}
-	k["buildMetadata"] = append(meta, "originAnnotations")
-	out, err := yaml.Marshal(k)
-	if err != nil {
-		return false
+	if len(added) == 0 {
+		return nil
 	}
-	return mem.WriteFile(p, out) == nil
+	k["buildMetadata"] = meta
+	out, err := yaml.Marshal(k)
+	if err != nil || mem.WriteFile(p, out) != nil {
+		return nil
+	}
+	return added
 }
 
 // origin reads the file a resource came from out of its origin annotation.
@@ -491,10 +522,11 @@ func (r *renderer) origin(dir string, res *resource.Resource) Source {
 	return Source{File: dir}
 }
 
-// sourceLine finds the line of the document a resource came from: the one in its file
-// with the same kind whose name the final name contains (prefixes and suffixes are added
-// by transformers). It returns 0 when that is ambiguous or unknown.
-func (r *renderer) sourceLine(mem filesys.FileSystem, cache map[string][]document, file, kind, name string) int {
+// sourceLine finds the line of the document a resource came from, and the name it has
+// there: the one in its file with the same kind whose name the final name contains
+// (prefixes and suffixes are added by transformers). It returns 0 and "" when that is
+// ambiguous or unknown.
+func (r *renderer) sourceLine(mem filesys.FileSystem, cache map[string][]document, file, kind, name string) (int, string) {
 	docs, ok := cache[file]
 	if !ok {
 		if data, err := mem.ReadFile(path.Join(memRoot, file)); err == nil && !isKustomization(file) {
@@ -503,13 +535,40 @@ func (r *renderer) sourceLine(mem filesys.FileSystem, cache map[string][]documen
 		}
 		cache[file] = docs
 	}
-	line, best := 0, -1
+	line, found := 0, ""
 	for _, d := range docs {
 		k, _ := d.obj["kind"].(string)
 		md, _ := d.obj["metadata"].(map[string]any)
 		n, _ := md["name"].(string)
-		if k == kind && n != "" && strings.Contains(name, n) && len(n) > best {
-			line, best = d.line, len(n)
+		if k == kind && n != "" && strings.Contains(name, n) && len(n) > len(found) {
+			line, found = d.line, n
+		}
+	}
+	return line, found
+}
+
+// generatorLine is the line of the entry of kustomization file whose generator made res
+// (configMapGenerator's or secretGenerator's item whose name the final name contains), or
+// 0. The file is read as pushed: the in-memory copy was rewritten.
+func (r *renderer) generatorLine(file string, res *resource.Resource) int {
+	o, err := res.GetOrigin()
+	if err != nil || o == nil || o.ConfiguredBy.Kind == "" {
+		return 0
+	}
+	field := strings.ToLower(o.ConfiguredBy.Kind[:1]) + o.ConfiguredBy.Kind[1:] // ConfigMapGenerator -> configMapGenerator
+	roots := documentRoots(r.fsys, file)
+	if len(roots) == 0 {
+		return 0
+	}
+	list, _ := (&node{roots[0]}).value(field)
+	if list == nil || list.Kind != yaml.SequenceNode {
+		return 0
+	}
+	line, found := 0, ""
+	for _, it := range list.Content {
+		n, _ := (&node{resolve(it)}).value("name")
+		if n != nil && n.Kind == yaml.ScalarNode && n.Value != "" && strings.Contains(res.GetName(), n.Value) && len(n.Value) > len(found) {
+			line, found = it.Line, n.Value
 		}
 	}
 	return line

@@ -50,11 +50,10 @@ func (r *renderer) localize(mem filesys.FileSystem, kusts []string) error {
 
 // localizeKustomization rewrites the path fields of one kustomization.
 func localizeKustomization(k map[string]any) {
-	for _, f := range []string{"resources", "bases", "components", "crds", "configurations",
-		"generators", "transformers", "validators", "patchesStrategicMerge"} {
+	for _, f := range refLists {
 		localizeList(k, f, localRef)
 	}
-	for _, f := range []string{"patches", "patchesJson6902", "replacements"} {
+	for _, f := range refItems {
 		for _, it := range maps(k[f]) {
 			localizeString(it, "path")
 		}
@@ -62,7 +61,7 @@ func localizeKustomization(k map[string]any) {
 	if o, ok := k["openapi"].(map[string]any); ok {
 		localizeString(o, "path")
 	}
-	for _, f := range []string{"configMapGenerator", "secretGenerator"} {
+	for _, f := range generatorFields {
 		for _, g := range maps(k[f]) {
 			localizeList(g, "files", localFileSource)
 			localizeList(g, "envs", localRef)

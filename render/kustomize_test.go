@@ -50,7 +50,7 @@ func TestKustomizeOverlay(t *testing.T) {
 		}
 	}
 	if !slices.ContainsFunc(got, func(s string) bool {
-		return strings.HasPrefix(s, "ConfigMap/shop/prod-settings-") && strings.HasSuffix(s, "@overlays/prod/kustomization.yaml")
+		return strings.HasPrefix(s, "ConfigMap/shop/prod-settings-") && strings.HasSuffix(s, "@overlays/prod/kustomization.yaml:6")
 	}) {
 		t.Errorf("generated ConfigMap missing: %v", got)
 	}
@@ -126,7 +126,7 @@ func TestKustomizeExecPlugin(t *testing.T) {
 			"    config.kubernetes.io/function: |\n      exec:\n        path: " + script + "\n",
 	}))
 	res := render(t, fsys, Options{Path: "k", DefaultNamespace: "shop"})
-	p := wantProblem(t, res, RuleKustomize, "k/kustomization.yaml: kustomize:")
+	p := wantProblem(t, res, RuleKustomize, "k/kustomization.yaml: plugin Evil is not built into kustomize")
 	t.Log(p.String())
 	if _, err := os.Stat(marker); err == nil {
 		t.Error("the exec plugin ran")
@@ -138,9 +138,9 @@ func TestKustomizeErrors(t *testing.T) {
 		"k/kustomization.yaml": "resources:\n- ../base\n- missing.yaml\n",
 	}))
 	res := render(t, fsys, Options{Path: "k", DefaultNamespace: "shop"})
-	p := wantProblem(t, res, RuleKustomize, "k/kustomization.yaml: kustomize:", "missing.yaml")
-	if strings.Contains(p.Message, memRoot) {
-		t.Errorf("message shows the in-memory root: %s", p.Message)
+	p := wantProblem(t, res, RuleKustomize, "k/kustomization.yaml:3: k/missing.yaml does not exist")
+	if strings.Contains(p.Message, memRoot) || p.Hint == "" {
+		t.Errorf("message shows the in-memory root, or no hint: %s (%s)", p.Message, p.Hint)
 	}
 	// A YAML bomb in a resource is refused by the bounded decoder, not expanded by kyaml.
 	bomb := "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: bomb\ndata:\n  a: &a [x,x,x,x,x,x,x,x,x,x]\n"
@@ -174,5 +174,63 @@ func TestKustomizeSymlinks(t *testing.T) {
 	wantOK(t, res)
 	if got := names(res); !slices.Equal(got, []string{"Service/shop/web@k2/svc.yaml:1"}) {
 		t.Errorf("objects %v", got)
+	}
+}
+
+// TestKustomizeErrorKinds: each kind of build error is reported once, at the entry of the
+// kustomization that causes it (the base's, for a file missing in a base), without
+// krusty's wrapping, and with a hint.
+func TestKustomizeErrorKinds(t *testing.T) {
+	sm := func(name string) string {
+		return "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: " + name + "\nspec:\n  replicas: 3\n"
+	}
+	for _, tc := range []struct {
+		name  string
+		files map[string]string
+		want  string
+	}{
+		{"missing in a base", map[string]string{"b/kustomization.yaml": "resources:\n- deploy.yaml\n- gone.yaml\n", "b/deploy.yaml": deploy, "o/kustomization.yaml": "resources:\n- ../b\n"},
+			"b/kustomization.yaml:3: b/gone.yaml does not exist [kustomize]"},
+		{"missing patch in a base", map[string]string{"b/kustomization.yaml": "resources:\n- deploy.yaml\npatches:\n- path: p.yaml\n", "b/deploy.yaml": deploy, "o/kustomization.yaml": "resources:\n- ../b\n"},
+			"b/kustomization.yaml:4: b/p.yaml does not exist [kustomize]"},
+		{"missing generator file in a base", map[string]string{"b/kustomization.yaml": "configMapGenerator:\n- name: x\n  files:\n  - conf=conf.txt\n", "o/kustomization.yaml": "resources:\n- ../b\n"},
+			"b/kustomization.yaml:4: b/conf.txt does not exist [kustomize]"},
+		{"missing base", map[string]string{"o/kustomization.yaml": "namePrefix: x-\nresources:\n- ../b\n"},
+			"o/kustomization.yaml:3: b does not exist [kustomize]"},
+		{"missing component", map[string]string{"o/kustomization.yaml": "resources:\n- d.yaml\ncomponents:\n- ../c\n", "o/d.yaml": deploy},
+			"o/kustomization.yaml:4: c does not exist [kustomize]"},
+		{"directory without kustomization", map[string]string{"o/kustomization.yaml": "resources:\n- ../b\n", "b/x.yaml": deploy},
+			"o/kustomization.yaml:2: b has no kustomization.yaml [kustomize]"},
+		{"unknown field", map[string]string{"o/kustomization.yaml": "namePrefix: x-\nresource:\n- d.yaml\n", "o/d.yaml": deploy},
+			`o/kustomization.yaml:2: unknown field "resource" in the kustomization [kustomize]`},
+		{"patch target not found", map[string]string{"o/kustomization.yaml": "resources:\n- d.yaml\npatches:\n- path: p.yaml\n", "o/d.yaml": deploy, "o/p.yaml": "# a patch\n" + sm("other")},
+			"o/p.yaml:2: the patch of Deployment other matches no resource [kustomize]"},
+		{"operation on a missing path", map[string]string{"o/kustomization.yaml": "resources:\n- d.yaml\npatches:\n- path: p.yaml\n  target: {kind: Deployment, name: web}\n", "o/d.yaml": deploy, "o/p.yaml": "- op: add\n  path: /spec/paused\n  value: true\n- op: replace\n  path: /spec/nope/x\n  value: 1\n"},
+			"o/p.yaml:5: patch: replace of /spec/nope/x: the object has no such path [kustomize]"},
+		{"cycle", map[string]string{"o/kustomization.yaml": "resources:\n- ../b\n", "b/kustomization.yaml": "resources:\n- d.yaml\n- ../o\n", "b/d.yaml": deploy},
+			"b/kustomization.yaml:3: o includes itself (a cycle of bases) [kustomize]"},
+		{"duplicate", map[string]string{"o/kustomization.yaml": "resources:\n- d.yaml\n- e.yaml\n", "o/d.yaml": deploy, "o/e.yaml": deploy},
+			"o/kustomization.yaml:3: Deployment web is in the build twice [kustomize]"},
+		{"bad YAML in a resource", map[string]string{"o/kustomization.yaml": "resources:\n- d.yaml\n", "o/d.yaml": "apiVersion: v1\nkind: [\n"},
+			"o/d.yaml:2: invalid YAML: did not find expected node content [yaml-syntax]"},
+		{"no kind", map[string]string{"o/kustomization.yaml": "resources:\n- d.yaml\n", "o/d.yaml": "apiVersion: v1\nmetadata:\n  name: x\n"},
+			"o/d.yaml:1: an object has no kind [missing-field]"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			res := render(t, tree(tc.files), Options{Path: "o", DefaultNamespace: "shop"})
+			if len(res.Problems) != 1 {
+				t.Fatalf("want one problem: %s", dump(res))
+			}
+			p := res.Problems[0]
+			if p.String() != tc.want || p.Hint == "" || strings.Contains(p.Message, "kustomize:") {
+				t.Errorf("got  %s (hint %q)\nwant %s", p, p.Hint, tc.want)
+			}
+		})
+	}
+	if got := nearestField("resource"); got != "resources" {
+		t.Errorf(`nearestField("resource") = %q`, got)
+	}
+	if got := nearestField("namePrefx"); got != "namePrefix" {
+		t.Errorf(`nearestField("namePrefx") = %q`, got)
 	}
 }

@@ -107,6 +107,11 @@ func (o *Options) defaults() {
 type Source struct {
 	File string
 	Line int
+	// Patches are, for an object of a Kustomize build, the patches whose target is the
+	// object, in the order kustomize applied them: the patch file (the kustomization, for
+	// an inline patch) at the line of the patch's object (strategic merge) or of its list
+	// of operations (JSON 6902).
+	Patches []Source
 }
 
 func (s Source) String() string {
