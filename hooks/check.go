@@ -2,13 +2,10 @@ package hooks
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io/fs"
-	"regexp"
 	"time"
 
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/gitopsd/gitopsd/clusters"
@@ -145,7 +142,7 @@ func (c *Checker) Check(ctx context.Context, t Target) *Checked {
 
 	if cl != nil && env.Checks.DryRunEnabled() && rendered {
 		start = time.Now()
-		c.dryRun(ctx, cl, t, res.Objects, res.Type == render.TypePlain, rep)
+		c.dryRun(ctx, cl, t, res.Objects, render.NewLocator(t.Tree, res.Type, desired.Options(env, target)), rep)
 		rep.Timings = append(rep.Timings, Timing{"dry-run", time.Since(start)})
 	} else if t.Offline {
 		rep.Notes = append(rep.Notes, "offline: no server-side dry run and no preview (give --kubeconfig to check against a cluster)")
@@ -228,17 +225,17 @@ func (c *Checker) policies(t Target, objs []render.Object) []Problem {
 }
 
 // dryRun runs a server-side dry-run apply of every object (schema, CRDs, admission all take
-// part), turns refusals into problems tied to the object's file and line, and builds the
-// preview, including what the inventory says would be pruned. plain says the objects come
-// from plain manifests, so that a refusal naming a field can point at the field's line.
-func (c *Checker) dryRun(ctx context.Context, cl *kube.Client, t Target, objs []render.Object, plain bool, rep *Report) {
+// part), turns refusals into problems at the line loc finds for each refused field (one
+// problem per field), and builds the preview, including what the inventory says would be
+// pruned.
+func (c *Checker) dryRun(ctx context.Context, cl *kube.Client, t Target, objs []render.Object, loc *render.Locator, rep *Report) {
 	owner := kube.Owner{Repo: t.Repo, Env: t.EnvName, Commit: t.Commit}
 	us := make([]*unstructured.Unstructured, len(objs))
-	sources := map[kube.ObjectID]render.Source{}
+	rendered := map[kube.ObjectID]render.Object{}
 	byID := map[kube.ObjectID]*unstructured.Unstructured{}
 	for i, o := range objs {
 		us[i] = o.Unstructured
-		sources[kube.IDOf(o.Unstructured)] = o.Source
+		rendered[kube.IDOf(o.Unstructured)] = o
 		byID[kube.IDOf(o.Unstructured)] = o.Unstructured
 	}
 	cs, err := cl.Diff(ctx, us, desired.ApplyOptions(owner))
@@ -246,20 +243,14 @@ func (c *Checker) dryRun(ctx context.Context, cl *kube.Client, t Target, objs []
 		rep.Problems = append(rep.Problems, Problem{Rule: RuleDryRun, Message: fmt.Sprintf("the dry run against cluster %s failed: %v", t.Env.Cluster, err)})
 		return
 	}
-	var lines *render.FieldLines
-	if plain {
-		lines = render.NewFieldLines(t.Tree)
-	}
 	for _, ch := range cs.Changes {
-		src := sources[ch.ID]
 		switch ch.Action {
 		case kube.Failed:
-			line := src.Line
-			if lines != nil {
-				line = fieldLine(lines, src, ch.Err)
+			for _, rf := range refusals(ch, t.Env) {
+				at, via := loc.Locate(rendered[ch.ID], rf.Field)
+				rep.Problems = append(rep.Problems, Problem{File: at.File, Line: at.Line, Via: via, Object: ch.ID.Short(),
+					Rule: RuleDryRun, Message: rf.Message, Hint: rf.Hint})
 			}
-			rep.Problems = append(rep.Problems, Problem{File: src.File, Line: line, Object: ch.ID.Short(), Rule: RuleDryRun,
-				Message: ch.Message, Hint: dryRunHint(ch, t.Env)})
 		case kube.Created:
 			rep.Preview = append(rep.Preview, PreviewLine{Op: "+", Object: ch.ID.Short()})
 		case kube.Configured:
@@ -279,55 +270,6 @@ func (c *Checker) dryRun(ctx context.Context, cl *kube.Client, t Target, objs []
 		}
 	}
 	c.prunePreview(ctx, cl, t, &owner, us, rep)
-}
-
-// fieldLine is the line of the first field the API server's refusal names, inside the
-// object at src, or src's own line when the refusal names none or the file lacks it.
-func fieldLine(lines *render.FieldLines, src render.Source, err error) int {
-	for _, f := range refusedFields(err) {
-		if line, ok := lines.Line(src, f); ok {
-			return line
-		}
-	}
-	return src.Line
-}
-
-// typedPatchField finds the field in server-side apply's own refusals, which carry no
-// causes: "failed to create typed patch object (...): .spec.replicsa: field not declared
-// in schema".
-var typedPatchField = regexp.MustCompile(`(?:^|: )(\.[^\s:]+): `)
-
-// refusedFields are the fields an API refusal names: its causes', or the one in a server-side
-// apply message.
-func refusedFields(err error) []string {
-	var st apierrors.APIStatus
-	if err == nil || !errors.As(err, &st) {
-		return nil
-	}
-	var fields []string
-	if d := st.Status().Details; d != nil {
-		for _, c := range d.Causes {
-			if c.Field != "" {
-				fields = append(fields, c.Field)
-			}
-		}
-	}
-	if m := typedPatchField.FindStringSubmatch(st.Status().Message); m != nil {
-		fields = append(fields, m[1])
-	}
-	return fields
-}
-
-func dryRunHint(ch kube.Change, env config.Environment) string {
-	switch {
-	case errors.Is(ch.Err, kube.ErrOwnedByOther):
-		return "remove it from this push; if its environment gave it up, remove the " + kube.OwnerLabel + " label from the object in the cluster"
-	case apierrors.IsForbidden(ch.Err) && env.Impersonate != nil:
-		return fmt.Sprintf("this environment acts as %s (impersonate: in repos.yaml), whom the cluster's RBAC does not allow this: remove the object, or ask the cluster's admins for the grant", env.Impersonate)
-	case apierrors.IsConflict(ch.Err):
-		return "another field manager owns this field: remove it from git, or set apply.force for the environment"
-	}
-	return "the API server refused this object; fix the field it names"
 }
 
 // pruneKinds are the kinds whose deletion takes data with it: a push that would prune one

@@ -42,6 +42,9 @@ type Problem struct {
 	Rule    string // one of the Rule constants
 	Message string
 	Hint    string // what to do about it; may be empty
+	// Via are the places the value passes through on its way from File:Line (the
+	// template that reads a Helm value); empty when the problem is where it is written.
+	Via []Source
 }
 
 // String formats the problem on one line: file:line: object: message [rule].
