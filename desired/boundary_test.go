@@ -2,6 +2,7 @@ package desired
 
 import (
 	"context"
+	"reflect"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -53,7 +54,7 @@ func TestBoundaryNamespaces(t *testing.T) {
 	want := render.Problem{File: "deploy/all.yaml", Line: 9, Object: "ConfigMap/prod/c", Rule: RuleNamespaceBoundary,
 		Message: "ConfigMap/prod/c is in namespace prod, which environment staging may not touch (its namespaces: shared, staging)",
 		Hint:    "add prod to namespaces: of environment staging in repos.yaml, or remove metadata.namespace"}
-	if p != want {
+	if !reflect.DeepEqual(p, want) {
 		t.Errorf("problem\n got %+v\nwant %+v", p, want)
 	}
 	if p := problems[1]; p.Rule != RuleClusterBoundary || p.Object != "Namespace/prod" || p.Line != 17 ||
