@@ -109,6 +109,9 @@ func (c *Checker) Check(ctx context.Context, t Target) *Checked {
 		return out
 	}
 	rep.Problems = append(rep.Problems, res.Problems...)
+	for _, w := range res.Warnings {
+		rep.Notes = append(rep.Notes, warningNote(w))
+	}
 	// What did not render cannot be sent to the API server; policy findings can, so the
 	// pusher sees the API's verdict in the same push.
 	rendered := res.OK()
@@ -246,7 +249,7 @@ func (c *Checker) dryRun(ctx context.Context, cl *kube.Client, t Target, objs []
 	for _, ch := range cs.Changes {
 		switch ch.Action {
 		case kube.Failed:
-			for _, rf := range refusals(ch, t.Env) {
+			for _, rf := range refusedQuantities(ch, rendered[ch.ID], refusals(ch, t.Env)) {
 				at, via := loc.Locate(rendered[ch.ID], rf.Field)
 				rep.Problems = append(rep.Problems, Problem{File: at.File, Line: at.Line, Via: via, Object: ch.ID.Short(),
 					Rule: RuleDryRun, Message: rf.Message, Hint: rf.Hint})
@@ -348,4 +351,16 @@ func joinMax(s []string, n int) string {
 		return fmt.Sprint(s)
 	}
 	return fmt.Sprintf("%v and %d more", s[:n], len(s)-n)
+}
+
+// warningNote is a render warning as a note: where, what, and on its own line the hint.
+func warningNote(w Problem) string {
+	n := w.Message
+	if loc := location(w); loc != "" {
+		n = loc + ": " + n
+	}
+	if w.Hint != "" {
+		n += "\n" + w.Hint
+	}
+	return n
 }

@@ -23,31 +23,15 @@ import (
 // dependencies must be vendored under charts/ (nothing is downloaded); lookup always
 // returns nothing because the engine has no cluster client; DNS lookups stay disabled.
 func (r *renderer) helm(dir string) []Object {
-	start := len(r.ps)
-	files := r.chartFiles(dir)
-	if files == nil || len(r.ps) > start {
-		return nil
-	}
-	// Helm parses Chart.yaml and values.yaml with an unbounded parser: check them first.
-	for _, f := range files {
-		if b := path.Base(f.Name); (b == "values.yaml" || b == "Chart.yaml" || b == "requirements.yaml") && !strings.Contains(f.Name, "templates/") {
-			before := len(r.ps)
-			decodeStream(path.Join(dir, f.Name), f.Data, r.limits(), &r.ps)
-			if len(r.ps) > before {
-				return nil
-			}
-		}
-	}
-	ch, err := loader.LoadFiles(files)
-	if err != nil {
-		r.ps.add(Problem{File: path.Join(dir, "Chart.yaml"), Rule: RuleHelm, Message: "cannot load the chart: " + err.Error()})
+	ch := r.loadChart(dir)
+	if ch == nil {
 		return nil
 	}
 	before := len(r.ps)
 	r.checkDependencies(dir, ch)
 	r.checkSchemas(dir, ch)
 	r.checkFileRefs(dir, ch)
-	vals := r.values()
+	vals, valuesFiles := r.values()
 	if len(r.ps) > before {
 		return nil
 	}
@@ -79,7 +63,34 @@ func (r *renderer) helm(dir string) []Object {
 		r.ps.add(r.templateProblem(dir, err))
 		return nil
 	}
-	return r.helmObjects(dir, ch, rendered)
+	objs := r.helmObjects(dir, ch, rendered)
+	r.warnings = append(r.warnings, newHelmScope(dir, ch, valuesFiles).unread()...)
+	return objs
+}
+
+// loadChart loads the chart in dir from copies of its files, or reports why it cannot.
+func (r *renderer) loadChart(dir string) *chart.Chart {
+	start := len(r.ps)
+	files := r.chartFiles(dir)
+	if files == nil || len(r.ps) > start {
+		return nil
+	}
+	// Helm parses Chart.yaml and values.yaml with an unbounded parser: check them first.
+	for _, f := range files {
+		if b := path.Base(f.Name); (b == "values.yaml" || b == "Chart.yaml" || b == "requirements.yaml") && !strings.Contains(f.Name, "templates/") {
+			before := len(r.ps)
+			decodeStream(path.Join(dir, f.Name), f.Data, r.limits(), &r.ps)
+			if len(r.ps) > before {
+				return nil
+			}
+		}
+	}
+	ch, err := loader.LoadFiles(files)
+	if err != nil {
+		r.ps.add(Problem{File: path.Join(dir, "Chart.yaml"), Rule: RuleHelm, Message: "cannot load the chart: " + err.Error()})
+		return nil
+	}
+	return ch
 }
 
 // chartFiles copies the chart's files, honouring .helmignore as `helm` does.
@@ -212,35 +223,13 @@ func outsideRef(v any) string {
 }
 
 // values reads and merges the environment's values files, later files winning, as
-// `helm -f a.yaml -f b.yaml` does.
-func (r *renderer) values() map[string]any {
+// `helm -f a.yaml -f b.yaml` does. It returns the files it read too, in order.
+func (r *renderer) values() (map[string]any, []valuesFile) {
 	vals := map[string]any{}
+	var files []valuesFile
 	for _, f := range r.opts.ValuesFiles {
-		name, err := cleanPath(f)
-		if err != nil {
-			r.ps.add(Problem{File: f, Rule: RuleHelmValues, Message: "invalid values file path", Hint: "paths are relative to the repository root"})
-			continue
-		}
-		if _, err := fs.Stat(r.fsys, name); err != nil {
-			r.ps.add(Problem{File: name, Rule: RuleHelmValues, Message: "values file: " + describe(err),
-				Hint: "values paths in repos.yaml are relative to the repository root"})
-			continue
-		}
-		data := r.readFile(name)
+		name, data := r.valuesFile(f)
 		if data == nil {
-			continue
-		}
-		if pr := textProblem(name, data); pr != nil {
-			r.ps.add(*pr)
-			continue
-		}
-		// Parse with the bounded decoder first: Helm's own parser expands aliases freely.
-		before := len(r.ps)
-		docs := decodeStream(name, data, r.limits(), &r.ps)
-		if len(r.ps) > before {
-			continue
-		}
-		if len(docs) == 0 {
 			continue
 		}
 		v, err := chartutil.ReadValues(data)
@@ -248,9 +237,39 @@ func (r *renderer) values() map[string]any {
 			r.ps.add(Problem{File: name, Rule: RuleHelmValues, Message: err.Error()})
 			continue
 		}
+		files = append(files, valuesFile{name: name, data: data})
 		vals = mergeValues(vals, v)
 	}
-	return vals
+	return vals, files
+}
+
+// valuesFile reads the values file f (a path of repos.yaml), decrypted if it is a SOPS
+// file, and checks it with the bounded decoder: Helm's own parser expands aliases freely.
+// data is nil after a problem, or when the file holds no document.
+func (r *renderer) valuesFile(f string) (name string, data []byte) {
+	name, err := cleanPath(f)
+	if err != nil {
+		r.ps.add(Problem{File: f, Rule: RuleHelmValues, Message: "invalid values file path", Hint: "paths are relative to the repository root"})
+		return f, nil
+	}
+	if _, err := fs.Stat(r.fsys, name); err != nil {
+		r.ps.add(Problem{File: name, Rule: RuleHelmValues, Message: "values file: " + describe(err),
+			Hint: "values paths in repos.yaml are relative to the repository root"})
+		return name, nil
+	}
+	if data = r.readFile(name); data == nil {
+		return name, nil
+	}
+	if pr := textProblem(name, data); pr != nil {
+		r.ps.add(*pr)
+		return name, nil
+	}
+	before := len(r.ps)
+	docs := decodeStream(name, data, r.limits(), &r.ps)
+	if len(r.ps) > before || len(docs) == 0 {
+		return name, nil
+	}
+	return name, data
 }
 
 func mergeValues(dst, src map[string]any) map[string]any {
