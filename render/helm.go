@@ -350,7 +350,6 @@ func (r *renderer) helmObjects(dir string, ch *chart.Chart, rendered map[string]
 		return true
 	}
 	sources := templateSources(ch)
-	kindLines := map[string]int{}
 	var objs []Object
 	for _, crd := range ch.CRDObjects() {
 		file := templatePath(dir, crd.Filename)
@@ -383,18 +382,12 @@ func (r *renderer) helmObjects(dir string, ch *chart.Chart, rendered map[string]
 			}
 			r.ps.add(p)
 		}
+		var tobjs []Object
 		for _, d := range docs {
-			for _, o := range expand(file, d, &r.ps) {
-				key := n + "\x00" + o.GetKind()
-				line, ok := kindLines[key]
-				if !ok {
-					line = templateKindLine(sources[n], o.GetKind())
-					kindLines[key] = line
-				}
-				o.Source.Line = line
-				if strings.Contains(o.GetAnnotations()["helm.sh/hook"], "test") {
-					continue
-				}
+			tobjs = append(tobjs, expand(file, d, &r.ps)...)
+		}
+		for _, o := range withKindLines(tobjs, sources[n]) {
+			if !strings.Contains(o.GetAnnotations()["helm.sh/hook"], "test") {
 				objs = append(objs, o)
 			}
 		}
@@ -418,20 +411,44 @@ func templateSources(ch *chart.Chart) map[string][]byte {
 	return out
 }
 
-// templateKindLine is the best line Helm allows for an object: the template's only top-level
-// "kind: <kind>" line. Rendered lines do not match template lines, so it is 0 when the
-// kind is templated or appears more than once.
-func templateKindLine(src []byte, kind string) int {
+// withKindLines sets the line of each object rendered from template src to the best line
+// Helm allows: its top-level "kind: <kind>" line. Rendered lines are not template lines,
+// so the n-th object of a kind gets the n-th such line only when the template has one
+// line per rendered object of that kind (not when the kind is templated, or an object is
+// behind an if or in a range); otherwise 0.
+func withKindLines(objs []Object, src []byte) []Object {
+	count := map[string]int{}
+	for _, o := range objs {
+		count[o.GetKind()]++
+	}
+	lines := map[string][]int{}
+	seen := map[string]int{}
+	for i, o := range objs {
+		kind := o.GetKind()
+		if _, ok := lines[kind]; !ok {
+			lines[kind] = templateKindLines(src, kind)
+		}
+		objs[i].Source.Line = 0
+		if l := lines[kind]; len(l) == count[kind] {
+			objs[i].Source.Line = l[seen[kind]]
+		}
+		seen[kind]++
+	}
+	return objs
+}
+
+// templateKindLines are the lines of src that are "kind: <kind>" at the top level.
+func templateKindLines(src []byte, kind string) []int {
 	if kind == "" {
-		return 0
+		return nil
 	}
 	re, err := regexp.Compile(`(?m)^kind:[ \t]*["']?` + regexp.QuoteMeta(kind) + `["']?[ \t]*$`)
 	if err != nil {
-		return 0
+		return nil
 	}
-	locs := re.FindAllIndex(src, 2)
-	if len(locs) != 1 {
-		return 0
+	var lines []int
+	for _, loc := range re.FindAllIndex(src, -1) {
+		lines = append(lines, lineAt(src, loc[0]))
 	}
-	return lineAt(src, locs[0][0])
+	return lines
 }
