@@ -27,6 +27,7 @@ func (r *renderer) helm(dir string) []Object {
 	if ch == nil {
 		return nil
 	}
+	paths := chartPaths(dir, ch)
 	before := len(r.ps)
 	r.checkDependencies(dir, ch)
 	r.checkSchemas(dir, ch)
@@ -60,11 +61,11 @@ func (r *renderer) helm(dir string) []Object {
 	}
 	rendered, err := engine.Engine{}.Render(ch, top)
 	if err != nil {
-		r.ps.add(r.templateProblem(dir, err))
+		r.ps.add(r.templateProblem(dir, templateSources(dir, ch, paths), err))
 		return nil
 	}
-	objs := r.helmObjects(dir, ch, rendered)
-	r.warnings = append(r.warnings, newHelmScope(dir, ch, valuesFiles).unread()...)
+	objs := r.helmObjects(dir, ch, paths, rendered)
+	r.warnings = append(r.warnings, newHelmScope(ch, paths, valuesFiles).unread()...)
 	return objs
 }
 
@@ -305,12 +306,15 @@ var templateLocRe = regexp.MustCompile(`([^\s():"<>]+/templates/[^\s():"<>]+):(\
 // templateProblem ties a Helm rendering error to the deepest template and line it names
 // (for an error inside an included helper, the helper), and keeps only the reason: nested
 // includes repeat the whole chain in the message.
-func (r *renderer) templateProblem(dir string, err error) Problem {
+func (r *renderer) templateProblem(dir string, srcs map[string]chartTemplate, err error) Problem {
 	msg := strings.TrimSpace(err.Error())
 	p := Problem{File: dir, Rule: RuleHelm}
 	if locs := templateLocRe.FindAllStringSubmatch(msg, -1); locs != nil {
 		last := locs[len(locs)-1]
 		p.File = templatePath(dir, last[1])
+		if t, ok := srcs[last[1]]; ok {
+			p.File = t.file
+		}
 		p.Line, _ = strconv.Atoi(last[2])
 	}
 	reason := msg
@@ -328,7 +332,8 @@ func (r *renderer) templateProblem(dir string, err error) Problem {
 }
 
 // templatePath maps Helm's template name (chart/templates/x.yaml,
-// chart/charts/sub/templates/y.yaml) to the file in the repository.
+// chart/charts/sub/templates/y.yaml) to the file in the repository, for a chart whose
+// subcharts are named as their directories (see chartPaths).
 func templatePath(dir, name string) string {
 	if _, rest, ok := strings.Cut(name, "/"); ok {
 		return path.Join(dir, rest)
@@ -336,9 +341,59 @@ func templatePath(dir, name string) string {
 	return path.Join(dir, name)
 }
 
+// chartPaths maps each file of ch and its subcharts to its path in the repository. It is
+// taken before dependencies are processed: Helm then renames an aliased subchart, and its
+// entry in Chart.yaml, after the alias, and the name of its directory is lost. Processing
+// copies charts but keeps their files, so the map holds for the processed chart too.
+func chartPaths(dir string, ch *chart.Chart) map[*chart.File]string {
+	out := map[*chart.File]string{}
+	var walk func(c *chart.Chart)
+	walk = func(c *chart.Chart) {
+		base := templatePath(dir, c.ChartFullPath()+"/")
+		for _, fs := range [][]*chart.File{c.Templates, c.Raw, c.Files} {
+			for _, f := range fs {
+				out[f] = path.Join(base, f.Name)
+			}
+		}
+		for _, d := range c.Dependencies() {
+			walk(d)
+		}
+	}
+	walk(ch)
+	return out
+}
+
+// chartTemplate is a template as the engine names it, its file and its text.
+type chartTemplate struct {
+	file string
+	data []byte
+}
+
+// templateSources maps the engine's template names to their files and text, subcharts
+// included; paths are chartPaths of the chart before its dependencies were processed.
+func templateSources(dir string, ch *chart.Chart, paths map[*chart.File]string) map[string]chartTemplate {
+	out := map[string]chartTemplate{}
+	var walk func(c *chart.Chart)
+	walk = func(c *chart.Chart) {
+		for _, t := range c.Templates {
+			name := path.Join(c.ChartFullPath(), t.Name)
+			file, ok := paths[t]
+			if !ok {
+				file = templatePath(dir, name)
+			}
+			out[name] = chartTemplate{file: file, data: t.Data}
+		}
+		for _, d := range c.Dependencies() {
+			walk(d)
+		}
+	}
+	walk(ch)
+	return out
+}
+
 // helmObjects decodes the rendered templates and the charts' crds/ files. Test hooks
 // (helm.sh/hook: test) are left out: `helm install` never creates them either.
-func (r *renderer) helmObjects(dir string, ch *chart.Chart, rendered map[string]string) []Object {
+func (r *renderer) helmObjects(dir string, ch *chart.Chart, paths map[*chart.File]string, rendered map[string]string) []Object {
 	var out int64
 	budget := func(file string, n int) bool {
 		if out += int64(n); out > r.opts.MaxBytes {
@@ -349,10 +404,13 @@ func (r *renderer) helmObjects(dir string, ch *chart.Chart, rendered map[string]
 		}
 		return true
 	}
-	sources := templateSources(ch)
+	sources := templateSources(dir, ch, paths)
 	var objs []Object
 	for _, crd := range ch.CRDObjects() {
-		file := templatePath(dir, crd.Filename)
+		file, ok := paths[crd.File]
+		if !ok {
+			file = templatePath(dir, crd.Filename)
+		}
 		if !budget(file, len(crd.File.Data)) {
 			return nil
 		}
@@ -368,7 +426,7 @@ func (r *renderer) helmObjects(dir string, ch *chart.Chart, rendered map[string]
 		if base == "NOTES.txt" || strings.HasPrefix(base, "_") || strings.TrimSpace(rendered[n]) == "" {
 			continue
 		}
-		file := templatePath(dir, n)
+		file := sources[n].file
 		if !budget(file, len(rendered[n])) {
 			return nil
 		}
@@ -386,29 +444,13 @@ func (r *renderer) helmObjects(dir string, ch *chart.Chart, rendered map[string]
 		for _, d := range docs {
 			tobjs = append(tobjs, expand(file, d, &r.ps)...)
 		}
-		for _, o := range withKindLines(tobjs, sources[n]) {
+		for _, o := range withKindLines(tobjs, sources[n].data) {
 			if !strings.Contains(o.GetAnnotations()["helm.sh/hook"], "test") {
 				objs = append(objs, o)
 			}
 		}
 	}
 	return objs
-}
-
-// templateSources maps the engine's template names to their text, subcharts included.
-func templateSources(ch *chart.Chart) map[string][]byte {
-	out := map[string][]byte{}
-	var walk func(c *chart.Chart)
-	walk = func(c *chart.Chart) {
-		for _, t := range c.Templates {
-			out[path.Join(c.ChartFullPath(), t.Name)] = t.Data
-		}
-		for _, d := range c.Dependencies() {
-			walk(d)
-		}
-	}
-	walk(ch)
-	return out
 }
 
 // withKindLines sets the line of each object rendered from template src to the best line

@@ -3,7 +3,6 @@ package render
 import (
 	"bytes"
 	"fmt"
-	"path"
 	"regexp"
 	"sort"
 	"strings"
@@ -62,10 +61,10 @@ type valuesLeaf struct {
 	at    Source
 }
 
-// newHelmScope collects the values reads of every template of ch (in dir) and its
-// subcharts, and the values files in the order Helm lets them win: the environment's
-// (last first), then each chart's values.yaml.
-func newHelmScope(dir string, ch *chart.Chart, env []valuesFile) *helmScope {
+// newHelmScope collects the values reads of every template of ch and its subcharts (at
+// their chartPaths), and the values files in the order Helm lets them win: the
+// environment's (last first), then each chart's values.yaml.
+func newHelmScope(ch *chart.Chart, paths map[*chart.File]string, env []valuesFile) *helmScope {
 	h := &helmScope{templates: map[string][]byte{}, readTop: map[string]bool{"global": true}}
 	for i := len(env) - 1; i >= 0; i-- {
 		if root := valuesRoot(env[i].data); root != nil {
@@ -81,14 +80,17 @@ func newHelmScope(dir string, ch *chart.Chart, env []valuesFile) *helmScope {
 	var walk func(c *chart.Chart, prefix []string)
 	walk = func(c *chart.Chart, prefix []string) {
 		for _, t := range c.Templates {
-			file := templatePath(dir, path.Join(c.ChartFullPath(), t.Name))
+			file, ok := paths[t]
+			if !ok {
+				continue
+			}
 			h.templates[file] = t.Data
 			h.refs = append(h.refs, valuesRefs(file, t.Data, prefix)...)
 		}
 		for _, f := range c.Raw {
-			if f.Name == "values.yaml" {
+			if _, ok := paths[f]; ok && f.Name == "values.yaml" {
 				if root := valuesRoot(f.Data); root != nil {
-					h.values = append(h.values, valuesDoc{file: templatePath(dir, path.Join(c.ChartFullPath(), f.Name)), root: root, prefix: prefix})
+					h.values = append(h.values, valuesDoc{file: paths[f], root: root, prefix: prefix})
 				}
 			}
 		}

@@ -2,6 +2,8 @@ package render
 
 import (
 	"context"
+
+	"helm.sh/helm/v3/pkg/chartutil"
 )
 
 // locateHelm is Locate for a Helm chart. When the refused value is one a values file
@@ -53,8 +55,13 @@ func (l *Locator) helmScope() *helmScope {
 	if ch == nil {
 		return nil
 	}
-	_, files := r.values()
-	l.helm = newHelmScope(dir, ch, files)
+	paths := chartPaths(dir, ch)
+	vals, files := r.values()
+	// As the render did: subcharts under their aliases, those disabled by a condition gone.
+	if err := chartutil.ProcessDependenciesWithMerge(ch, vals); err != nil {
+		return nil
+	}
+	l.helm = newHelmScope(ch, paths, files)
 	return l.helm
 }
 
