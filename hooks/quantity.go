@@ -2,9 +2,9 @@ package hooks
 
 import (
 	"fmt"
+	"regexp"
 	"sort"
 	"strconv"
-	"strings"
 
 	"k8s.io/apimachinery/pkg/api/resource"
 
@@ -20,13 +20,17 @@ var quantityParents = map[string]bool{
 	"maxLimitRequestRatio": true,
 }
 
+// quantityError matches resource.ParseQuantity's errors (ErrFormatWrong, ErrNumeric,
+// ErrSuffix) as the API server passes them on.
+var quantityError = regexp.MustCompile(`quantities must match|unable to parse (numeric part of quantity|quantity's suffix)`)
+
 // refusedQuantities names the fields of a bad quantity. The API server refuses one while
 // converting the object, before validation, so its refusal names no field ("quantities
-// must match the regular expression ..."), and nothing would point at the line to fix.
+// must match the regular expression ...", "unable to parse quantity's suffix"), and nothing would point at the line to fix.
 // The quantities of o that do not parse are those fields. rfs is returned as it is for
 // any other refusal, or when none is found.
 func refusedQuantities(ch kube.Change, o render.Object, rfs []refusal) []refusal {
-	if len(rfs) != 1 || rfs[0].Field != "" || o.Unstructured == nil || !strings.Contains(ch.Message, "quantities must match") {
+	if len(rfs) != 1 || rfs[0].Field != "" || o.Unstructured == nil || !quantityError.MatchString(ch.Message) {
 		return rfs
 	}
 	var out []refusal

@@ -306,10 +306,10 @@ zzz: 1
 		got = append(got, w.String()+" / "+w.Hint)
 	}
 	want := []string{
-		"envs/prod.yaml:2: hpaa: no template of the chart reads it [helm-unread-value] / did you mean hpa?",
-		"envs/prod.yaml:5: hpa.enabld: no template of the chart reads it [helm-unread-value] / did you mean hpa.enabled?",
-		"envs/prod.yaml:12: imagee: no template of the chart reads it [helm-unread-value] / did you mean image?",
-		"envs/prod.yaml:13: zzz: no template of the chart reads it [helm-unread-value] / check its spelling against the chart's values.yaml, or remove it",
+		"envs/prod.yaml:2: hpaa: no template reads it [helm-unread-value] / did you mean hpa?",
+		"envs/prod.yaml:5: hpa.enabld: no template reads it [helm-unread-value] / did you mean hpa.enabled?",
+		"envs/prod.yaml:12: imagee: no template reads it [helm-unread-value] / did you mean image?",
+		"envs/prod.yaml:13: zzz: no template reads it [helm-unread-value] / check its spelling against the chart's values.yaml, or remove it",
 	}
 	if !slices.Equal(got, want) {
 		t.Errorf("warnings\n got %q\nwant %q", got, want)

@@ -336,7 +336,7 @@ func (h *helmScope) unread() []Problem {
 
 func (h *helmScope) unreadProblem(file string, line int, p []string) Problem {
 	pr := Problem{File: file, Line: line, Rule: RuleHelmUnread,
-		Message: strings.Join(p, ".") + ": no template of the chart reads it",
+		Message: strings.Join(p, ".") + ": no template reads it",
 		Hint:    "check its spelling against the chart's values.yaml, or remove it"}
 	if near := h.nearest(p); near != "" {
 		pr.Hint = "did you mean " + strings.Join(append(append([]string(nil), p[:len(p)-1]...), near), ".") + "?"
