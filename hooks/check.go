@@ -109,6 +109,9 @@ func (c *Checker) Check(ctx context.Context, t Target) *Checked {
 		return out
 	}
 	rep.Problems = append(rep.Problems, res.Problems...)
+	for _, w := range res.Warnings {
+		rep.Notes = append(rep.Notes, warningNote(w))
+	}
 	// What did not render cannot be sent to the API server; policy findings can, so the
 	// pusher sees the API's verdict in the same push.
 	rendered := res.OK()
@@ -247,7 +250,7 @@ func (c *Checker) dryRun(ctx context.Context, cl *kube.Client, t Target, res *re
 		obj := byID[ch.ID]
 		switch ch.Action {
 		case kube.Failed:
-			for _, r := range refusals(ch, t.Env) {
+			for _, r := range refusedQuantities(ch, obj, refusals(ch, t.Env)) {
 				at, via := obj.Source, []render.Source(nil)
 				if obj.Unstructured != nil {
 					at, via = loc.Locate(obj, r.Field)
@@ -352,4 +355,16 @@ func joinMax(s []string, n int) string {
 		return fmt.Sprint(s)
 	}
 	return fmt.Sprintf("%v and %d more", s[:n], len(s)-n)
+}
+
+// warningNote is a render warning as a note: where, what, and on its own line the hint.
+func warningNote(w Problem) string {
+	n := w.Message
+	if loc := location(w); loc != "" {
+		n = loc + ": " + n
+	}
+	if w.Hint != "" {
+		n += "\n" + w.Hint
+	}
+	return n
 }

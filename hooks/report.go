@@ -104,6 +104,9 @@ func (r *Report) Write(w io.Writer, s Style) {
 			head = "(push)"
 		}
 		fmt.Fprintf(w, "  %s %s\n", s.paint(red, "x"), termtext.Clean(head))
+		for _, v := range p.Via {
+			fmt.Fprintf(w, "    via: %s\n", termtext.Clean(v.String()))
+		}
 		fmt.Fprintf(w, "    %s: %s\n", p.Rule, oneLine(p.Message))
 		for _, v := range p.Via {
 			fmt.Fprintf(w, "    via: %s\n", termtext.Clean(v.String()))

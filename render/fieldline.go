@@ -2,6 +2,7 @@ package render
 
 import (
 	"bytes"
+	"fmt"
 	"io/fs"
 	"strconv"
 	"strings"
@@ -279,4 +280,59 @@ func resolve(n *yaml.Node) *yaml.Node {
 		n = n.Alias
 	}
 	return n
+}
+
+// valueAt is the value at the field path segs in a decoded object (maps, lists and
+// scalars, as in unstructured content); ok is false when the path is not there.
+func valueAt(obj map[string]any, segs []segment) (v any, ok bool) {
+	v = obj
+	for _, seg := range segs {
+		if seg.key != "" {
+			m, isMap := v.(map[string]any)
+			if !isMap {
+				return nil, false
+			}
+			if v, ok = m[seg.key]; !ok {
+				return nil, false
+			}
+		}
+		switch {
+		case seg.index >= 0:
+			l, isList := v.([]any)
+			if !isList || seg.index >= len(l) {
+				return nil, false
+			}
+			v = l[seg.index]
+		case seg.selector != nil:
+			l, isList := v.([]any)
+			if !isList {
+				return nil, false
+			}
+			if v = itemWith(l, seg.selector); v == nil {
+				return nil, false
+			}
+		}
+	}
+	return v, true
+}
+
+// itemWith is the first mapping of l with every key of sel at its value, or nil.
+func itemWith(l []any, sel map[string]string) any {
+	for _, it := range l {
+		m, isMap := it.(map[string]any)
+		if !isMap {
+			continue
+		}
+		match := true
+		for k, want := range sel {
+			if got, has := m[k]; !has || fmt.Sprint(got) != want {
+				match = false
+				break
+			}
+		}
+		if match {
+			return m
+		}
+	}
+	return nil
 }

@@ -23,31 +23,16 @@ import (
 // dependencies must be vendored under charts/ (nothing is downloaded); lookup always
 // returns nothing because the engine has no cluster client; DNS lookups stay disabled.
 func (r *renderer) helm(dir string) []Object {
-	start := len(r.ps)
-	files := r.chartFiles(dir)
-	if files == nil || len(r.ps) > start {
+	ch := r.loadChart(dir)
+	if ch == nil {
 		return nil
 	}
-	// Helm parses Chart.yaml and values.yaml with an unbounded parser: check them first.
-	for _, f := range files {
-		if b := path.Base(f.Name); (b == "values.yaml" || b == "Chart.yaml" || b == "requirements.yaml") && !strings.Contains(f.Name, "templates/") {
-			before := len(r.ps)
-			decodeStream(path.Join(dir, f.Name), f.Data, r.limits(), &r.ps)
-			if len(r.ps) > before {
-				return nil
-			}
-		}
-	}
-	ch, err := loader.LoadFiles(files)
-	if err != nil {
-		r.ps.add(Problem{File: path.Join(dir, "Chart.yaml"), Rule: RuleHelm, Message: "cannot load the chart: " + err.Error()})
-		return nil
-	}
+	paths := chartPaths(dir, ch)
 	before := len(r.ps)
 	r.checkDependencies(dir, ch)
 	r.checkSchemas(dir, ch)
 	r.checkFileRefs(dir, ch)
-	vals := r.values()
+	vals, valuesFiles := r.values()
 	if len(r.ps) > before {
 		return nil
 	}
@@ -76,10 +61,37 @@ func (r *renderer) helm(dir string) []Object {
 	}
 	rendered, err := engine.Engine{}.Render(ch, top)
 	if err != nil {
-		r.ps.add(r.templateProblem(dir, err))
+		r.ps.add(r.templateProblem(dir, templateSources(dir, ch, paths), err))
 		return nil
 	}
-	return r.helmObjects(dir, ch, rendered)
+	objs := r.helmObjects(dir, ch, paths, rendered)
+	r.warnings = append(r.warnings, newHelmScope(ch, paths, valuesFiles).unread()...)
+	return objs
+}
+
+// loadChart loads the chart in dir from copies of its files, or reports why it cannot.
+func (r *renderer) loadChart(dir string) *chart.Chart {
+	start := len(r.ps)
+	files := r.chartFiles(dir)
+	if files == nil || len(r.ps) > start {
+		return nil
+	}
+	// Helm parses Chart.yaml and values.yaml with an unbounded parser: check them first.
+	for _, f := range files {
+		if b := path.Base(f.Name); (b == "values.yaml" || b == "Chart.yaml" || b == "requirements.yaml") && !strings.Contains(f.Name, "templates/") {
+			before := len(r.ps)
+			decodeStream(path.Join(dir, f.Name), f.Data, r.limits(), &r.ps)
+			if len(r.ps) > before {
+				return nil
+			}
+		}
+	}
+	ch, err := loader.LoadFiles(files)
+	if err != nil {
+		r.ps.add(Problem{File: path.Join(dir, "Chart.yaml"), Rule: RuleHelm, Message: "cannot load the chart: " + err.Error()})
+		return nil
+	}
+	return ch
 }
 
 // chartFiles copies the chart's files, honouring .helmignore as `helm` does.
@@ -212,35 +224,13 @@ func outsideRef(v any) string {
 }
 
 // values reads and merges the environment's values files, later files winning, as
-// `helm -f a.yaml -f b.yaml` does.
-func (r *renderer) values() map[string]any {
+// `helm -f a.yaml -f b.yaml` does. It returns the files it read too, in order.
+func (r *renderer) values() (map[string]any, []valuesFile) {
 	vals := map[string]any{}
+	var files []valuesFile
 	for _, f := range r.opts.ValuesFiles {
-		name, err := cleanPath(f)
-		if err != nil {
-			r.ps.add(Problem{File: f, Rule: RuleHelmValues, Message: "invalid values file path", Hint: "paths are relative to the repository root"})
-			continue
-		}
-		if _, err := fs.Stat(r.fsys, name); err != nil {
-			r.ps.add(Problem{File: name, Rule: RuleHelmValues, Message: "values file: " + describe(err),
-				Hint: "values paths in repos.yaml are relative to the repository root"})
-			continue
-		}
-		data := r.readFile(name)
+		name, data := r.valuesFile(f)
 		if data == nil {
-			continue
-		}
-		if pr := textProblem(name, data); pr != nil {
-			r.ps.add(*pr)
-			continue
-		}
-		// Parse with the bounded decoder first: Helm's own parser expands aliases freely.
-		before := len(r.ps)
-		docs := decodeStream(name, data, r.limits(), &r.ps)
-		if len(r.ps) > before {
-			continue
-		}
-		if len(docs) == 0 {
 			continue
 		}
 		v, err := chartutil.ReadValues(data)
@@ -248,9 +238,39 @@ func (r *renderer) values() map[string]any {
 			r.ps.add(Problem{File: name, Rule: RuleHelmValues, Message: err.Error()})
 			continue
 		}
+		files = append(files, valuesFile{name: name, data: data})
 		vals = mergeValues(vals, v)
 	}
-	return vals
+	return vals, files
+}
+
+// valuesFile reads the values file f (a path of repos.yaml), decrypted if it is a SOPS
+// file, and checks it with the bounded decoder: Helm's own parser expands aliases freely.
+// data is nil after a problem, or when the file holds no document.
+func (r *renderer) valuesFile(f string) (name string, data []byte) {
+	name, err := cleanPath(f)
+	if err != nil {
+		r.ps.add(Problem{File: f, Rule: RuleHelmValues, Message: "invalid values file path", Hint: "paths are relative to the repository root"})
+		return f, nil
+	}
+	if _, err := fs.Stat(r.fsys, name); err != nil {
+		r.ps.add(Problem{File: name, Rule: RuleHelmValues, Message: "values file: " + describe(err),
+			Hint: "values paths in repos.yaml are relative to the repository root"})
+		return name, nil
+	}
+	if data = r.readFile(name); data == nil {
+		return name, nil
+	}
+	if pr := textProblem(name, data); pr != nil {
+		r.ps.add(*pr)
+		return name, nil
+	}
+	before := len(r.ps)
+	docs := decodeStream(name, data, r.limits(), &r.ps)
+	if len(r.ps) > before || len(docs) == 0 {
+		return name, nil
+	}
+	return name, data
 }
 
 func mergeValues(dst, src map[string]any) map[string]any {
@@ -286,12 +306,15 @@ var templateLocRe = regexp.MustCompile(`([^\s():"<>]+/templates/[^\s():"<>]+):(\
 // templateProblem ties a Helm rendering error to the deepest template and line it names
 // (for an error inside an included helper, the helper), and keeps only the reason: nested
 // includes repeat the whole chain in the message.
-func (r *renderer) templateProblem(dir string, err error) Problem {
+func (r *renderer) templateProblem(dir string, srcs map[string]chartTemplate, err error) Problem {
 	msg := strings.TrimSpace(err.Error())
 	p := Problem{File: dir, Rule: RuleHelm}
 	if locs := templateLocRe.FindAllStringSubmatch(msg, -1); locs != nil {
 		last := locs[len(locs)-1]
 		p.File = templatePath(dir, last[1])
+		if t, ok := srcs[last[1]]; ok {
+			p.File = t.file
+		}
 		p.Line, _ = strconv.Atoi(last[2])
 	}
 	reason := msg
@@ -309,7 +332,8 @@ func (r *renderer) templateProblem(dir string, err error) Problem {
 }
 
 // templatePath maps Helm's template name (chart/templates/x.yaml,
-// chart/charts/sub/templates/y.yaml) to the file in the repository.
+// chart/charts/sub/templates/y.yaml) to the file in the repository, for a chart whose
+// subcharts are named as their directories (see chartPaths).
 func templatePath(dir, name string) string {
 	if _, rest, ok := strings.Cut(name, "/"); ok {
 		return path.Join(dir, rest)
@@ -317,9 +341,59 @@ func templatePath(dir, name string) string {
 	return path.Join(dir, name)
 }
 
+// chartPaths maps each file of ch and its subcharts to its path in the repository. It is
+// taken before dependencies are processed: Helm then renames an aliased subchart, and its
+// entry in Chart.yaml, after the alias, and the name of its directory is lost. Processing
+// copies charts but keeps their files, so the map holds for the processed chart too.
+func chartPaths(dir string, ch *chart.Chart) map[*chart.File]string {
+	out := map[*chart.File]string{}
+	var walk func(c *chart.Chart)
+	walk = func(c *chart.Chart) {
+		base := templatePath(dir, c.ChartFullPath()+"/")
+		for _, fs := range [][]*chart.File{c.Templates, c.Raw, c.Files} {
+			for _, f := range fs {
+				out[f] = path.Join(base, f.Name)
+			}
+		}
+		for _, d := range c.Dependencies() {
+			walk(d)
+		}
+	}
+	walk(ch)
+	return out
+}
+
+// chartTemplate is a template as the engine names it, its file and its text.
+type chartTemplate struct {
+	file string
+	data []byte
+}
+
+// templateSources maps the engine's template names to their files and text, subcharts
+// included; paths are chartPaths of the chart before its dependencies were processed.
+func templateSources(dir string, ch *chart.Chart, paths map[*chart.File]string) map[string]chartTemplate {
+	out := map[string]chartTemplate{}
+	var walk func(c *chart.Chart)
+	walk = func(c *chart.Chart) {
+		for _, t := range c.Templates {
+			name := path.Join(c.ChartFullPath(), t.Name)
+			file, ok := paths[t]
+			if !ok {
+				file = templatePath(dir, name)
+			}
+			out[name] = chartTemplate{file: file, data: t.Data}
+		}
+		for _, d := range c.Dependencies() {
+			walk(d)
+		}
+	}
+	walk(ch)
+	return out
+}
+
 // helmObjects decodes the rendered templates and the charts' crds/ files. Test hooks
 // (helm.sh/hook: test) are left out: `helm install` never creates them either.
-func (r *renderer) helmObjects(dir string, ch *chart.Chart, rendered map[string]string) []Object {
+func (r *renderer) helmObjects(dir string, ch *chart.Chart, paths map[*chart.File]string, rendered map[string]string) []Object {
 	var out int64
 	budget := func(file string, n int) bool {
 		if out += int64(n); out > r.opts.MaxBytes {
@@ -330,11 +404,13 @@ func (r *renderer) helmObjects(dir string, ch *chart.Chart, rendered map[string]
 		}
 		return true
 	}
-	sources := templateSources(ch)
-	kindLines := map[string]int{}
+	sources := templateSources(dir, ch, paths)
 	var objs []Object
 	for _, crd := range ch.CRDObjects() {
-		file := templatePath(dir, crd.Filename)
+		file, ok := paths[crd.File]
+		if !ok {
+			file = templatePath(dir, crd.Filename)
+		}
 		if !budget(file, len(crd.File.Data)) {
 			return nil
 		}
@@ -350,7 +426,7 @@ func (r *renderer) helmObjects(dir string, ch *chart.Chart, rendered map[string]
 		if base == "NOTES.txt" || strings.HasPrefix(base, "_") || strings.TrimSpace(rendered[n]) == "" {
 			continue
 		}
-		file := templatePath(dir, n)
+		file := sources[n].file
 		if !budget(file, len(rendered[n])) {
 			return nil
 		}
@@ -364,18 +440,12 @@ func (r *renderer) helmObjects(dir string, ch *chart.Chart, rendered map[string]
 			}
 			r.ps.add(p)
 		}
+		var tobjs []Object
 		for _, d := range docs {
-			for _, o := range expand(file, d, &r.ps) {
-				key := n + "\x00" + o.GetKind()
-				line, ok := kindLines[key]
-				if !ok {
-					line = templateKindLine(sources[n], o.GetKind())
-					kindLines[key] = line
-				}
-				o.Source.Line = line
-				if strings.Contains(o.GetAnnotations()["helm.sh/hook"], "test") {
-					continue
-				}
+			tobjs = append(tobjs, expand(file, d, &r.ps)...)
+		}
+		for _, o := range withKindLines(tobjs, sources[n].data) {
+			if !strings.Contains(o.GetAnnotations()["helm.sh/hook"], "test") {
 				objs = append(objs, o)
 			}
 		}
@@ -383,36 +453,44 @@ func (r *renderer) helmObjects(dir string, ch *chart.Chart, rendered map[string]
 	return objs
 }
 
-// templateSources maps the engine's template names to their text, subcharts included.
-func templateSources(ch *chart.Chart) map[string][]byte {
-	out := map[string][]byte{}
-	var walk func(c *chart.Chart)
-	walk = func(c *chart.Chart) {
-		for _, t := range c.Templates {
-			out[path.Join(c.ChartFullPath(), t.Name)] = t.Data
-		}
-		for _, d := range c.Dependencies() {
-			walk(d)
-		}
+// withKindLines sets the line of each object rendered from template src to the best line
+// Helm allows: its top-level "kind: <kind>" line. Rendered lines are not template lines,
+// so the n-th object of a kind gets the n-th such line only when the template has one
+// line per rendered object of that kind (not when the kind is templated, or an object is
+// behind an if or in a range); otherwise 0.
+func withKindLines(objs []Object, src []byte) []Object {
+	count := map[string]int{}
+	for _, o := range objs {
+		count[o.GetKind()]++
 	}
-	walk(ch)
-	return out
+	lines := map[string][]int{}
+	seen := map[string]int{}
+	for i, o := range objs {
+		kind := o.GetKind()
+		if _, ok := lines[kind]; !ok {
+			lines[kind] = templateKindLines(src, kind)
+		}
+		objs[i].Source.Line = 0
+		if l := lines[kind]; len(l) == count[kind] {
+			objs[i].Source.Line = l[seen[kind]]
+		}
+		seen[kind]++
+	}
+	return objs
 }
 
-// templateKindLine is the best line Helm allows for an object: the template's only top-level
-// "kind: <kind>" line. Rendered lines do not match template lines, so it is 0 when the
-// kind is templated or appears more than once.
-func templateKindLine(src []byte, kind string) int {
+// templateKindLines are the lines of src that are "kind: <kind>" at the top level.
+func templateKindLines(src []byte, kind string) []int {
 	if kind == "" {
-		return 0
+		return nil
 	}
 	re, err := regexp.Compile(`(?m)^kind:[ \t]*["']?` + regexp.QuoteMeta(kind) + `["']?[ \t]*$`)
 	if err != nil {
-		return 0
+		return nil
 	}
-	locs := re.FindAllIndex(src, 2)
-	if len(locs) != 1 {
-		return 0
+	var lines []int
+	for _, loc := range re.FindAllIndex(src, -1) {
+		lines = append(lines, lineAt(src, loc[0]))
 	}
-	return lineAt(src, locs[0][0])
+	return lines
 }

@@ -264,3 +264,84 @@ func TestHelmSymlinkOut(t *testing.T) {
 		t.Errorf("rendered anyway: %s", dump(res))
 	}
 }
+
+// TestHelmUnreadValues: a key of the environment's values that no template reads is
+// warned at its line, with the read key it likely meant; keys read whole, through a
+// prefix, by a subchart, or global are not; nothing is refused.
+func TestHelmUnreadValues(t *testing.T) {
+	files := valuesChart(map[string]string{
+		"chart/Chart.yaml":                          "apiVersion: v2\nname: app\nversion: 0.1.0\ndependencies:\n- name: cache\n  version: 1.0.0\n  alias: redis\n",
+		"chart/charts/cache/Chart.yaml":             "apiVersion: v2\nname: cache\nversion: 1.0.0\n",
+		"chart/charts/cache/templates/service.yaml": "apiVersion: v1\nkind: Service\nmetadata:\n  name: cache\nspec:\n  ports:\n  - port: {{ index .Values \"port-number\" }}\n",
+		"envs/prod.yaml": `replicas: 3
+hpaa:
+  enabled: true
+hpa:
+  enabld: true
+resources:
+  limits: {memory: 1Gi, cpus: 2}
+redis:
+  port-number: 6380
+global:
+  anything: 1
+imagee: nginx:1.28
+zzz: 1
+`,
+	})
+	res := render(t, tree(files), valuesOpts())
+	wantOK(t, res)
+	for _, o := range res.Objects {
+		if o.GetKind() == "HorizontalPodAutoscaler" {
+			t.Errorf("hpa.enabled was not set, yet the HPA renders:%s", dump(res))
+		}
+		if o.GetKind() == "Service" && o.Source.File != "chart/charts/cache/templates/service.yaml" {
+			t.Errorf("the aliased subchart's Service is at %s", o.Source)
+		}
+	}
+	var got []string
+	for _, w := range res.Warnings {
+		if w.Rule != RuleHelmUnread {
+			t.Errorf("warning with rule %s", w.Rule)
+		}
+		got = append(got, w.String()+" / "+w.Hint)
+	}
+	want := []string{
+		"envs/prod.yaml:2: hpaa: no template reads it [helm-unread-value] / did you mean hpa?",
+		"envs/prod.yaml:5: hpa.enabld: no template reads it [helm-unread-value] / did you mean hpa.enabled?",
+		"envs/prod.yaml:12: imagee: no template reads it [helm-unread-value] / did you mean image?",
+		"envs/prod.yaml:13: zzz: no template reads it [helm-unread-value] / check its spelling against the chart's values.yaml, or remove it",
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("warnings\n got %q\nwant %q", got, want)
+	}
+
+	// A template that passes .Values on whole may read any key.
+	files["chart/templates/all.yaml"] = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: all\ndata:\n  values: {{ toYaml .Values | quote }}\n"
+	if res := render(t, tree(files), valuesOpts()); len(res.Warnings) != 0 {
+		t.Errorf("warnings with .Values read whole: %v", res.Warnings)
+	}
+}
+
+// TestHelmKindLines: each object of a template that renders several of one kind is at its
+// own kind line; objects behind an if that did not render leave the others at line 0.
+func TestHelmKindLines(t *testing.T) {
+	files := valuesChart(map[string]string{
+		"chart/templates/cms.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: b}\n" +
+			"---\napiVersion: v1\nkind: Secret\nmetadata: {name: s}\n",
+		"chart/templates/maybe.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n{{- if .Values.hpa.enabled }}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: d}\n{{- end }}\n",
+		"envs/prod.yaml":             "hpa: {enabled: false}\n",
+	})
+	res := render(t, tree(files), valuesOpts())
+	wantOK(t, res)
+	got := names(res)
+	want := []string{
+		"ConfigMap/shop/a@chart/templates/cms.yaml:2",
+		"ConfigMap/shop/b@chart/templates/cms.yaml:6",
+		"Secret/shop/s@chart/templates/cms.yaml:10",
+		"Deployment/shop/web@chart/templates/deployment.yaml:2",
+		"ConfigMap/shop/c@chart/templates/maybe.yaml",
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("objects\n got %v\nwant %v", got, want)
+	}
+}

@@ -14,6 +14,9 @@ type Locator struct {
 	typ   string
 	opts  Options
 	lines *FieldLines
+
+	helm       *helmScope // a Helm chart's values and their reads, loaded on first use
+	helmLoaded bool
 }
 
 // NewLocator returns a Locator for the objects a render of fsys with opts produced, typ

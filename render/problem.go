@@ -22,16 +22,17 @@ const (
 	RuleUnknownKind     = "unknown-kind"      // the cluster does not serve the kind and no CRD in the push defines it
 	RuleNamespace       = "namespace-missing" // a namespaced object has no namespace and the environment none
 	RuleClusterScoped   = "namespace-on-cluster-scoped"
-	RuleKustomize       = "kustomize"        // krusty failed
-	RuleKustomizeRemote = "kustomize-remote" // a remote base, URL or Helm inflation in a kustomization
-	RuleOutsideRepo     = "outside-repo"     // a path climbs above the repository root
-	RuleHelm            = "helm"             // loading or rendering the chart failed
-	RuleHelmValues      = "helm-values"      // a values file is missing or invalid
-	RuleHelmDependency  = "helm-dependency"  // a dependency is not vendored in charts/
-	RuleHelmSchema      = "helm-schema"      // values.schema.json refers outside itself
-	RuleTimeout         = "timeout"          // rendering took longer than Options.Timeout
-	RuleInternal        = "internal"         // a renderer panicked
-	RuleLimit           = "render-limit"     // the render process used more memory or CPU than allowed
+	RuleKustomize       = "kustomize"         // krusty failed
+	RuleKustomizeRemote = "kustomize-remote"  // a remote base, URL or Helm inflation in a kustomization
+	RuleOutsideRepo     = "outside-repo"      // a path climbs above the repository root
+	RuleHelm            = "helm"              // loading or rendering the chart failed
+	RuleHelmValues      = "helm-values"       // a values file is missing or invalid
+	RuleHelmDependency  = "helm-dependency"   // a dependency is not vendored in charts/
+	RuleHelmSchema      = "helm-schema"       // values.schema.json refers outside itself
+	RuleHelmUnread      = "helm-unread-value" // a warning: no template reads a key of the environment's values
+	RuleTimeout         = "timeout"           // rendering took longer than Options.Timeout
+	RuleInternal        = "internal"          // a renderer panicked
+	RuleLimit           = "render-limit"      // the render process used more memory or CPU than allowed
 )
 
 // Problem is one thing wrong with the input, addressed to the person who pushed it.
@@ -42,8 +43,8 @@ type Problem struct {
 	Rule    string // one of the Rule constants
 	Message string
 	Hint    string // what to do about it; may be empty
-	// Via are other places the problem passes through, nearest the cause last: the
-	// template that reads a Helm value whose values file is File.
+	// Via are the places the value passes through on its way from File:Line (the
+	// template that reads a Helm value); empty when the problem is where it is written.
 	Via []Source
 }
 

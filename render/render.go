@@ -142,6 +142,9 @@ type Result struct {
 	Type     string // the type actually used (auto resolved)
 	Objects  []Object
 	Problems []Problem
+	// Warnings are worth telling the pusher but refuse nothing (a Helm values key that no
+	// template reads, RuleHelmUnread).
+	Warnings []Problem
 	// Sensitive are the values decrypted from SOPS files: whatever shows the render's
 	// outcome must not show them (they may sit in any object, through Helm values).
 	Sensitive []string
@@ -238,6 +241,7 @@ func Render(ctx context.Context, fsys fs.FS, opts Options) (*Result, error) {
 	if out.r != nil {
 		res.Problems = append(res.Problems, out.r.plainSecrets(res.Type, res.Objects)...)
 		res.Sensitive = out.r.sec.values
+		res.Warnings = out.r.warnings
 	}
 	return res, nil
 }
@@ -250,6 +254,8 @@ type renderer struct {
 	in   *budget
 	ps   problems
 	sec  *secretState
+	// warnings are problems that refuse nothing (Result.Warnings).
+	warnings []Problem
 }
 
 func (r *renderer) limits() limits {

@@ -43,6 +43,7 @@ type response struct {
 	Objects  []byte
 	Sources  []render.Source
 	Problems []render.Problem
+	Warnings []render.Problem
 	// Sensitive are the values decrypted from SOPS files (render.Result.Sensitive).
 	Sensitive []string
 	// Err is an error of render.Render itself (bad options).
@@ -97,6 +98,7 @@ func serveOne() int {
 		resp.Err = err.Error()
 	} else {
 		resp.Type, resp.Problems, resp.Sensitive = res.Type, res.Problems, res.Sensitive
+		resp.Warnings = res.Warnings
 		objs := make([]map[string]any, len(res.Objects))
 		for i, o := range res.Objects {
 			objs[i] = o.Object

@@ -129,7 +129,7 @@ func Render(ctx context.Context, tree fs.FS, opts render.Options, lim Limits) (*
 	if d.resp.Err != "" {
 		return nil, fmt.Errorf("%w: %s", render.ErrBadOptions, strings.TrimPrefix(d.resp.Err, render.ErrBadOptions.Error()+": "))
 	}
-	res := &render.Result{Type: d.resp.Type, Problems: d.resp.Problems, Sensitive: d.resp.Sensitive}
+	res := &render.Result{Type: d.resp.Type, Problems: d.resp.Problems, Warnings: d.resp.Warnings, Sensitive: d.resp.Sensitive}
 	objs, err := decodeObjects(d.resp.Objects)
 	if err != nil || len(objs) != len(d.resp.Sources) {
 		return nil, fmt.Errorf("sandbox: decoding the rendered objects (%d sources): %v", len(d.resp.Sources), err)
