@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"regexp"
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -51,8 +50,9 @@ type Target struct {
 	// Tree is the whole repository at Commit.
 	Tree fs.FS
 	// Offline skips everything that needs the cluster (`gitopsd validate` without a
-	// kubeconfig).
-	Offline bool
+	// cluster it can reach); OfflineWhy says why, in the report's note that says so.
+	Offline    bool
+	OfflineWhy string
 	// AllowPrune lifts the prune guard (push option gitopsd.allow-prune).
 	AllowPrune bool
 
@@ -148,7 +148,11 @@ func (c *Checker) Check(ctx context.Context, t Target) *Checked {
 		c.dryRun(ctx, cl, t, res.Objects, res.Type == render.TypePlain, rep)
 		rep.Timings = append(rep.Timings, Timing{"dry-run", time.Since(start)})
 	} else if t.Offline {
-		rep.Notes = append(rep.Notes, "offline: no server-side dry run and no preview (give --kubeconfig to check against a cluster)")
+		why := t.OfflineWhy
+		if why == "" {
+			why = "no cluster given"
+		}
+		rep.Notes = append(rep.Notes, "offline: "+why+"; no dry run, no preview")
 	}
 
 	if len(env.Checks.Tests) > 0 && len(rep.Problems) == 0 {
@@ -292,11 +296,6 @@ func fieldLine(lines *render.FieldLines, src render.Source, err error) int {
 	return src.Line
 }
 
-// typedPatchField finds the field in server-side apply's own refusals, which carry no
-// causes: "failed to create typed patch object (...): .spec.replicsa: field not declared
-// in schema".
-var typedPatchField = regexp.MustCompile(`(?:^|: )(\.[^\s:]+): `)
-
 // refusedFields are the fields an API refusal names: its causes', or the one in a server-side
 // apply message.
 func refusedFields(err error) []string {
@@ -316,18 +315,6 @@ func refusedFields(err error) []string {
 		fields = append(fields, m[1])
 	}
 	return fields
-}
-
-func dryRunHint(ch kube.Change, env config.Environment) string {
-	switch {
-	case errors.Is(ch.Err, kube.ErrOwnedByOther):
-		return "remove it from this push; if its environment gave it up, remove the " + kube.OwnerLabel + " label from the object in the cluster"
-	case apierrors.IsForbidden(ch.Err) && env.Impersonate != nil:
-		return fmt.Sprintf("this environment acts as %s (impersonate: in repos.yaml), whom the cluster's RBAC does not allow this: remove the object, or ask the cluster's admins for the grant", env.Impersonate)
-	case apierrors.IsConflict(ch.Err):
-		return "another field manager owns this field: remove it from git, or set apply.force for the environment"
-	}
-	return "the API server refused this object; fix the field it names"
 }
 
 // pruneKinds are the kinds whose deletion takes data with it: a push that would prune one
