@@ -18,24 +18,28 @@ import (
 // validateHelp follows the flags in `gitopsd validate --help`: where the settings come
 // from, since a check that guessed them wrong would pass what the push refuses.
 const validateHelp = `
-Settings: repos.yaml given with --config, else the first one found in DIR (default:
-the current directory) or above it, up to the repository root (the directory with
-.git). Without one, DIR is checked with the defaults (render type auto, no
-namespace, no policies).
+Settings: repos.yaml given with --config, else the first one found in DIR
+(default: the current directory) or above it, up to the repository root (the
+directory with .git; outside a repository, up to /). Without one, DIR is
+checked with the defaults (render type auto, no namespace, no policies), and
+--env is an error.
 
-Tree: the repository root, whatever directory it runs in, so that paths such as
-../../base resolve as in a push, and problems name files from the root. Files not
-committed are checked too.
+Tree: the repository root, whatever directory it runs in, so that paths such
+as ../../base resolve as in a push, and problems name files from the root.
+Files not committed are checked too.
 
-Environment: --env REPO/ENV; else the one whose path holds DIR; else the only one.
-When several could be meant it names them and checks nothing.
+Environment: --env REPO/ENV; else the one whose path holds DIR; else the only
+one. When several could be meant it names them and checks nothing.
 
-Cluster: the environment's (clusters: in repos.yaml; --kubeconfig replaces it). The
-server-side dry run and the preview run when it answers; otherwise the report says
-"offline" and why.
+Cluster: the environment's (clusters: in repos.yaml; --kubeconfig replaces
+it). The server-side dry run and the preview run when it answers; otherwise
+the report says "offline" and why.
 
-The report is the push's, with "working tree" for the commit. Exit status: 0 passed,
-1 refused (or an error), 2 usage.
+Secrets: SOPS files are decrypted with --age-key or $SOPS_AGE_KEY_FILE; without
+either, the encryption rules are checked and nothing is decrypted.
+
+The report is the push's, with "working tree" for the commit. Exit status: 0
+passed, 1 refused (or an error), 2 usage.
 `
 
 // pingTimeout bounds the question whether the cluster answers: a check that waited
@@ -43,12 +47,12 @@ The report is the push's, with "working tree" for the commit. Exit status: 0 pas
 const pingTimeout = 5 * time.Second
 
 func runValidate(ctx context.Context, fs *flag.FlagSet, args []string) error {
-	configPath := fs.String("config", "", "repos.yaml to take the settings from (default: found upward from DIR)")
-	envFlag := fs.String("env", "", "environment to check, as REPO/ENV (default: the one whose path holds DIR)")
-	kubeconfig := fs.String("kubeconfig", "", "kubeconfig of the cluster to check against (default: the environment's, from repos.yaml)")
+	configPath := fs.String("config", "", "repos.yaml to take the settings from (default: found upward)")
+	envFlag := fs.String("env", "", "environment to check, REPO/ENV (default: the one holding DIR)")
+	kubeconfig := fs.String("kubeconfig", "", "kubeconfig of the cluster (default: the environment's)")
 	kubecontext := fs.String("context", "", "kubeconfig context")
 	color := fs.Bool("color", false, "colour the report")
-	ageKey := fs.String("age-key", "", "age identity file to decrypt SOPS files with (default $SOPS_AGE_KEY_FILE; without either, the encryption rules are checked and nothing is decrypted)")
+	ageKey := fs.String("age-key", "", "age identity to decrypt SOPS files with (default $SOPS_AGE_KEY_FILE)")
 	usage := fs.Usage
 	fs.Usage = func() {
 		usage()
