@@ -35,6 +35,9 @@ Cluster: the environment's (clusters: in repos.yaml; --kubeconfig replaces
 it). The server-side dry run and the preview run when it answers; otherwise
 the report says "offline" and why.
 
+Trust: a repos.yaml found in the tree came with it: its tests (commands) do not
+run, nor a kubeconfig inside the repository; --config FILE trusts the file.
+
 Secrets: SOPS files are decrypted with --age-key or $SOPS_AGE_KEY_FILE; without
 either, the encryption rules are checked and nothing is decrypted.
 
@@ -46,13 +49,20 @@ passed, 1 refused (or an error), 2 usage.
 // minutes for an unreachable one would not be run before a push.
 const pingTimeout = 5 * time.Second
 
+// validateFlags are the flags of `gitopsd validate` and its directory.
+type validateFlags struct {
+	config, env, kubeconfig, context, ageKey, dir string
+	color                                         bool
+}
+
 func runValidate(ctx context.Context, fs *flag.FlagSet, args []string) error {
-	configPath := fs.String("config", "", "repos.yaml to take the settings from (default: found upward)")
-	envFlag := fs.String("env", "", "environment to check, REPO/ENV (default: the one holding DIR)")
-	kubeconfig := fs.String("kubeconfig", "", "kubeconfig of the cluster (default: the environment's)")
-	kubecontext := fs.String("context", "", "kubeconfig context")
-	color := fs.Bool("color", false, "colour the report")
-	ageKey := fs.String("age-key", "", "age identity to decrypt SOPS files with (default $SOPS_AGE_KEY_FILE)")
+	var f validateFlags
+	fs.StringVar(&f.config, "config", "", "repos.yaml to take the settings from (default: found upward)")
+	fs.StringVar(&f.env, "env", "", "environment to check, REPO/ENV (default: the one holding DIR)")
+	fs.StringVar(&f.kubeconfig, "kubeconfig", "", "kubeconfig of the cluster (default: the environment's)")
+	fs.StringVar(&f.context, "context", "", "kubeconfig context")
+	fs.BoolVar(&f.color, "color", false, "colour the report")
+	fs.StringVar(&f.ageKey, "age-key", "", "age identity to decrypt SOPS files with (default $SOPS_AGE_KEY_FILE)")
 	usage := fs.Usage
 	fs.Usage = func() {
 		usage()
@@ -61,37 +71,39 @@ func runValidate(ctx context.Context, fs *flag.FlagSet, args []string) error {
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	dir := "."
+	f.dir = "."
 	switch fs.NArg() {
 	case 0:
 	case 1:
-		dir = fs.Arg(0)
+		f.dir = fs.Arg(0)
 	default:
 		fs.Usage()
 		return errUsage
 	}
+	return validateTree(ctx, f)
+}
 
-	ws, err := config.FindWorkspace(dir, *configPath)
+// validateTree checks the tree f names and prints its report; a refusal is exit status 1.
+func validateTree(ctx context.Context, f validateFlags) error {
+	ws, err := config.FindWorkspace(f.dir, f.config)
 	if err != nil {
 		return err
 	}
-	cfg, ref, err := validateTarget(ws, *envFlag)
+	cfg, ref, err := validateTarget(ws, f.env)
 	if err != nil {
 		return err
 	}
 	env := ref.Env
-	env.Secrets = validateSecrets(env.Secrets, *ageKey)
-	configured := ws.File != ""
-	switch cl := cfg.Clusters[env.Cluster]; {
-	case *kubeconfig != "":
-		cfg.Clusters[env.Cluster] = config.Cluster{Kubeconfig: *kubeconfig, Context: *kubecontext}
-		configured = true
-	case *kubecontext != "":
-		cl.Context = *kubecontext
-		cfg.Clusters[env.Cluster] = cl
+	env.Secrets = validateSecrets(env.Secrets, f.ageKey)
+	// A repos.yaml found in the tree came with it, as a clone's files do: it chooses the
+	// settings, never what runs on this machine. Its tests (commands) do not run, nor a
+	// kubeconfig inside the tree (one can name a credential command); --config trusts.
+	found := f.config == ""
+	skipped := found && len(env.Checks.Tests) > 0
+	if skipped {
+		env.Checks.Tests = nil
 	}
-	reg := clusters.New(cfg, kube.DefaultClientOptions())
-	why := offlineWhy(ctx, reg, env.Cluster, configured)
+	reg, why := validateCluster(ctx, cfg, env.Cluster, ws, f)
 
 	// os.Root refuses symlinks that leave the tree, as a push's tree does.
 	root, err := os.OpenRoot(ws.Root)
@@ -105,11 +117,34 @@ func runValidate(ctx context.Context, fs *flag.FlagSet, args []string) error {
 		Repo: ref.Repo, EnvName: env.Name, Env: env, Commit: "working tree", Tree: root.FS(),
 		Offline: why != "", OfflineWhy: why,
 	})
-	res.Report.Write(os.Stdout, hooks.Style{Color: *color})
+	if skipped {
+		res.Report.Notes = append(res.Report.Notes, "tests not run: a repos.yaml found in the tree runs no commands (see --config)")
+	}
+	res.Report.Write(os.Stdout, hooks.Style{Color: f.color})
 	if !res.Report.OK() {
 		return exitError{code: 1}
 	}
 	return nil
+}
+
+// validateCluster is the registry of cfg's clusters, with --kubeconfig and --context in
+// place of the one named, and why the check is offline ("" when it is not).
+func validateCluster(ctx context.Context, cfg *config.Config, name string, ws config.Workspace, f validateFlags) (*clusters.Registry, string) {
+	configured := ws.File != ""
+	switch cl := cfg.Clusters[name]; {
+	case f.kubeconfig != "":
+		cfg.Clusters[name] = config.Cluster{Kubeconfig: f.kubeconfig, Context: f.context}
+		configured = true
+	case f.context != "":
+		cl.Context = f.context
+		cfg.Clusters[name] = cl
+	}
+	reg := clusters.New(cfg, kube.DefaultClientOptions())
+	var inTree func(string) bool
+	if f.config == "" && f.kubeconfig == "" {
+		inTree = ws.Holds
+	}
+	return reg, offlineWhy(ctx, reg, name, cfg.Clusters[name].Kubeconfig, configured, inTree)
 }
 
 // validateTarget is the configuration and the environment a check of ws is for: from
@@ -176,9 +211,14 @@ func envNames(envs []config.EnvRef) string {
 
 // offlineWhy says why the check cannot use the cluster ("" when it can), in the few words
 // of the report's note; the error behind it goes to stderr, for whoever wants to fix it.
-func offlineWhy(ctx context.Context, reg *clusters.Registry, cluster string, configured bool) string {
+// inTree, if set, tells the files of the tree, whose kubeconfig is not used.
+func offlineWhy(ctx context.Context, reg *clusters.Registry, cluster, kubeconfig string, configured bool, inTree func(string) bool) string {
 	if !configured {
 		return "no cluster configured"
+	}
+	if inTree != nil && inTree(kubeconfig) {
+		fmt.Fprintf(os.Stderr, "gitopsd validate: kubeconfig %s not used: it came with the tree, and can run commands (give --kubeconfig or --config)\n", kubeconfig)
+		return "kubeconfig inside the repo not trusted"
 	}
 	if _, err := reg.RESTConfig(cluster); err != nil {
 		fmt.Fprintf(os.Stderr, "gitopsd validate: %v\n", err)

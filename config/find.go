@@ -73,6 +73,18 @@ func FindWorkspace(dir, file string) (Workspace, error) {
 	return ws, nil
 }
 
+// Holds reports whether file (symlinks resolved) is inside the tree of w.
+func (w Workspace) Holds(file string) bool {
+	abs, err := filepath.Abs(file)
+	if err != nil {
+		return false
+	}
+	if real, err := filepath.EvalSymlinks(abs); err == nil {
+		abs = real
+	}
+	return within(w.Root, abs)
+}
+
 // realDir is dir as an absolute path without symlinks, so that the directory a check
 // starts from and the root above it compare as paths.
 func realDir(dir string) (string, error) {

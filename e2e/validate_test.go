@@ -253,7 +253,7 @@ func TestValidateNoGuess(t *testing.T) {
 		t.Errorf("without repos.yaml, the directory is checked offline, saying so:\n%s%s", stdout, stderr)
 	}
 
-	writeFile(t, filepath.Join(repo, "repos.yaml"), `clusters: {local: {kubeconfig: none.kubeconfig}}
+	writeFile(t, filepath.Join(repo, "repos.yaml"), `clusters: {local: {kubeconfig: ../none.kubeconfig}}
 repos:
   web:
     environments:
@@ -282,5 +282,56 @@ repos:
 	stdout, stderr, ok = validate(t, filepath.Join(repo, "deploy"))
 	if !ok || !strings.Contains(stdout, "gitopsd: checking other/plain (deploy) ...") {
 		t.Errorf("the one environment that renders the directory is checked:\n%s%s", stdout, stderr)
+	}
+}
+
+// TestValidateFoundConfigRunsNothing: a repos.yaml that came with a clone chooses the
+// settings, never what runs on the machine of whoever checks it: its tests (commands) do
+// not run, nor does a kubeconfig inside the tree (whose exec credential plugin is a
+// command), and the report says so. Given with --config, the same file is trusted.
+func TestValidateFoundConfigRunsNothing(t *testing.T) {
+	repo, marks := t.TempDir(), t.TempDir()
+	testMark, execMark := filepath.Join(marks, "test-ran"), filepath.Join(marks, "exec-ran")
+	testfs.Write(t, repo, map[string]string{
+		".git/HEAD":      "ref: refs/heads/main\n",
+		"deploy/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: cm, namespace: app}\ndata: {v: one}\n",
+		"kc.yaml": `apiVersion: v1
+kind: Config
+clusters: [{name: c, cluster: {server: "https://127.0.0.1:` + freePort(t) + `"}}]
+contexts: [{name: c, context: {cluster: c, user: u}}]
+current-context: c
+users:
+- name: u
+  user:
+    exec: {apiVersion: client.authentication.k8s.io/v1, interactiveMode: Never, command: sh, args: [-c, "touch ` + execMark + `; exit 1"]}
+`,
+		"repos.yaml": `clusters: {local: {kubeconfig: kc.yaml}}
+tests:
+  mark: {command: [sh, -c, "touch ` + testMark + `"]}
+repos:
+  app:
+    environments:
+      prod: {branch: main, cluster: local, path: deploy, namespace: app, checks: {tests: [mark]}}
+`,
+	})
+	ran := func(p string) bool { _, err := os.Stat(p); return err == nil }
+
+	stdout, stderr, ok := validate(t, filepath.Join(repo, "deploy"))
+	t.Logf("found:\n%s%s", stdout, stderr)
+	if !ok || !strings.Contains(stdout, "note: tests not run: a repos.yaml found in the tree runs no commands (see --config)") ||
+		!strings.Contains(stdout, "note: offline: kubeconfig inside the repo not trusted; no dry run, no preview") {
+		t.Errorf("the report must say what did not run:\n%s%s", stdout, stderr)
+	}
+	if ran(testMark) || ran(execMark) {
+		t.Fatalf("a found repos.yaml ran a command (test %v, kubeconfig exec %v)", ran(testMark), ran(execMark))
+	}
+
+	stdout, stderr, ok = validate(t, filepath.Join(repo, "deploy"), "--config", filepath.Join(repo, "repos.yaml"))
+	t.Logf("given:\n%s%s", stdout, stderr)
+	if !ok || !strings.Contains(stdout, "note: offline: cluster local unreachable") || strings.Contains(stdout, "tests not run") {
+		t.Errorf("with --config, its tests and kubeconfig are used:\n%s%s", stdout, stderr)
+	}
+	if !ran(testMark) || !ran(execMark) {
+		t.Errorf("with --config, the test and the kubeconfig's command run (test %v, exec %v)", ran(testMark), ran(execMark))
 	}
 }
