@@ -107,3 +107,30 @@ func TestEnvironmentsAt(t *testing.T) {
 		t.Errorf("Environments: %v", got)
 	}
 }
+
+func TestWorkspaceHolds(t *testing.T) {
+	top, err := filepath.EvalSymlinks(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	testfs.Write(t, top, map[string]string{
+		"repo/.git/HEAD":    "",
+		"repo/kc.yaml":      "",
+		"repo/out.yaml":     "symlink:../kc-outside.yaml",
+		"repo/in.yaml":      "symlink:kc.yaml",
+		"kc-outside.yaml":   "",
+		"repo-other/x.yaml": "",
+	})
+	ws, err := FindWorkspace(filepath.Join(top, "repo"), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for p, want := range map[string]bool{
+		"repo/kc.yaml": true, "repo/in.yaml": true, "repo/missing.yaml": true,
+		"repo/out.yaml": false, "kc-outside.yaml": false, "repo-other/x.yaml": false,
+	} {
+		if got := ws.Holds(filepath.Join(top, p)); got != want {
+			t.Errorf("Holds(%s) = %v, want %v", p, got, want)
+		}
+	}
+}
