@@ -48,8 +48,9 @@ type Target struct {
 	// Tree is the whole repository at Commit.
 	Tree fs.FS
 	// Offline skips everything that needs the cluster (`gitopsd validate` without a
-	// kubeconfig).
-	Offline bool
+	// cluster it can reach); OfflineWhy says why, in the report's note that says so.
+	Offline    bool
+	OfflineWhy string
 	// AllowPrune lifts the prune guard (push option gitopsd.allow-prune).
 	AllowPrune bool
 
@@ -148,7 +149,11 @@ func (c *Checker) Check(ctx context.Context, t Target) *Checked {
 		c.dryRun(ctx, cl, t, res, desired.Options(env, target), rep)
 		rep.Timings = append(rep.Timings, Timing{"dry-run", time.Since(start)})
 	} else if t.Offline {
-		rep.Notes = append(rep.Notes, "offline: no server-side dry run and no preview (give --kubeconfig to check against a cluster)")
+		why := t.OfflineWhy
+		if why == "" {
+			why = "no cluster given"
+		}
+		rep.Notes = append(rep.Notes, "offline: "+why+"; no dry run, no preview")
 	}
 
 	if len(env.Checks.Tests) > 0 && len(rep.Problems) == 0 {
