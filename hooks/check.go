@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"regexp"
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -292,11 +291,6 @@ func fieldLine(lines *render.FieldLines, src render.Source, err error) int {
 	return src.Line
 }
 
-// typedPatchField finds the field in server-side apply's own refusals, which carry no
-// causes: "failed to create typed patch object (...): .spec.replicsa: field not declared
-// in schema".
-var typedPatchField = regexp.MustCompile(`(?:^|: )(\.[^\s:]+): `)
-
 // refusedFields are the fields an API refusal names: its causes', or the one in a server-side
 // apply message.
 func refusedFields(err error) []string {
@@ -316,18 +310,6 @@ func refusedFields(err error) []string {
 		fields = append(fields, m[1])
 	}
 	return fields
-}
-
-func dryRunHint(ch kube.Change, env config.Environment) string {
-	switch {
-	case errors.Is(ch.Err, kube.ErrOwnedByOther):
-		return "remove it from this push; if its environment gave it up, remove the " + kube.OwnerLabel + " label from the object in the cluster"
-	case apierrors.IsForbidden(ch.Err) && env.Impersonate != nil:
-		return fmt.Sprintf("this environment acts as %s (impersonate: in repos.yaml), whom the cluster's RBAC does not allow this: remove the object, or ask the cluster's admins for the grant", env.Impersonate)
-	case apierrors.IsConflict(ch.Err):
-		return "another field manager owns this field: remove it from git, or set apply.force for the environment"
-	}
-	return "the API server refused this object; fix the field it names"
 }
 
 // pruneKinds are the kinds whose deletion takes data with it: a push that would prune one
