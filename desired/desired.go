@@ -92,5 +92,6 @@ func Render(ctx context.Context, tree fs.FS, env config.Environment, c Cluster) 
 	}
 	res.Objects = render.WithNamespace(res.Objects, env.Namespace)
 	bound(res, env, c.Scope)
+	syncProblems(res)
 	return res, nil
 }

@@ -317,8 +317,9 @@ func templatePath(dir, name string) string {
 	return path.Join(dir, name)
 }
 
-// helmObjects decodes the rendered templates and the charts' crds/ files. Test hooks
-// (helm.sh/hook: test) are left out: `helm install` never creates them either.
+// helmObjects decodes the rendered templates and the charts' crds/ files. Hooks are kept
+// with their annotations: desired.PlanSync runs them as Argo CD would, and names the test
+// hooks it does not run in a warning.
 func (r *renderer) helmObjects(dir string, ch *chart.Chart, rendered map[string]string) []Object {
 	var out int64
 	budget := func(file string, n int) bool {
@@ -373,9 +374,6 @@ func (r *renderer) helmObjects(dir string, ch *chart.Chart, rendered map[string]
 					kindLines[key] = line
 				}
 				o.Source.Line = line
-				if strings.Contains(o.GetAnnotations()["helm.sh/hook"], "test") {
-					continue
-				}
 				objs = append(objs, o)
 			}
 		}
