@@ -142,9 +142,14 @@ func (c *Checker) Check(ctx context.Context, t Target) *Checked {
 	rep.Problems = append(rep.Problems, c.policies(t, res.Objects)...)
 	rep.Timings = append(rep.Timings, Timing{"policies", time.Since(start)})
 
+	applied, plan := synced(res.Objects)
+	if rendered {
+		rep.Notes = append(rep.Notes, plan.Notes()...)
+	}
 	if cl != nil && env.Checks.DryRunEnabled() && rendered {
 		start = time.Now()
-		c.dryRun(ctx, cl, t, res.Objects, res.Type == render.TypePlain, rep)
+		c.dryRun(ctx, cl, t, applied, res.Type == render.TypePlain, rep)
+		c.dryRunHooks(ctx, cl, t, res.Objects, plan, rep)
 		rep.Timings = append(rep.Timings, Timing{"dry-run", time.Since(start)})
 	} else if t.Offline {
 		rep.Notes = append(rep.Notes, "offline: no server-side dry run and no preview (give --kubeconfig to check against a cluster)")
