@@ -185,6 +185,7 @@ func PlanSync(objs []*unstructured.Unstructured) *SyncPlan {
 		return waves[n]
 	}
 	unhonoured := map[string][]string{}
+	var first []*unstructured.Unstructured
 	for _, u := range objs {
 		role, _ := roleOf(u)
 		name := kube.IDOf(u).Short()
@@ -200,6 +201,8 @@ func PlanSync(objs []*unstructured.Unstructured) *SyncPlan {
 		case role.skip:
 		case role.notRun != "":
 			p.Warnings = append(p.Warnings, fmt.Sprintf("warning: not run (%s): %s", role.notRun, name))
+		case !role.hook() && early(u):
+			first = append(first, u)
 		case !role.hook():
 			w := wave(role.wave)
 			w.Objects = append(w.Objects, u)
@@ -218,6 +221,16 @@ func PlanSync(objs []*unstructured.Unstructured) *SyncPlan {
 	}
 	for _, k := range sortedKeys(unhonoured) {
 		p.Warnings = append(p.Warnings, fmt.Sprintf("warning: %s not honoured: %s", k, joinFew(unhonoured[k], 2)))
+	}
+	if len(first) > 0 {
+		// Namespaces and CRDs that name no wave go with the first: the objects of every
+		// wave may live in them.
+		low := 0
+		for n := range waves {
+			low = min(low, n)
+		}
+		w := wave(low)
+		w.Objects = append(first, w.Objects...)
 	}
 	for _, w := range waves {
 		p.Waves = append(p.Waves, *w)
@@ -321,4 +334,13 @@ func syncProblems(res *render.Result) {
 				Object: render.ObjectName(o.Unstructured), Rule: is.rule, Message: is.msg, Hint: is.hint})
 		}
 	}
+}
+
+// early says whether u is a Namespace or a CustomResourceDefinition with no wave of its own.
+func early(u *unstructured.Unstructured) bool {
+	if _, ok := u.GetAnnotations()[WaveAnnotation]; ok {
+		return false
+	}
+	gvk := u.GroupVersionKind()
+	return (gvk.Group == "" && gvk.Kind == "Namespace") || (gvk.Group == "apiextensions.k8s.io" && gvk.Kind == "CustomResourceDefinition")
 }

@@ -41,9 +41,10 @@ func TestPlanSyncOrdersWavesAndHooks(t *testing.T) {
 		syncObj("Pod", "test-", map[string]string{HelmHookAnnotation: "test"}),
 		syncObj("ConfigMap", "skipped", map[string]string{HookAnnotation: "Skip"}),
 		syncObj("ConfigMap", "opts", map[string]string{"argocd.argoproj.io/sync-options": "Prune=false"}),
+		syncObj("Namespace", "demo", nil),
 	}
 	p := PlanSync(objs)
-	if got := syncNames(p.Objects()); got != "early,plain,opts,late" {
+	if got := syncNames(p.Objects()); got != "demo,early,plain,opts,late" {
 		t.Errorf("applied objects in wave order: got %s", got)
 	}
 	var waves []int
@@ -66,7 +67,7 @@ func TestPlanSyncOrdersWavesAndHooks(t *testing.T) {
 	}
 	notes := strings.Join(p.Notes(), "\n")
 	for _, want := range []string{
-		"applied in 3 waves: -1 (1 object), 0 (2), 5 (2)",
+		"applied in 3 waves: -1 (2 objects), 0 (2), 5 (2)",
 		"hook PreSync Job/demo/first: runs before the apply",
 		"hook Sync Job/demo/page-up-: runs with wave 5",
 		"hook PostSync Job/demo/post-: runs once healthy",
