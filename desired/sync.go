@@ -188,10 +188,7 @@ func PlanSync(objs []*unstructured.Unstructured) *SyncPlan {
 	var first []*unstructured.Unstructured
 	for _, u := range objs {
 		role, _ := roleOf(u)
-		name := kube.IDOf(u).Short()
-		if u.GetName() == "" {
-			name += u.GetGenerateName()
-		}
+		name := kube.NameOf(u)
 		for k := range u.GetAnnotations() {
 			if strings.HasPrefix(k, argoPrefix) && k != WaveAnnotation && k != HookAnnotation && k != HookDeleteAnnotation {
 				unhonoured[k] = append(unhonoured[k], name)
@@ -279,7 +276,7 @@ func (p *SyncPlan) Notes() []string {
 		notes = append(notes, fmt.Sprintf("applied in %d waves: %s", len(p.Waves), strings.Join(parts, ", ")))
 	}
 	say := func(h kube.Hook, when string) {
-		notes = append(notes, fmt.Sprintf("hook %s %s: %s", h.Phase, kube.IDOf(h.Object).Short()+h.Object.GetGenerateName(), when))
+		notes = append(notes, fmt.Sprintf("hook %s %s: %s", h.Phase, kube.NameOf(h.Object), when))
 	}
 	for _, h := range p.Hooks[PreSync] {
 		say(h, "runs before the apply")

@@ -39,7 +39,7 @@ func (c *Checker) dryRunHooks(ctx context.Context, cl *kube.Client, t Target, ob
 	}
 	for _, h := range plan.AllHooks() {
 		err := cl.DryRunHook(ctx, h, &owner)
-		name := render.ObjectName(h.Object)
+		name := kube.NameOf(h.Object)
 		switch {
 		case err == nil:
 		case apierrors.IsNotFound(err) && h.Object.GetNamespace() != "":

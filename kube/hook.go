@@ -38,6 +38,16 @@ func (h Hook) Name() string {
 	return h.Object.GetGenerateName()
 }
 
+// NameOf names u as IDOf(u).Short() does, or by its generateName prefix when it has no
+// name yet (a hook): "Job.batch/demo/migrate-".
+func NameOf(u *unstructured.Unstructured) string {
+	id := IDOf(u).Short()
+	if u.GetName() == "" {
+		id += u.GetGenerateName()
+	}
+	return id
+}
+
 // HookResult is what came of running one hook.
 type HookResult struct {
 	Phase string

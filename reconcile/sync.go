@@ -95,7 +95,7 @@ func (r *Reconciler) applyWaves(ctx context.Context, p *pass, plan *desired.Sync
 		if err := r.recordInventory(ctx, p, old.Union(kube.InventoryOf(all))); err != nil {
 			return nil, nil, err
 		}
-		p.progress(fmt.Sprintf("wave %d applied (%d objects); waiting for health ...", w.N, len(wave)))
+		p.progress(fmt.Sprintf("wave %d applied: %s; waiting for health ...", w.N, objectCount(len(wave))))
 		h, err := r.health(ctx, p, cs, kube.InventoryOf(cs))
 		if err != nil {
 			return nil, nil, err
@@ -123,4 +123,12 @@ func (r *Reconciler) syncFailed(ctx context.Context, p *pass, plan *desired.Sync
 		res.Summary += fmt.Sprintf("\nSyncFail hooks ran (%d)", len(hooks))
 	}
 	return res
+}
+
+// objectCount is "1 object" or "n objects".
+func objectCount(n int) string {
+	if n == 1 {
+		return "1 object"
+	}
+	return fmt.Sprintf("%d objects", n)
 }
