@@ -218,6 +218,7 @@ func TestArgoCDSyncWaves(t *testing.T) {
 		"nothing applied: a PreSync hook must succeed first",
 		"hook SyncFail Job.batch/"+ns+"/notify-",
 		"SyncFail hooks ran (1)",
+		"a hook failed; rolling back: ",
 	)
 	if v := configMapValue(cs, ns, "settings", "value"); v != "v1" {
 		t.Errorf("a failed PreSync hook must leave the cluster as it was: settings %q", v)
