@@ -115,7 +115,9 @@ func syncState(cs kubernetes.Interface, ns string) string {
 // wave after the PreSync hook succeeded and the wave before it healthy, its Sync hook
 // with it, the PostSync hook after everything.
 func syncOrderBroken(state string) string {
-	has := func(tok string) bool { return strings.Contains(" "+state+" ", " "+tok+" ") || strings.Contains(" "+state, " "+tok+"=") }
+	has := func(tok string) bool {
+		return strings.Contains(" "+state+" ", " "+tok+" ") || strings.Contains(" "+state, " "+tok+"=")
+	}
 	rules := []struct {
 		then, first string
 	}{
