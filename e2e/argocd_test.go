@@ -75,26 +75,33 @@ metadata:
 	}
 }
 
-// syncState is what the cluster shows of wavesApp, as tokens: "pre=complete settings
-// backend=ready frontend sync=complete done post".
+// syncState is what the cluster shows of wavesApp, as tokens: "PreSync=complete settings
+// backend=ready frontend Sync=complete done PostSync=complete". It reads the later waves
+// first: what a wave needs only grows, so a state read this way never shows a later wave
+// without what it waited for, unless gitopsd broke the order.
 func syncState(cs kubernetes.Interface, ns string) string {
 	ctx := context.Background()
 	var s []string
-	for _, phase := range []string{"PreSync", "Sync", "PostSync"} {
+	job := func(phase string) {
 		jobs, err := cs.BatchV1().Jobs(ns).List(ctx, metav1.ListOptions{LabelSelector: "gitopsd.dev/hook=" + phase})
 		if err != nil || len(jobs.Items) == 0 {
-			continue
+			return
 		}
-		j := jobs.Items[len(jobs.Items)-1]
 		st := "running"
-		if j.Status.Succeeded > 0 {
+		if jobs.Items[len(jobs.Items)-1].Status.Succeeded > 0 {
 			st = "complete"
 		}
 		s = append(s, phase+"="+st)
 	}
-	if _, err := cs.CoreV1().ConfigMaps(ns).Get(ctx, "settings", metav1.GetOptions{}); err == nil {
-		s = append(s, "settings")
+	exists := func(name string, get func() error) {
+		if get() == nil {
+			s = append(s, name)
+		}
 	}
+	job("PostSync")
+	exists("done", func() error { _, err := cs.CoreV1().ConfigMaps(ns).Get(ctx, "done", metav1.GetOptions{}); return err })
+	job("Sync")
+	exists("frontend", func() error { _, err := cs.CoreV1().Services(ns).Get(ctx, "frontend", metav1.GetOptions{}); return err })
 	if rs, err := cs.AppsV1().ReplicaSets(ns).Get(ctx, "backend", metav1.GetOptions{}); err == nil {
 		st := "backend"
 		if rs.Status.ReadyReplicas == 2 {
@@ -102,12 +109,11 @@ func syncState(cs kubernetes.Interface, ns string) string {
 		}
 		s = append(s, st)
 	}
-	if _, err := cs.CoreV1().Services(ns).Get(ctx, "frontend", metav1.GetOptions{}); err == nil {
-		s = append(s, "frontend")
-	}
-	if _, err := cs.CoreV1().ConfigMaps(ns).Get(ctx, "done", metav1.GetOptions{}); err == nil {
-		s = append(s, "done")
-	}
+	exists("settings", func() error {
+		_, err := cs.CoreV1().ConfigMaps(ns).Get(ctx, "settings", metav1.GetOptions{})
+		return err
+	})
+	job("PreSync")
 	return strings.Join(s, " ")
 }
 
