@@ -103,7 +103,7 @@ func (r *Reconciler) applyWaves(ctx context.Context, p *pass, plan *desired.Sync
 		if !h.Healthy() {
 			stopped := res
 			stopped.Applied, stopped.Health = all, h
-			stopped = stopped.judged(fmt.Sprintf("wave %d of %d: %s", i+1, len(plan.Waves), applySummary(all, &kube.ChangeSet{})), 0)
+			stopped = stopped.judged(fmt.Sprintf("wave %d of %d, the rest not applied: %s", i+1, len(plan.Waves), applySummary(all, &kube.ChangeSet{})), 0)
 			return all, &stopped, nil
 		}
 	}

@@ -8,8 +8,10 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/gitopsd/gitopsd/config"
 	"github.com/gitopsd/gitopsd/internal/kubetest"
 	"github.com/gitopsd/gitopsd/kube"
 	"github.com/gitopsd/gitopsd/outcome"
@@ -104,5 +106,31 @@ func TestSyncWavesAndHooks(t *testing.T) {
 	}
 	if len(b.hooks("SyncFail")) != 1 {
 		t.Errorf("the SyncFail hook must have run")
+	}
+}
+
+// TestUnhealthyWaveStopsTheNext: a wave that does not become healthy is the sync's
+// verdict; the waves after it are not applied. (A Deployment never becomes available on
+// an API server without controllers.)
+func TestUnhealthyWaveStopsTheNext(t *testing.T) {
+	b := newBed(t, kubetest.ControlPlane(t), func(env *config.Environment) { env.Apply.HealthTimeout = 2 * time.Second })
+	c := b.commit(map[string]string{
+		"deploy/web.yaml": `apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web}
+spec:
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec: {containers: [{name: web, image: "registry.example/web:1"}]}
+`,
+		"deploy/after.yaml": waveCM("after", "1", "one"),
+	})
+	o, _ := b.applySaying(c)
+	if o.Outcome != outcome.Unhealthy || !strings.HasPrefix(o.Summary, "applied, not healthy: wave 1 of 2, the rest not applied: ") || !strings.Contains(o.Summary, "Deployment.apps/"+b.ns+"/web") {
+		t.Fatalf("the first wave's health is the verdict: %q %q", o.Outcome, o.Summary)
+	}
+	if _, err := b.configMap("after"); !apierrors.IsNotFound(err) {
+		t.Errorf("the wave after an unhealthy one must not be applied: %v", err)
 	}
 }
