@@ -1,7 +1,8 @@
 // Package desired says what an environment wants in its cluster at a commit: the one place
 // where an environment's settings become render options and the rendered objects get the
 // environment's namespace. The door (pre-receive and `gitopsd validate`), the apply and the
-// drift scan all call Render, so what the door checked is what gets applied.
+// drift scan all call Render, so what the door checked is what gets applied; and all take
+// its objects through PlanSync, which says how they are synced (Argo CD's waves and hooks).
 package desired
 
 import (
@@ -92,5 +93,6 @@ func Render(ctx context.Context, tree fs.FS, env config.Environment, c Cluster) 
 	}
 	res.Objects = render.WithNamespace(res.Objects, env.Namespace)
 	bound(res, env, c.Scope)
+	syncProblems(res)
 	return res, nil
 }

@@ -144,9 +144,14 @@ func (c *Checker) Check(ctx context.Context, t Target) *Checked {
 	rep.Problems = append(rep.Problems, c.policies(t, res.Objects)...)
 	rep.Timings = append(rep.Timings, Timing{"policies", time.Since(start)})
 
+	applied, plan := synced(res.Objects)
+	if rendered {
+		rep.Notes = append(rep.Notes, plan.Notes()...)
+	}
 	if cl != nil && env.Checks.DryRunEnabled() && rendered {
 		start = time.Now()
-		c.dryRun(ctx, cl, t, res, desired.Options(env, target), rep)
+		c.dryRun(ctx, cl, t, applied, render.NewLocator(t.Tree, res.Type, desired.Options(env, target)), rep)
+		c.dryRunHooks(ctx, cl, t, res.Objects, plan, rep)
 		rep.Timings = append(rep.Timings, Timing{"dry-run", time.Since(start)})
 	} else if t.Offline {
 		why := t.OfflineWhy
@@ -236,9 +241,8 @@ func (c *Checker) policies(t Target, objs []render.Object) []Problem {
 // part), turns refusals into problems, one per field refused, each at the file and line a
 // person edits to fix it (render.Locator), and builds the preview, including what the
 // inventory says would be pruned.
-func (c *Checker) dryRun(ctx context.Context, cl *kube.Client, t Target, res *render.Result, opts render.Options, rep *Report) {
+func (c *Checker) dryRun(ctx context.Context, cl *kube.Client, t Target, objs []render.Object, loc *render.Locator, rep *Report) {
 	owner := kube.Owner{Repo: t.Repo, Env: t.EnvName, Commit: t.Commit}
-	objs := res.Objects
 	us := make([]*unstructured.Unstructured, len(objs))
 	byID := map[kube.ObjectID]render.Object{}
 	for i, o := range objs {
@@ -250,7 +254,6 @@ func (c *Checker) dryRun(ctx context.Context, cl *kube.Client, t Target, res *re
 		rep.Problems = append(rep.Problems, Problem{Rule: RuleDryRun, Message: fmt.Sprintf("the dry run against cluster %s failed: %v", t.Env.Cluster, err)})
 		return
 	}
-	loc := render.NewLocator(t.Tree, res.Type, opts)
 	for _, ch := range cs.Changes {
 		obj := byID[ch.ID]
 		switch ch.Action {

@@ -22,6 +22,8 @@
 //	health, _ := c.WaitHealthy(ctx, cur.IDs, kube.DefaultHealthOptions())
 //
 // Pre-receive runs the same Apply with DryRun (or Diff); the drift scan runs Drift.
+// Hooks (Argo CD's hook resources, Helm's hooks) are not applied: RunHook creates one and
+// waits until it finished, and DryRunHook is its check; they are in no inventory.
 //
 // Ownership is a boundary between environments: an object that carries another owner's
 // label is never taken. Apply (and its dry run) fails it naming the owner, except a

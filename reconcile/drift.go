@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/gitopsd/gitopsd/config"
+	"github.com/gitopsd/gitopsd/desired"
 	"github.com/gitopsd/gitopsd/kube"
 	"github.com/gitopsd/gitopsd/notify"
 	"github.com/gitopsd/gitopsd/termtext"
@@ -45,6 +46,9 @@ func (r *Reconciler) Scan(ctx context.Context, repoName, envName string) (*Drift
 	if err != nil {
 		return nil, err
 	}
+	// Hooks are created at their sync's phase and left (or deleted) as their policy says:
+	// never compared.
+	objs = desired.PlanSync(objs).Objects()
 	opts := kube.DefaultDriftOptions()
 	opts.Owner = &kube.Owner{Repo: repoName, Env: envName}
 	for _, p := range env.Drift.Ignore {

@@ -55,6 +55,10 @@ func (r *Reconciler) run(ctx context.Context, p *pass) (res Result) {
 		return res.failed(err)
 	}
 	res.Digest = digest
+	// Hooks run at their phase and are no part of the inventory; the rest is applied
+	// wave by wave (desired.PlanSync).
+	plan := desired.PlanSync(objs)
+	objs = plan.Objects()
 	if p.changedOnly {
 		if same, ok := r.unchanged(p, digest, len(objs)); ok {
 			return same
@@ -69,10 +73,24 @@ func (r *Reconciler) run(ctx context.Context, p *pass) (res Result) {
 	if err != nil {
 		return res.failed(err)
 	}
+	if err := r.runHooks(ctx, p, plan.Hooks[desired.PreSync]); err != nil {
+		failed := res.failed(err)
+		if isHookFailure(failed) {
+			failed.Summary += "\nnothing applied: a PreSync hook must succeed first"
+		}
+		return r.syncFailed(ctx, p, plan, failed)
+	}
 	// The Deployments a release rolls out keep their stable version until it is promoted;
 	// everything else is applied now.
-	if res.Applied, err = r.apply(ctx, p, without(objs, cands)); err != nil {
+	var stopped *Result
+	if res.Applied, stopped, err = r.applyWaves(ctx, p, plan, without(objs, cands), old, res); err != nil {
 		return res.failed(err)
+	}
+	if stopped != nil {
+		if err := r.recordInventory(ctx, p, old.Union(kube.InventoryOf(res.Applied))); err != nil {
+			return res.failed(err)
+		}
+		return r.syncFailed(ctx, p, plan, *stopped)
 	}
 	scrubChanges(res.Applied, scrub)
 	applied := kube.InventoryOf(res.Applied)
@@ -131,11 +149,17 @@ func (r *Reconciler) run(ctx context.Context, p *pass) (res Result) {
 		for _, ch := range append(res.Applied.Failed(), res.Pruned.Failed()...) {
 			msgs = append(msgs, ch.String())
 		}
-		return res.failed(applyFailed(fmt.Errorf("%s; failed: %s", summary, strings.Join(first(msgs, 5), "; ")), true))
+		return r.syncFailed(ctx, p, plan, res.failed(applyFailed(fmt.Errorf("%s; failed: %s", summary, strings.Join(first(msgs, 5), "; ")), true)))
 	}
 	p.progress("applied " + summary + "; waiting for health ...")
 	if res.Health, err = r.health(ctx, p, res.Applied, applied); err != nil {
 		return res.failed(err)
+	}
+	if !res.Health.Healthy() {
+		return r.syncFailed(ctx, p, plan, res.judged(summary, time.Since(p.start)))
+	}
+	if err := r.runHooks(ctx, p, plan.Hooks[desired.PostSync]); err != nil {
+		return r.syncFailed(ctx, p, plan, res.failed(err))
 	}
 	return res.judged(summary, time.Since(p.start))
 }

@@ -215,7 +215,9 @@ func (r *Reconciler) reconcile(ctx context.Context, repoName, envName, commit st
 	}
 	res := r.run(ctx, p)
 	switch {
-	case res.Outcome == outcome.Unhealthy && (env.Apply.OnFailure == "rollback" || res.released):
+	case res.Outcome == outcome.Unhealthy && (env.Apply.OnFailure == "rollback" || res.released),
+		isHookFailure(res) && env.Apply.OnFailure == "rollback":
+		// A failed hook fails the sync as Argo CD's does: the branch goes back too.
 		res = r.rollBack(ctx, p, res)
 	case res.Outcome == outcome.Healthy:
 		if target, ok := r.askedRevert(repoName, envName, commit); ok {

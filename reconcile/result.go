@@ -135,6 +135,10 @@ const maxUnhealthyShown = 5
 // unhealthyLines are the objects that are not healthy, each with its pods, indented.
 func unhealthyLines(h *kube.HealthReport) []string {
 	var lines []string
+	if h == nil {
+		// A sync that failed before any health wait (a hook).
+		return nil
+	}
 	notReady := h.NotReady()
 	for i, o := range notReady {
 		if i == maxUnhealthyShown {

@@ -38,7 +38,11 @@ func (r *Reconciler) rollBack(ctx context.Context, p *pass, failed Result) Resul
 	}
 	// One line for the pusher; the rollback's own apply and health lines would come
 	// between the failure and its reasons.
-	p.progress(fmt.Sprintf("not healthy; rolling back: %.7s on %s restores %.7s ...", revert, p.env.Branch, target))
+	what := "not healthy"
+	if isHookFailure(failed) {
+		what = "a hook failed"
+	}
+	p.progress(fmt.Sprintf("%s; rolling back: %.7s on %s restores %.7s ...", what, revert, p.env.Branch, target))
 	r.followSiblings(p.repo, p.env, revert)
 	rp := *p
 	rp.commit, rp.progress, rp.start, rp.changedOnly = revert, func(string) {}, time.Now(), false

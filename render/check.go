@@ -17,6 +17,9 @@ func ObjectName(u *unstructured.Unstructured) string {
 	}
 	name := u.GetName()
 	if name == "" {
+		name = u.GetGenerateName()
+	}
+	if name == "" {
 		name = "?"
 	}
 	if ns := u.GetNamespace(); ns != "" {
@@ -88,7 +91,8 @@ func wellFormed(o Object, ps *problems) bool {
 			return false
 		}
 	}
-	if name, _, _ := unstructured.NestedString(o.Object, "metadata", "name"); name == "" {
+	_, generated, _ := unstructured.NestedString(o.Object, "metadata", "generateName")
+	if name, _, _ := unstructured.NestedString(o.Object, "metadata", "name"); name == "" && !(generated && isHook(o)) {
 		missing = append(missing, "metadata.name")
 	}
 	if len(missing) == 0 {
@@ -99,17 +103,26 @@ func wellFormed(o Object, ps *problems) bool {
 		return true
 	}
 	hint := "every object needs apiVersion, kind and metadata.name"
-	if _, gen, _ := unstructured.NestedString(o.Object, "metadata", "generateName"); gen {
-		hint = "gitopsd applies objects by name; generateName is not supported"
+	if generated {
+		hint = "generateName is for hooks only (annotation argocd.argoproj.io/hook: PreSync, Sync or PostSync); give other objects a name"
 	}
 	ps.add(o.problem(RuleMissingField, "missing "+strings.Join(missing, ", "), hint))
 	return false
 }
 
+// isHook says whether o is a hook (Argo CD's or Helm's): created at its phase of the
+// sync, not applied, so it may have a generateName instead of a name.
+func isHook(o Object) bool {
+	ann := o.GetAnnotations()
+	_, argo := ann["argocd.argoproj.io/hook"]
+	_, helm := ann["helm.sh/hook"]
+	return argo || helm
+}
+
 // objectKey identifies an object for duplicate detection: the version does not matter.
 func objectKey(u *unstructured.Unstructured) string {
 	gvk := u.GroupVersionKind()
-	return gvk.Group + "/" + gvk.Kind + "/" + u.GetNamespace() + "/" + u.GetName()
+	return gvk.Group + "/" + gvk.Kind + "/" + u.GetNamespace() + "/" + u.GetName() + "/" + u.GetGenerateName()
 }
 
 // crdScopes reads the scope of the kinds defined by CustomResourceDefinitions in the

@@ -391,8 +391,9 @@ func templateSources(dir string, ch *chart.Chart, paths map[*chart.File]string) 
 	return out
 }
 
-// helmObjects decodes the rendered templates and the charts' crds/ files. Test hooks
-// (helm.sh/hook: test) are left out: `helm install` never creates them either.
+// helmObjects decodes the rendered templates and the charts' crds/ files. Hooks are kept
+// with their annotations: desired.PlanSync runs them as Argo CD would, and names the test
+// hooks it does not run in a warning.
 func (r *renderer) helmObjects(dir string, ch *chart.Chart, paths map[*chart.File]string, rendered map[string]string) []Object {
 	var out int64
 	budget := func(file string, n int) bool {
@@ -444,11 +445,7 @@ func (r *renderer) helmObjects(dir string, ch *chart.Chart, paths map[*chart.Fil
 		for _, d := range docs {
 			tobjs = append(tobjs, expand(file, d, &r.ps)...)
 		}
-		for _, o := range withKindLines(tobjs, sources[n].data) {
-			if !strings.Contains(o.GetAnnotations()["helm.sh/hook"], "test") {
-				objs = append(objs, o)
-			}
-		}
+		objs = append(objs, withKindLines(tobjs, sources[n].data)...)
 	}
 	return objs
 }

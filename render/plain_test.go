@@ -143,6 +143,8 @@ func TestPlainBinaryAndUTF8(t *testing.T) {
 func TestPlainMissingFields(t *testing.T) {
 	res := render(t, tree(map[string]string{
 		"m/a.yaml": "kind: ConfigMap\nmetadata:\n  name: a\n---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  generateName: b-\n---\n- just a list\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: [x]\n",
+		// A hook may have a generateName: it is created at its phase, not applied.
+		"m/hook.yaml": "apiVersion: batch/v1\nkind: Job\nmetadata:\n  generateName: migrate-\n  annotations: {argocd.argoproj.io/hook: PreSync}\n",
 	}), Options{Path: "m", DefaultNamespace: "x"})
 	wantProblem(t, res, RuleNotObject, "m/a.yaml:10: document is a list, not a Kubernetes object")
 	var got []string
@@ -153,7 +155,7 @@ func TestPlainMissingFields(t *testing.T) {
 	}
 	want := []string{
 		"m/a.yaml:1: ConfigMap/a: missing apiVersion [missing-field] / every object needs apiVersion, kind and metadata.name",
-		"m/a.yaml:5: ConfigMap/?: missing metadata.name [missing-field] / gitopsd applies objects by name; generateName is not supported",
+		"m/a.yaml:5: ConfigMap/b-: missing metadata.name [missing-field] / generateName is for hooks only (annotation argocd.argoproj.io/hook: PreSync, Sync or PostSync); give other objects a name",
 		"m/a.yaml:12: ConfigMap/?: metadata is not a mapping [missing-field] / ",
 	}
 	if !slices.Equal(got, want) {
