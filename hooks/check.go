@@ -2,13 +2,10 @@ package hooks
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io/fs"
-	"regexp"
 	"time"
 
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/gitopsd/gitopsd/clusters"
@@ -254,12 +251,10 @@ func (c *Checker) dryRun(ctx context.Context, cl *kube.Client, t Target, objs []
 		src := sources[ch.ID]
 		switch ch.Action {
 		case kube.Failed:
-			line := src.Line
-			if lines != nil {
-				line = fieldLine(lines, src, ch.Err)
+			for _, r := range refusals(ch, t.Env) {
+				rep.Problems = append(rep.Problems, Problem{File: src.File, Line: fieldLine(lines, src, r.Field),
+					Object: ch.ID.Short(), Rule: RuleDryRun, Message: r.Message, Hint: r.Hint})
 			}
-			rep.Problems = append(rep.Problems, Problem{File: src.File, Line: line, Object: ch.ID.Short(), Rule: RuleDryRun,
-				Message: ch.Message, Hint: dryRunHint(ch, t.Env)})
 		case kube.Created:
 			rep.Preview = append(rep.Preview, PreviewLine{Op: "+", Object: ch.ID.Short()})
 		case kube.Configured:
@@ -281,53 +276,15 @@ func (c *Checker) dryRun(ctx context.Context, cl *kube.Client, t Target, objs []
 	c.prunePreview(ctx, cl, t, &owner, us, rep)
 }
 
-// fieldLine is the line of the first field the API server's refusal names, inside the
-// object at src, or src's own line when the refusal names none or the file lacks it.
-func fieldLine(lines *render.FieldLines, src render.Source, err error) int {
-	for _, f := range refusedFields(err) {
-		if line, ok := lines.Line(src, f); ok {
+// fieldLine is the line of field inside the object at src, or src's own line when the
+// refusal names no field or the file lacks it.
+func fieldLine(lines *render.FieldLines, src render.Source, field string) int {
+	if lines != nil && field != "" {
+		if line, ok := lines.Line(src, field); ok {
 			return line
 		}
 	}
 	return src.Line
-}
-
-// typedPatchField finds the field in server-side apply's own refusals, which carry no
-// causes: "failed to create typed patch object (...): .spec.replicsa: field not declared
-// in schema".
-var typedPatchField = regexp.MustCompile(`(?:^|: )(\.[^\s:]+): `)
-
-// refusedFields are the fields an API refusal names: its causes', or the one in a server-side
-// apply message.
-func refusedFields(err error) []string {
-	var st apierrors.APIStatus
-	if err == nil || !errors.As(err, &st) {
-		return nil
-	}
-	var fields []string
-	if d := st.Status().Details; d != nil {
-		for _, c := range d.Causes {
-			if c.Field != "" {
-				fields = append(fields, c.Field)
-			}
-		}
-	}
-	if m := typedPatchField.FindStringSubmatch(st.Status().Message); m != nil {
-		fields = append(fields, m[1])
-	}
-	return fields
-}
-
-func dryRunHint(ch kube.Change, env config.Environment) string {
-	switch {
-	case errors.Is(ch.Err, kube.ErrOwnedByOther):
-		return "remove it from this push; if its environment gave it up, remove the " + kube.OwnerLabel + " label from the object in the cluster"
-	case apierrors.IsForbidden(ch.Err) && env.Impersonate != nil:
-		return fmt.Sprintf("this environment acts as %s (impersonate: in repos.yaml), whom the cluster's RBAC does not allow this: remove the object, or ask the cluster's admins for the grant", env.Impersonate)
-	case apierrors.IsConflict(ch.Err):
-		return "another field manager owns this field: remove it from git, or set apply.force for the environment"
-	}
-	return "the API server refused this object; fix the field it names"
 }
 
 // pruneKinds are the kinds whose deletion takes data with it: a push that would prune one

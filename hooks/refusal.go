@@ -1,9 +1,13 @@
 package hooks
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"net"
+	"net/url"
 	"regexp"
+	"strings"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 
@@ -22,14 +26,21 @@ type refusal struct {
 // in schema".
 var typedPatchField = regexp.MustCompile(`(?:^|: )(\.[^\s:]+): `)
 
+// Hints of a refusal, by what it names.
+const (
+	hintField     = "the API server refused this field; fix it at the line shown"
+	hintObject    = "the API server refused the object as a whole; its message says why"
+	hintTransport = "the cluster did not answer; push again, and if it keeps failing tell the cluster's admins"
+)
+
 // refusals splits the API server's refusal of an object into one refusal per field it
 // names (a Deployment with a bad quantity and a bad port is two), so that each is
-// reported at its own line.
+// reported at its own line. Their messages are the API's, trimmed of what only the API
+// server's authors need (see trimAPI).
 func refusals(ch kube.Change, env config.Environment) []refusal {
-	hint := dryRunHint(ch, env)
 	var st apierrors.APIStatus
 	if ch.Err == nil || !errors.As(ch.Err, &st) {
-		return []refusal{{Message: ch.Message, Hint: hint}}
+		return []refusal{{Message: trimAPI(ch.Message, false), Hint: refusalHint(ch, env, false)}}
 	}
 	var out []refusal
 	if d := st.Status().Details; d != nil {
@@ -37,27 +48,78 @@ func refusals(ch kube.Change, env config.Environment) []refusal {
 			if c.Field == "" {
 				continue
 			}
-			out = append(out, refusal{Field: c.Field, Message: fmt.Sprintf("%s: %s", c.Field, c.Message), Hint: hint})
+			msg := trimAPI(c.Message, true)
+			if !strings.HasPrefix(msg, c.Field) {
+				msg = c.Field + ": " + msg
+			}
+			out = append(out, refusal{Field: c.Field, Message: msg, Hint: refusalHint(ch, env, true)})
 		}
 	}
 	if len(out) > 0 {
 		return out
 	}
-	r := refusal{Message: ch.Message, Hint: hint}
+	r := refusal{}
 	if m := typedPatchField.FindStringSubmatch(st.Status().Message); m != nil {
 		r.Field = m[1]
 	}
+	r.Message = trimAPI(ch.Message, r.Field != "")
+	r.Hint = refusalHint(ch, env, r.Field != "")
 	return []refusal{r}
 }
 
-func dryRunHint(ch kube.Change, env config.Environment) string {
+var (
+	// typedPatch is server-side apply's wrapper of a schema refusal; it says nothing the
+	// field and its complaint do not.
+	typedPatch = regexp.MustCompile(`failed to create typed patch object \([^)]*\): `)
+	// invalidPrefix is the API's `Deployment.apps "web" is invalid: `, which the report
+	// already says in its own words (the object's name above the message).
+	invalidPrefix = regexp.MustCompile(`^[A-Za-z0-9.]+ "[^"]*" is invalid: `)
+	// requestURL is the request a transport error quotes (`Patch "https://10.0.0.1:6443/apis/...": `):
+	// the API server's address is the cluster admins' business, not the pusher's.
+	requestURL = regexp.MustCompile(`(?:Get|Post|Put|Patch|Delete|Head) "[^"]*": `)
+	anyURL     = regexp.MustCompile(`https?://[^\s"]+`)
+	dialAddr   = regexp.MustCompile(`dial tcp [^\s:]*(?::\d+)?: `)
+)
+
+// trimAPI keeps the API's words for the pusher and drops its internals: the typed patch
+// wrapper, the object's "is invalid" prefix when a field is named, and the URLs and
+// addresses of the API server in transport errors.
+func trimAPI(msg string, field bool) string {
+	msg = typedPatch.ReplaceAllString(msg, "")
+	if field {
+		msg = invalidPrefix.ReplaceAllString(msg, "")
+	}
+	msg = requestURL.ReplaceAllString(msg, "")
+	msg = dialAddr.ReplaceAllString(msg, "")
+	return anyURL.ReplaceAllString(msg, "the API server")
+}
+
+// refusalHint is what to do about a refusal of ch; field says the refusal names a field.
+func refusalHint(ch kube.Change, env config.Environment, field bool) string {
 	switch {
 	case errors.Is(ch.Err, kube.ErrOwnedByOther):
 		return "remove it from this push; if its environment gave it up, remove the " + kube.OwnerLabel + " label from the object in the cluster"
 	case apierrors.IsForbidden(ch.Err) && env.Impersonate != nil:
 		return fmt.Sprintf("this environment acts as %s (impersonate: in repos.yaml), whom the cluster's RBAC does not allow this: remove the object, or ask the cluster's admins for the grant", env.Impersonate)
+	case apierrors.IsForbidden(ch.Err):
+		return "gitopsd may not do this in the cluster: remove the object, or ask the cluster's admins for the grant"
 	case apierrors.IsConflict(ch.Err):
 		return "another field manager owns this field: remove it from git, or set apply.force for the environment"
+	case apierrors.IsNotFound(ch.Err):
+		return "something it needs does not exist in the cluster (its namespace?): add it to the push"
+	case field:
+		return hintField
+	case transport(ch.Err):
+		return hintTransport
 	}
-	return "the API server refused this object; fix the field it names"
+	return hintObject
+}
+
+// transport says err is the connection's failing, not the API server's refusal.
+func transport(err error) bool {
+	var ue *url.Error
+	var ne net.Error
+	return errors.As(err, &ue) || errors.As(err, &ne) || errors.Is(err, context.DeadlineExceeded) ||
+		apierrors.IsTimeout(err) || apierrors.IsServerTimeout(err) || apierrors.IsServiceUnavailable(err) ||
+		apierrors.IsTooManyRequests(err)
 }
