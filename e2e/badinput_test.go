@@ -267,7 +267,7 @@ func TestBadInput(t *testing.T) {
 	})
 	t.Run("unknown-kind", func(t *testing.T) {
 		b.refuse(t, "plain", map[string]string{"plain/widget.yaml": "apiVersion: example.com/v1\nkind: Widget\nmetadata:\n  name: w\n"},
-			problemLine{"plain/widget.yaml:1  Widget/w", "unknown-kind", "the cluster does not serve example.com/v1 Widget"})
+			problemLine{"plain/widget.yaml:1  Widget.example.com/w", "unknown-kind", "the cluster does not serve example.com/v1 Widget"})
 	})
 	t.Run("no-namespace", func(t *testing.T) {
 		b.refuse(t, "nons", map[string]string{"nons/extra.yaml": cmYAML("nons-extra", "x")},

@@ -83,6 +83,8 @@ func (c *Checker) Check(ctx context.Context, t Target) *Checked {
 	env := t.Env
 	rep := &Report{Repo: t.Repo, Env: t.EnvName, Branch: env.Branch, Cluster: env.Cluster, Commit: t.Commit}
 	out := &Checked{Report: rep}
+	// Every problem leaves with a hint: its own, or its rule's (render.Hint).
+	defer func() { render.FillHints(rep.Problems) }()
 
 	var target desired.Cluster
 	var cl *kube.Client
@@ -105,7 +107,7 @@ func (c *Checker) Check(ctx context.Context, t Target) *Checked {
 	res, err := desired.Render(ctx, t.Tree, env, target)
 	rep.Timings = append(rep.Timings, Timing{"render", time.Since(start)})
 	if err != nil {
-		rep.Problems = append(rep.Problems, Problem{Rule: "render", Message: err.Error()})
+		rep.Problems = append(rep.Problems, Problem{Rule: RuleRender, Message: err.Error()})
 		return out
 	}
 	rep.Problems = append(rep.Problems, res.Problems...)
