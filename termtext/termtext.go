@@ -1,6 +1,7 @@
 // Package termtext makes text that came from pushed content (object names, API messages
 // that quote it, pod messages) safe to print on a terminal: a name holding ESC[2J must not
-// clear the screen of whoever runs `ssh status`. It also bounds such text for log lines.
+// clear the screen of whoever runs `ssh status`. It also bounds such text for log lines,
+// and wraps it for an 80-column terminal.
 package termtext
 
 import (
@@ -84,4 +85,41 @@ func List(items []string, maxItems, maxLen int) []string {
 		out = append(out, Cut(s, maxLen))
 	}
 	return out
+}
+
+// Wrap breaks s into lines of at most width columns at spaces, for a terminal: the first
+// line is to follow a prefix of first columns (which the caller writes), and every other
+// line starts with indent, which counts in width. A word longer than a line is left
+// whole on a line of its own: a path or URL cut in two could not be copied. Newlines in
+// s start a new line; runs of spaces and tabs become one space. A column is a rune.
+func Wrap(s string, width, first int, indent string) []string {
+	var lines []string
+	var cur strings.Builder
+	col, start := first, first
+	flush := func() {
+		lines = append(lines, cur.String())
+		cur.Reset()
+		cur.WriteString(indent)
+		col = utf8.RuneCountInString(indent)
+		start = col
+	}
+	for i, para := range strings.Split(s, "\n") {
+		if i > 0 {
+			flush()
+		}
+		for _, word := range strings.Fields(para) {
+			n := utf8.RuneCountInString(word)
+			switch {
+			case col == start:
+			case col+1+n > width:
+				flush()
+			default:
+				cur.WriteByte(' ')
+				col++
+			}
+			cur.WriteString(word)
+			col += n
+		}
+	}
+	return append(lines, cur.String())
 }

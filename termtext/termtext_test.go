@@ -43,3 +43,29 @@ func TestCutAndList(t *testing.T) {
 		t.Errorf("List of one: %q", got)
 	}
 }
+
+func TestWrap(t *testing.T) {
+	for _, c := range []struct {
+		s      string
+		width  int
+		first  int
+		indent string
+		want   []string
+	}{
+		{"short", 20, 4, "  ", []string{"short"}},
+		{"one two three four five", 12, 2, "  ", []string{"one two", "  three four", "  five"}},
+		{"a https://example.com/a/very/long/url b", 10, 0, " ", []string{"a", " https://example.com/a/very/long/url", " b"}},
+		{"first\nsecond   \t line", 40, 0, "    ", []string{"first", "    second line"}},
+		{"", 10, 0, "", []string{""}},
+	} {
+		got := Wrap(c.s, c.width, c.first, c.indent)
+		if strings.Join(got, "|") != strings.Join(c.want, "|") {
+			t.Errorf("Wrap(%q, %d, %d, %q) = %q, want %q", c.s, c.width, c.first, c.indent, got, c.want)
+		}
+		for i, l := range got {
+			if w := len(l); (i == 0 && w+c.first > c.width || i > 0 && w > c.width) && !strings.Contains(l, "https://") {
+				t.Errorf("line %q is wider than %d", l, c.width)
+			}
+		}
+	}
+}
