@@ -5,8 +5,11 @@
 package termtext
 
 import (
+	"bytes"
 	"fmt"
+	"io"
 	"strings"
+	"sync"
 	"unicode/utf8"
 )
 
@@ -91,28 +94,31 @@ func List(items []string, maxItems, maxLen int) []string {
 // line is to follow a prefix of first columns (which the caller writes), and every other
 // line starts with indent, which counts in width. A word longer than a line is left
 // whole on a line of its own: a path or URL cut in two could not be copied. Newlines in
-// s start a new line; runs of spaces and tabs become one space. A column is a rune.
+// s start a new line, which keeps its own leading spaces after indent; other runs of
+// spaces and tabs become one space. A column is a rune; colour sequences take none.
 func Wrap(s string, width, first int, indent string) []string {
 	var lines []string
 	var cur strings.Builder
 	col, start := first, first
-	flush := func() {
+	newLine := func(lead string) {
 		lines = append(lines, cur.String())
 		cur.Reset()
-		cur.WriteString(indent)
-		col = utf8.RuneCountInString(indent)
+		cur.WriteString(indent + lead)
+		col = Width(indent + lead)
 		start = col
 	}
 	for i, para := range strings.Split(s, "\n") {
+		lead := para[:len(para)-len(strings.TrimLeft(para, " \t"))]
+		lead = strings.ReplaceAll(lead, "\t", " ")
 		if i > 0 {
-			flush()
+			newLine(lead)
 		}
 		for _, word := range strings.Fields(para) {
-			n := utf8.RuneCountInString(word)
+			n := Width(word)
 			switch {
 			case col == start:
 			case col+1+n > width:
-				flush()
+				newLine(lead)
 			default:
 				cur.WriteByte(' ')
 				col++
@@ -122,4 +128,84 @@ func Wrap(s string, width, first int, indent string) []string {
 		}
 	}
 	return append(lines, cur.String())
+}
+
+// Width is the columns s takes on a terminal: its runes, less those of colour (CSI)
+// sequences.
+func Width(s string) int {
+	if !strings.Contains(s, "\x1b") {
+		return utf8.RuneCountInString(s)
+	}
+	rs := []rune(s)
+	n := 0
+	for i := 0; i < len(rs); i++ {
+		if rs[i] == '\x1b' {
+			i = skipEscape(rs, i)
+			continue
+		}
+		n++
+	}
+	return n
+}
+
+// Wrapper is an io.Writer that wraps every line wider than its width (see Wrap), each
+// continuation under the line's own indent and four more columns; lines that fit pass
+// as they are. It is what stands between gitopsd and a terminal it does not own, so
+// that no line of anyone's writing there is too wide. Safe for concurrent use; Flush
+// writes a last line that has no newline.
+type Wrapper struct {
+	mu      sync.Mutex
+	w       io.Writer
+	width   int
+	partial []byte
+}
+
+// NewWrapper returns a Wrapper of w, for lines of width columns.
+func NewWrapper(w io.Writer, width int) *Wrapper { return &Wrapper{w: w, width: width} }
+
+func (x *Wrapper) Write(p []byte) (int, error) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	x.partial = append(x.partial, p...)
+	i := bytes.LastIndexByte(x.partial, '\n')
+	if i < 0 {
+		return len(p), nil
+	}
+	var out strings.Builder
+	for _, line := range strings.Split(string(x.partial[:i]), "\n") {
+		x.wrap(&out, line)
+	}
+	x.partial = append(x.partial[:0], x.partial[i+1:]...)
+	if _, err := io.WriteString(x.w, out.String()); err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}
+
+// Flush writes what is left of a line without its newline.
+func (x *Wrapper) Flush() error {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if len(x.partial) == 0 {
+		return nil
+	}
+	var out strings.Builder
+	x.wrap(&out, string(x.partial))
+	x.partial = x.partial[:0]
+	_, err := io.WriteString(x.w, out.String())
+	return err
+}
+
+func (x *Wrapper) wrap(out *strings.Builder, line string) {
+	if Width(line) <= x.width {
+		out.WriteString(line + "\n")
+		return
+	}
+	lead := line[:len(line)-len(strings.TrimLeft(line, " "))]
+	for i, l := range Wrap(line[len(lead):], x.width, len(lead), lead+"    ") {
+		if i == 0 {
+			l = lead + l
+		}
+		out.WriteString(l + "\n")
+	}
 }

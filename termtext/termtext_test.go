@@ -1,6 +1,7 @@
 package termtext
 
 import (
+	"io"
 	"strings"
 	"testing"
 )
@@ -66,6 +67,33 @@ func TestWrap(t *testing.T) {
 			if w := len(l); (i == 0 && w+c.first > c.width || i > 0 && w > c.width) && !strings.Contains(l, "https://") {
 				t.Errorf("line %q is wider than %d", l, c.width)
 			}
+		}
+	}
+}
+
+func TestWrapKeepsLeadOfLines(t *testing.T) {
+	got := Wrap("first\n  pod web-1: container web crashed three times", 20, 0, "    ")
+	want := []string{"first", "      pod web-1:", "      container web", "      crashed three", "      times"}
+	if strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Errorf("got %q, want %q", got, want)
+	}
+}
+
+func TestWrapper(t *testing.T) {
+	var b strings.Builder
+	w := NewWrapper(&b, 20)
+	io.WriteString(w, "short line\n  a line that is too long for twenty\npart")
+	io.WriteString(w, "ial\x1b[31m red \x1b[0m")
+	if err := w.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	want := "short line\n  a line that is too\n      long for\n      twenty\npartial\x1b[31m red \x1b[0m\n"
+	if b.String() != want {
+		t.Errorf("got %q, want %q", b.String(), want)
+	}
+	for _, l := range strings.Split(strings.TrimSuffix(b.String(), "\n"), "\n") {
+		if Width(l) > 20 {
+			t.Errorf("line %q wider than 20", l)
 		}
 	}
 }
