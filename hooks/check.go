@@ -253,7 +253,7 @@ func (c *Checker) dryRun(ctx context.Context, cl *kube.Client, t Target, objs []
 		src := sources[ch.ID]
 		switch ch.Action {
 		case kube.Failed:
-			for _, r := range refusals(ch, t.Env) {
+			for _, r := range refusals(ch, t.Env, fieldSuggester(cl, byID[ch.ID])) {
 				rep.Problems = append(rep.Problems, Problem{File: src.File, Line: fieldLine(lines, src, r.Field),
 					Object: ch.ID.Short(), Rule: RuleDryRun, Message: r.Message, Hint: r.Hint})
 			}

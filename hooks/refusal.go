@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/gitopsd/gitopsd/config"
 	"github.com/gitopsd/gitopsd/kube"
@@ -37,7 +38,9 @@ const (
 // names (a Deployment with a bad quantity and a bad port is two), so that each is
 // reported at its own line. Their messages are the API's, trimmed of what only the API
 // server's authors need (see trimAPI).
-func refusals(ch kube.Change, env config.Environment) []refusal {
+// suggest, if set, names the field the schema declares nearest an unknown one (see
+// didYouMean).
+func refusals(ch kube.Change, env config.Environment, suggest func(field string) string) []refusal {
 	var st apierrors.APIStatus
 	if ch.Err == nil || !errors.As(ch.Err, &st) {
 		return []refusal{{Message: trimAPI(ch.Message, false), Hint: refusalHint(ch, env, false)}}
@@ -64,6 +67,14 @@ func refusals(ch kube.Change, env config.Environment) []refusal {
 	}
 	r.Message = trimAPI(ch.Message, r.Field != "")
 	r.Hint = refusalHint(ch, env, r.Field != "")
+	if f := unknownField(st.Status().Message); f != "" && suggest != nil {
+		if r.Field == "" {
+			r.Field = f
+		}
+		if near := suggest(f); near != "" {
+			r.Hint = fmt.Sprintf("did you mean `%s`? the schema has no `%s` there", near, lastSegment(f))
+		}
+	}
 	return []refusal{r}
 }
 
@@ -122,4 +133,88 @@ func transport(err error) bool {
 	return errors.As(err, &ue) || errors.As(err, &ne) || errors.Is(err, context.DeadlineExceeded) ||
 		apierrors.IsTimeout(err) || apierrors.IsServerTimeout(err) || apierrors.IsServiceUnavailable(err) ||
 		apierrors.IsTooManyRequests(err)
+}
+
+var (
+	// notDeclared and strictUnknown are the two ways the API server names a field its
+	// schema lacks: server-side apply's typed patch, and strict decoding.
+	notDeclared   = regexp.MustCompile(`(?:^|: )(\.[^\s:]+): field not declared in schema`)
+	strictUnknown = regexp.MustCompile(`unknown field "([^"]+)"`)
+	selector      = regexp.MustCompile(`\[[^\]]*\]`)
+)
+
+// unknownField is the path of the field msg says the schema does not declare, "" when it
+// says no such thing.
+func unknownField(msg string) string {
+	if m := notDeclared.FindStringSubmatch(msg); m != nil {
+		return m[1]
+	}
+	if m := strictUnknown.FindStringSubmatch(msg); m != nil {
+		return m[1]
+	}
+	return ""
+}
+
+// fieldPath splits an API field path (".spec.template.spec.containers[name="web"].imagee")
+// into its names, list selectors dropped: the parent's path and the field's own name.
+func fieldPath(field string) (parent []string, name string) {
+	segs := strings.Split(strings.TrimPrefix(selector.ReplaceAllString(field, ""), "."), ".")
+	return segs[:len(segs)-1], segs[len(segs)-1]
+}
+
+func lastSegment(field string) string {
+	_, n := fieldPath(field)
+	return n
+}
+
+// didYouMean returns the field of the schema (names) nearest name: the one fewest edits
+// away, if that is close enough to be a misspelling (a third of its letters, at least one;
+// case does not count), else "".
+func didYouMean(name string, names []string) string {
+	best, bestD := "", len(name)/3+2
+	for _, n := range names {
+		d := editDistance(strings.ToLower(name), strings.ToLower(n))
+		if d < bestD || d == bestD && n < best {
+			best, bestD = n, d
+		}
+	}
+	return best
+}
+
+// fieldSuggester is the suggest of refusals for u: the nearest field the cluster's schema
+// of u's kind declares where u has an unknown one. The schema is read only then, and
+// cached (kube.Client.FieldNames).
+func fieldSuggester(cl *kube.Client, u *unstructured.Unstructured) func(string) string {
+	if u == nil {
+		return nil
+	}
+	return func(field string) string {
+		parent, name := fieldPath(field)
+		names, err := cl.FieldNames(u.GroupVersionKind(), parent)
+		if err != nil {
+			return ""
+		}
+		return didYouMean(name, names)
+	}
+}
+
+// editDistance is the Levenshtein distance of a and b, by bytes (field names are ASCII).
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
 }
