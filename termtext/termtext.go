@@ -116,6 +116,10 @@ func Wrap(s string, width, first int, indent string) []string {
 		for _, word := range strings.Fields(para) {
 			n := Width(word)
 			switch {
+			case col == start && len(lines) == 0 && cur.Len() == 0 && col+n > width && Width(indent)+n <= width:
+				// The first word does not fit after the caller's prefix, and would
+				// under the indent: the prefix stands alone.
+				newLine("")
 			case col == start:
 			case col+1+n > width:
 				newLine(lead)
