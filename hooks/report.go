@@ -91,7 +91,7 @@ func (l lines) item(prefix, shown, text, indent string) {
 		if i == 0 {
 			line = shown + line
 		}
-		fmt.Fprintln(l.w, line)
+		fmt.Fprintln(l.w, strings.TrimRight(line, " "))
 	}
 }
 

@@ -5,7 +5,8 @@ import (
 	"github.com/gitopsd/gitopsd/render"
 )
 
-// RuleRender is a render that could not run at all (its process did not start).
+// RuleRender is a render that could not run at all: its process did not start, or the
+// environment's render settings cannot work (an unknown render type).
 const RuleRender = "render"
 
 // The default hints of this package's rules and of the built-in policies, in the one
@@ -19,7 +20,7 @@ var _ = render.RegisterRules(map[string]string{
 	RuleCluster:    "push again later: the environment's checks need its cluster",
 	RulePermission: "ask one of the environment's pushers (push: in repos.yaml) to push it",
 	RuleRollout:    "rename it: a release creates and deletes objects of these names",
-	RuleRender:     "this is gitopsd's fault, not yours; the server log has details",
+	RuleRender:     "the render could not run at all: tell gitopsd's operators (the message says why)",
 })
 
 var _ = render.RegisterRules(builtinHints())

@@ -194,6 +194,9 @@ func TestEveryRuleHasWords(t *testing.T) {
 			res := b.checker.Check(context.Background(), tg)
 			var out bytes.Buffer
 			res.Report.Write(&out, Style{})
+			if os.Getenv("WORDS_LOG") != "" {
+				t.Log(out.String())
+			}
 			found := false
 			for _, p := range res.Report.Problems {
 				found = found || p.Rule == rule
