@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io/fs"
+	"strings"
 	"time"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -142,9 +143,12 @@ func (c *Checker) Check(ctx context.Context, t Target) *Checked {
 	rep.Problems = append(rep.Problems, c.policies(t, res.Objects)...)
 	rep.Timings = append(rep.Timings, Timing{"policies", time.Since(start)})
 
-	if cl != nil && env.Checks.DryRunEnabled() && rendered {
+	// Plain manifests that parsed are whole objects even when another file did not parse:
+	// the API's verdict on them comes in the same push. What would be pruned is not
+	// known then (the broken file's objects are missing), so there is no prune preview.
+	if cl != nil && env.Checks.DryRunEnabled() && (rendered || wholeObjects(res)) {
 		start = time.Now()
-		c.dryRun(ctx, cl, t, res.Objects, res.Type == render.TypePlain, rep)
+		c.dryRun(ctx, cl, t, res.Objects, res.Type == render.TypePlain, !rendered, rep)
 		rep.Timings = append(rep.Timings, Timing{"dry-run", time.Since(start)})
 	} else if t.Offline {
 		rep.Notes = append(rep.Notes, "offline: no server-side dry run and no preview (give --kubeconfig to check against a cluster)")
@@ -156,6 +160,21 @@ func (c *Checker) Check(ctx context.Context, t Target) *Checked {
 		rep.Timings = append(rep.Timings, Timing{"tests", time.Since(start)})
 	}
 	return out
+}
+
+// wholeObjects says the objects of a render with problems are whole and may go to the
+// dry run: plain manifests, none of whose problems is about a Secret (whose values
+// would go to the API server as they are in git).
+func wholeObjects(res *render.Result) bool {
+	if res.Type != render.TypePlain || len(res.Objects) == 0 {
+		return false
+	}
+	for _, p := range res.Problems {
+		if strings.HasPrefix(p.Rule, "secret-") {
+			return false
+		}
+	}
+	return true
 }
 
 // cluster is what the checks of env need of its cluster: the client env acts through, and
@@ -229,8 +248,9 @@ func (c *Checker) policies(t Target, objs []render.Object) []Problem {
 // dryRun runs a server-side dry-run apply of every object (schema, CRDs, admission all take
 // part), turns refusals into problems tied to the object's file and line, and builds the
 // preview, including what the inventory says would be pruned. plain says the objects come
-// from plain manifests, so that a refusal naming a field can point at the field's line.
-func (c *Checker) dryRun(ctx context.Context, cl *kube.Client, t Target, objs []render.Object, plain bool, rep *Report) {
+// from plain manifests, so that a refusal naming a field can point at the field's line;
+// partial, that some of them did not render (no prune preview then).
+func (c *Checker) dryRun(ctx context.Context, cl *kube.Client, t Target, objs []render.Object, plain, partial bool, rep *Report) {
 	owner := kube.Owner{Repo: t.Repo, Env: t.EnvName, Commit: t.Commit}
 	us := make([]*unstructured.Unstructured, len(objs))
 	sources := map[kube.ObjectID]render.Source{}
@@ -275,7 +295,9 @@ func (c *Checker) dryRun(ctx context.Context, cl *kube.Client, t Target, objs []
 			rep.Notes = append(rep.Notes, ch.String())
 		}
 	}
-	c.prunePreview(ctx, cl, t, &owner, us, rep)
+	if !partial {
+		c.prunePreview(ctx, cl, t, &owner, us, rep)
+	}
 }
 
 // fieldLine is the line of field inside the object at src, or src's own line when the
