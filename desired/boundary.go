@@ -168,3 +168,8 @@ func bound(res *render.Result, env config.Environment, scope render.ScopeFunc) {
 	res.Objects, problems = BoundaryOf(env).Check(res.Objects, scope)
 	res.Problems = append(res.Problems, problems...)
 }
+
+var _ = render.RegisterRules(map[string]string{
+	RuleNamespaceBoundary: "move it to one of the environment's namespaces (namespaces: in repos.yaml)",
+	RuleClusterBoundary:   "remove it, or ask the operators to list its kind in cluster_scoped:",
+})

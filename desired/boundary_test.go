@@ -80,8 +80,8 @@ func TestBoundaryClusterScopedKinds(t *testing.T) {
 		kept  string
 	}{
 		{"none listed", nil, ""},
-		{"by kind", []string{"ClusterRole", "Widget"}, "ClusterRole/reader Widget/w"},
-		{"by kind and group", []string{"ClusterRole.rbac.authorization.k8s.io", "CustomResourceDefinition.apiextensions.k8s.io"}, "ClusterRole/reader CustomResourceDefinition/widgets.example.com"},
+		{"by kind", []string{"ClusterRole", "Widget"}, "ClusterRole.rbac.authorization.k8s.io/reader Widget.example.com/w"},
+		{"by kind and group", []string{"ClusterRole.rbac.authorization.k8s.io", "CustomResourceDefinition.apiextensions.k8s.io"}, "ClusterRole.rbac.authorization.k8s.io/reader CustomResourceDefinition.apiextensions.k8s.io/widgets.example.com"},
 		{"another group", []string{"ClusterRole.example.com"}, ""},
 		{"namespaces", []string{"Namespace"}, "Namespace/other"},
 	}

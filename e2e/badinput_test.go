@@ -194,7 +194,17 @@ func (w problemLine) check(t *testing.T, out string) {
 		if !ok || (head != "" && !strings.HasPrefix(head, "  ")) {
 			continue
 		}
-		if next, ok := strings.CutPrefix(lines[i+1], "remote:     "+w.rule+": "); ok && strings.Contains(next, w.msg) {
+		// The problem's own lines, below its head: the object when it did not fit the
+		// head, then the rule and message, wrapped.
+		var block []string
+		for _, b := range lines[i+1:] {
+			if !strings.HasPrefix(b, "remote:    ") {
+				break
+			}
+			block = append(block, b)
+		}
+		text := strings.Join(block, "\n")
+		if strings.Contains(text, "remote:     "+w.rule+": ") && hasWords(text, w.msg) {
 			return
 		}
 	}
@@ -267,7 +277,7 @@ func TestBadInput(t *testing.T) {
 	})
 	t.Run("unknown-kind", func(t *testing.T) {
 		b.refuse(t, "plain", map[string]string{"plain/widget.yaml": "apiVersion: example.com/v1\nkind: Widget\nmetadata:\n  name: w\n"},
-			problemLine{"plain/widget.yaml:1  Widget/w", "unknown-kind", "the cluster does not serve example.com/v1 Widget"})
+			problemLine{"plain/widget.yaml:1  Widget.example.com/w", "unknown-kind", "the cluster does not serve example.com/v1 Widget"})
 	})
 	t.Run("no-namespace", func(t *testing.T) {
 		b.refuse(t, "nons", map[string]string{"nons/extra.yaml": cmYAML("nons-extra", "x")},
@@ -329,13 +339,16 @@ func TestBadInput(t *testing.T) {
 // depend on what the cluster holds, and the timings): the problem lines and the verdict.
 func reportBlock(out string) []string {
 	var block []string
-	in, problems := false, false
+	in, problems, head := false, false, false
 	for _, l := range strings.Split(out, "\n") {
 		l = strings.TrimRight(strings.TrimPrefix(l, "remote: "), " ")
+		// The header wraps where the names make it long: its continuation is skipped.
+		cont := head && strings.HasPrefix(l, "    ")
+		head = head && cont
 		switch {
-		case strings.HasPrefix(l, "gitopsd ") && strings.Contains(l, " -> cluster "):
-			in, problems = true, true
-		case !in:
+		case strings.HasPrefix(l, "gitopsd ") && !strings.HasPrefix(l, "gitopsd:"):
+			in, problems, head = true, true, true
+		case !in, cont:
 		case strings.HasPrefix(l, "  ok: checks passed"), strings.HasPrefix(l, "  REJECTED: "):
 			verdict, _, _ := strings.Cut(l, " in ")
 			return append(block, verdict)

@@ -90,7 +90,7 @@ func TestLayoutDirectoryPerEnvironment(t *testing.T) {
 	})
 	out, ok := push(t, d, alice, aw, "main")
 	for _, env := range []string{"dev", "staging", "production"} {
-		if !ok || !strings.Contains(out, "podinfo/"+env+": ok: applied") || !strings.Contains(out, "healthy in") {
+		if !ok || !hasWords(out, "podinfo/"+env+": ok: applied") || !strings.Contains(out, "healthy in") {
 			t.Fatalf("the first push deploys %s:\n%s", env, out)
 		}
 	}

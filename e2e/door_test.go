@@ -30,7 +30,7 @@ func TestTagNamedLikeAnEnvironmentBranch(t *testing.T) {
 		if err == nil {
 			t.Fatalf("git %s was accepted:\n%s", strings.Join(args, " "), out)
 		}
-		if !strings.Contains(out, want) {
+		if !hasWords(out, want) {
 			t.Fatalf("git %s: output lacks %q:\n%s", strings.Join(args, " "), want, out)
 		}
 	}

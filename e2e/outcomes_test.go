@@ -60,7 +60,7 @@ webhooks:
 	// (out, "" to skip), ssh status, /status and a webhook event for env.
 	expect := func(env, out string, o outcome.Outcome, detail string) {
 		t.Helper()
-		if out != "" && !strings.Contains(out, "gitopsd app/"+env+": "+detail) {
+		if out != "" && !hasWords(out, "gitopsd app/"+env+": "+detail) {
 			t.Errorf("%s: the push output lacks %q:\n%s", o, detail, out)
 		}
 		var st, page string

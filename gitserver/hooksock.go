@@ -14,6 +14,8 @@ import (
 	"time"
 
 	gossh "golang.org/x/crypto/ssh"
+
+	"github.com/gitopsd/gitopsd/termtext"
 )
 
 // SocketName is the hook socket's file name in the data directory.
@@ -83,10 +85,17 @@ func sameUser(conn net.Conn) bool {
 }
 
 func (s *Server) serveHook(conn net.Conn) {
-	out := &frameWriter{w: conn}
+	frames := &frameWriter{w: conn}
+	// Everything the pusher reads passes through one Wrapper: git puts "remote: " before
+	// each line, and no line may then be wider than an 80-column terminal.
+	out := termtext.NewWrapper(frames, PushWidth)
+	verdict := func(code byte) {
+		_ = out.Flush()
+		_ = frames.verdict(code)
+	}
 	refuse := func(msg string) {
 		fmt.Fprintf(out, "gitopsd: %s\n", msg)
-		_ = out.verdict(1)
+		verdict(1)
 	}
 	if !sameUser(conn) {
 		refuse("hook connections are accepted from the daemon's own user only")
@@ -128,14 +137,17 @@ func (s *Server) serveHook(conn net.Conn) {
 	switch req.Hook {
 	case "pre-receive":
 		code := s.preReceive(ctx, push, out)
-		_ = out.verdict(code)
+		verdict(code)
 	case "post-receive":
 		s.postReceive(ctx, push, out)
-		_ = out.verdict(0)
+		verdict(0)
 	default:
 		refuse(fmt.Sprintf("unknown hook %q", req.Hook))
 	}
 }
+
+// PushWidth is the widest line gitopsd writes to a push: 80 columns less git's "remote: ".
+const PushWidth = 80 - len("remote: ")
 
 // within reports whether dir is empty or inside root.
 func within(root, dir string) bool {

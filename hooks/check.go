@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io/fs"
+	"strings"
 	"time"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -84,6 +85,8 @@ func (c *Checker) Check(ctx context.Context, t Target) *Checked {
 	env := t.Env
 	rep := &Report{Repo: t.Repo, Env: t.EnvName, Branch: env.Branch, Cluster: env.Cluster, Commit: t.Commit}
 	out := &Checked{Report: rep}
+	// Every problem leaves with a hint: its own, or its rule's (render.Hint).
+	defer func() { render.FillHints(rep.Problems) }()
 
 	var target desired.Cluster
 	var cl *kube.Client
@@ -106,7 +109,7 @@ func (c *Checker) Check(ctx context.Context, t Target) *Checked {
 	res, err := desired.Render(ctx, t.Tree, env, target)
 	rep.Timings = append(rep.Timings, Timing{"render", time.Since(start)})
 	if err != nil {
-		rep.Problems = append(rep.Problems, Problem{Rule: "render", Message: err.Error()})
+		rep.Problems = append(rep.Problems, Problem{Rule: RuleRender, Message: err.Error()})
 		return out
 	}
 	rep.Problems = append(rep.Problems, res.Problems...)
@@ -148,10 +151,15 @@ func (c *Checker) Check(ctx context.Context, t Target) *Checked {
 	if rendered {
 		rep.Notes = append(rep.Notes, plan.Notes()...)
 	}
-	if cl != nil && env.Checks.DryRunEnabled() && rendered {
+	// Plain manifests that parsed are whole objects even when another file did not parse:
+	// the API's verdict on them comes in the same push. What would be pruned is not
+	// known then (the broken file's objects are missing), so there is no prune preview.
+	if cl != nil && env.Checks.DryRunEnabled() && (rendered || wholeObjects(res)) {
 		start = time.Now()
-		c.dryRun(ctx, cl, t, applied, render.NewLocator(t.Tree, res.Type, desired.Options(env, target)), rep)
-		c.dryRunHooks(ctx, cl, t, res.Objects, plan, rep)
+		c.dryRun(ctx, cl, t, applied, render.NewLocator(t.Tree, res.Type, desired.Options(env, target)), !rendered, rep)
+		if rendered {
+			c.dryRunHooks(ctx, cl, t, res.Objects, plan, rep)
+		}
 		rep.Timings = append(rep.Timings, Timing{"dry-run", time.Since(start)})
 	} else if t.Offline {
 		why := t.OfflineWhy
@@ -167,6 +175,21 @@ func (c *Checker) Check(ctx context.Context, t Target) *Checked {
 		rep.Timings = append(rep.Timings, Timing{"tests", time.Since(start)})
 	}
 	return out
+}
+
+// wholeObjects says the objects of a render with problems are whole and may go to the
+// dry run: plain manifests, none of whose problems is about a Secret (whose values
+// would go to the API server as they are in git).
+func wholeObjects(res *render.Result) bool {
+	if res.Type != render.TypePlain || len(res.Objects) == 0 {
+		return false
+	}
+	for _, p := range res.Problems {
+		if strings.HasPrefix(p.Rule, "secret-") {
+			return false
+		}
+	}
+	return true
 }
 
 // cluster is what the checks of env need of its cluster: the client env acts through, and
@@ -240,8 +263,9 @@ func (c *Checker) policies(t Target, objs []render.Object) []Problem {
 // dryRun runs a server-side dry-run apply of every object (schema, CRDs, admission all take
 // part), turns refusals into problems, one per field refused, each at the file and line a
 // person edits to fix it (render.Locator), and builds the preview, including what the
-// inventory says would be pruned.
-func (c *Checker) dryRun(ctx context.Context, cl *kube.Client, t Target, objs []render.Object, loc *render.Locator, rep *Report) {
+// inventory says would be pruned; partial says some objects did not render (no prune
+// preview then).
+func (c *Checker) dryRun(ctx context.Context, cl *kube.Client, t Target, objs []render.Object, loc *render.Locator, partial bool, rep *Report) {
 	owner := kube.Owner{Repo: t.Repo, Env: t.EnvName, Commit: t.Commit}
 	us := make([]*unstructured.Unstructured, len(objs))
 	byID := map[kube.ObjectID]render.Object{}
@@ -258,7 +282,7 @@ func (c *Checker) dryRun(ctx context.Context, cl *kube.Client, t Target, objs []
 		obj := byID[ch.ID]
 		switch ch.Action {
 		case kube.Failed:
-			for _, r := range refusedQuantities(ch, obj, refusals(ch, t.Env)) {
+			for _, r := range refusedQuantities(ch, obj, refusals(ch, t.Env, fieldSuggester(cl, obj.Unstructured))) {
 				at, via := obj.Source, []render.Source(nil)
 				if obj.Unstructured != nil {
 					at, via = loc.Locate(obj, r.Field)
@@ -284,8 +308,11 @@ func (c *Checker) dryRun(ctx context.Context, cl *kube.Client, t Target, objs []
 			rep.Notes = append(rep.Notes, ch.String())
 		}
 	}
-	c.prunePreview(ctx, cl, t, &owner, us, rep)
+	if !partial {
+		c.prunePreview(ctx, cl, t, &owner, us, rep)
+	}
 }
+
 
 // pruneKinds are the kinds whose deletion takes data with it: a push that would prune one
 // needs the pusher's explicit -o gitopsd.allow-prune.

@@ -77,14 +77,33 @@ func (s Style) paint(color, text string) string {
 	return color + text + reset
 }
 
+// Width is the most columns a line of a report takes: an 80-column terminal less git's
+// "remote: " in front of every line the pusher sees.
+const Width = 80 - len("remote: ")
+
+// lines writes wrapped lines (see termtext.Wrap) to w.
+type lines struct{ w io.Writer }
+
+// item writes prefix and text, text wrapped under indent. shown is prefix as printed (with
+// colour), which takes the columns of prefix.
+func (l lines) item(prefix, shown, text, indent string) {
+	for i, line := range termtext.Wrap(strings.TrimSpace(termtext.Clean(text)), Width, len(prefix), indent) {
+		if i == 0 {
+			line = shown + line
+		}
+		fmt.Fprintln(l.w, strings.TrimRight(line, " "))
+	}
+}
+
 // Write prints the report: header, problems first, then the preview, then a one-line
-// verdict with timings. Lines are kept short enough for an 80-column terminal where the
-// content allows (git adds "remote: " in front).
+// verdict with timings. Every line fits Width: a long message or hint wraps under its
+// indent.
 func (r *Report) Write(w io.Writer, s Style) {
 	if s.MaxPreview == 0 {
 		s.MaxPreview = 20
 	}
-	fmt.Fprintf(w, "%s %s/%s: %s -> cluster %s @ %s\n", s.paint(bold, "gitopsd"), r.Repo, r.Env, r.Branch, r.Cluster, shortCommit(r.Commit))
+	out := lines{w}
+	out.item("gitopsd ", s.paint(bold, "gitopsd")+" ", fmt.Sprintf("%s/%s: %s -> cluster %s @ %s", r.Repo, r.Env, r.Branch, r.Cluster, shortCommit(r.Commit)), "    ")
 	problems := append([]Problem(nil), r.Problems...)
 	sort.SliceStable(problems, func(i, j int) bool {
 		if problems[i].File != problems[j].File {
@@ -93,32 +112,12 @@ func (r *Report) Write(w io.Writer, s Style) {
 		return problems[i].Line < problems[j].Line
 	})
 	for _, p := range problems {
-		head := location(p)
-		if p.Object != "" {
-			if head != "" {
-				head += "  "
-			}
-			head += p.Object
-		}
-		if head == "" {
-			head = "(push)"
-		}
-		fmt.Fprintf(w, "  %s %s\n", s.paint(red, "x"), termtext.Clean(head))
-		for _, v := range p.Via {
-			fmt.Fprintf(w, "    via: %s\n", termtext.Clean(v.String()))
-		}
-		fmt.Fprintf(w, "    %s: %s\n", p.Rule, oneLine(p.Message))
-		for _, v := range p.Via {
-			fmt.Fprintf(w, "    via: %s\n", termtext.Clean(v.String()))
-		}
-		if p.Hint != "" {
-			fmt.Fprintf(w, "    hint: %s\n", oneLine(p.Hint))
-		}
+		r.writeProblem(out, s, p)
 	}
 	for _, n := range r.Notes {
-		fmt.Fprintf(w, "  note: %s\n", oneLine(n))
+		out.item("  note: ", "  note: ", n, "    ")
 	}
-	r.writePreview(w, s)
+	r.writePreview(out, s)
 	var times []string
 	total := time.Duration(0)
 	for _, t := range r.Timings {
@@ -131,16 +130,46 @@ func (r *Report) Write(w io.Writer, s Style) {
 	}
 	switch {
 	case r.OK() && r.Unchanged > 0:
-		fmt.Fprintf(w, "  %s: renders the same %d object%s as before this push; not checked again (%s)\n",
-			s.paint(green, "ok: unchanged"), r.Unchanged, plural(r.Unchanged), seconds(total))
+		out.item("  ok: unchanged: ", "  "+s.paint(green, "ok: unchanged")+": ", fmt.Sprintf("renders the same %d object%s as before this push; not checked again (%s)",
+			r.Unchanged, plural(r.Unchanged), seconds(total)), "    ")
 	case r.OK():
-		fmt.Fprintf(w, "  %s in %s%s\n", s.paint(green, "ok: checks passed"), seconds(total), timing)
+		out.item("  ok: checks passed ", "  "+s.paint(green, "ok: checks passed")+" ", fmt.Sprintf("in %s%s", seconds(total), timing), "    ")
 	default:
-		fmt.Fprintf(w, "  %s: %d problem%s in %s%s\n", s.paint(red, "REJECTED"), len(problems), plural(len(problems)), seconds(total), timing)
+		out.item("  REJECTED: ", "  "+s.paint(red, "REJECTED")+": ", fmt.Sprintf("%d problem%s in %s%s", len(problems), plural(len(problems)), seconds(total), timing), "    ")
 	}
 }
 
-func (r *Report) writePreview(w io.Writer, s Style) {
+// writeProblem writes p: where (file:line and object, the object on a line of its own
+// when both do not fit one), its rule and message, and its hint.
+func (r *Report) writeProblem(out lines, s Style, p Problem) {
+	loc, obj := location(p), termtext.Clean(p.Object)
+	head, below := loc, ""
+	switch {
+	case loc == "" && obj == "":
+		head = "(push)"
+	case loc == "":
+		head = obj
+	case obj != "" && len("  x "+loc+"  "+obj) <= Width:
+		head += "  " + obj
+	default:
+		below = obj
+	}
+	// Not wrapped: a file name or an object name is one word, and the two spaces between
+	// them are kept.
+	fmt.Fprintf(out.w, "  %s %s\n", s.paint(red, "x"), head)
+	if below != "" {
+		out.item("    ", "    ", below, "    ")
+	}
+	out.item("    "+p.Rule+": ", "    "+p.Rule+": ", p.Message, "      ")
+	for _, v := range p.Via {
+		out.item("    via: ", "    via: ", v.String(), "      ")
+	}
+	if p.Hint != "" {
+		out.item("    hint: ", "    hint: ", p.Hint, "      ")
+	}
+}
+
+func (r *Report) writePreview(out lines, s Style) {
 	if len(r.Preview) == 0 {
 		return
 	}
@@ -148,7 +177,7 @@ func (r *Report) writePreview(w io.Writer, s Style) {
 	for _, l := range r.Preview {
 		counts[l.Op]++
 	}
-	fmt.Fprintf(w, "  preview: %d to create, %d to configure, %d unchanged, %d to prune\n", counts["+"], counts["~"], counts["="], counts["-"])
+	out.item("  preview: ", "  preview: ", fmt.Sprintf("%d to create, %d to configure, %d unchanged, %d to prune", counts["+"], counts["~"], counts["="], counts["-"]), "    ")
 	shown := map[string]int{}
 	colors := map[string]string{"+": green, "~": yellow, "-": red}
 	for _, l := range r.Preview {
@@ -159,18 +188,18 @@ func (r *Report) writePreview(w io.Writer, s Style) {
 		if shown[l.Op] > s.MaxPreview {
 			continue
 		}
-		fmt.Fprintf(w, "    %s %s\n", s.paint(colors[l.Op], l.Op), termtext.Clean(l.Object))
+		out.item("    "+l.Op+" ", "    "+s.paint(colors[l.Op], l.Op)+" ", l.Object, "      ")
 		for i, f := range l.Fields {
 			if i == 5 {
-				fmt.Fprintf(w, "        ... %d more fields\n", len(l.Fields)-5)
+				fmt.Fprintf(out.w, "        ... %d more fields\n", len(l.Fields)-5)
 				break
 			}
-			fmt.Fprintf(w, "        %s\n", oneLine(f))
+			out.item("        ", "        ", f, "          ")
 		}
 	}
 	for _, op := range []string{"+", "~", "-"} {
 		if n := shown[op] - s.MaxPreview; n > 0 {
-			fmt.Fprintf(w, "    %s ... and %d more\n", op, n)
+			fmt.Fprintf(out.w, "    %s ... and %d more\n", op, n)
 		}
 	}
 }
@@ -181,11 +210,6 @@ func shortCommit(c string) string {
 		return c[:7]
 	}
 	return c
-}
-
-func oneLine(s string) string {
-	s = strings.TrimSpace(termtext.Clean(s))
-	return strings.ReplaceAll(s, "\n", "\n      ")
 }
 
 func seconds(d time.Duration) string { return fmt.Sprintf("%.2fs", d.Seconds()) }

@@ -7,6 +7,8 @@ import (
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+
+	"github.com/gitopsd/gitopsd/objname"
 )
 
 // ObjectID names an object independently of its API version, so that an inventory
@@ -36,16 +38,10 @@ func (id ObjectID) String() string {
 }
 
 // Short is the form people read: "Kind/namespace/name" or "Kind/name", with the group
-// after the kind when it is not the core group ("Deployment.apps/web/api").
+// after the kind when it is not the core group ("Deployment.apps/web/api"); the same as
+// render.ObjectName (both are objname.Short).
 func (id ObjectID) Short() string {
-	k := id.Kind
-	if id.Group != "" {
-		k += "." + id.Group
-	}
-	if id.Namespace == "" {
-		return k + "/" + id.Name
-	}
-	return k + "/" + id.Namespace + "/" + id.Name
+	return objname.Short(id.Group, id.Kind, id.Namespace, id.Name)
 }
 
 // ParseObjectID reads the String form.

@@ -21,6 +21,9 @@ type mapper struct {
 	// minRefresh bounds how often a miss may refresh discovery: a batch of objects of a
 	// kind that really does not exist must not turn into one discovery sweep each.
 	minRefresh time.Duration
+	// fields caches the schemas FieldNames reads; shared, like discovery, by the clients
+	// of one cluster.
+	fields fieldNames
 
 	mu          sync.Mutex
 	generation  uint64

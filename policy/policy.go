@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strings"
 
 	"cel.dev/cel-go/cel"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -18,6 +19,10 @@ type Policy struct {
 	Expression string
 	Message    string
 	Hint       string
+	// PerContainer evaluates Expression once per container (and init container), with
+	// containers holding that one, so that a violation names the container: Message may
+	// say {container} and {image}, which are its name and image.
+	PerContainer bool
 	// Source says where the policy was defined (repos.yaml, or a file in the repo).
 	Source string
 }
@@ -87,22 +92,45 @@ func (s *Set) Len() int { return len(s.rules) }
 // cost limit) counts as a failure, with the error in the message: a policy that cannot tell
 // must not let the object through.
 func (s *Set) Evaluate(obj *unstructured.Unstructured) []Violation {
-	vars := map[string]any{"object": obj.Object, "containers": Containers(obj)}
+	cs := Containers(obj)
+	vars := map[string]any{"object": obj.Object, "containers": cs}
 	var out []Violation
 	for _, r := range s.rules {
 		if len(r.Kinds) > 0 && !contains(r.Kinds, obj.GetKind()) {
 			continue
 		}
-		val, _, err := r.prg.Eval(vars)
-		switch {
-		case err != nil:
-			out = append(out, Violation{Policy: r.Name, Message: fmt.Sprintf("%s (the rule could not be evaluated: %v)", r.Message, err), Hint: r.Hint})
-		case val.Value() != true:
-			out = append(out, Violation{Policy: r.Name, Message: r.Message, Hint: r.Hint})
+		if !r.PerContainer {
+			out = r.eval(out, vars, r.Message)
+			continue
+		}
+		for _, c := range cs {
+			cm, _ := c.(map[string]any)
+			msg := strings.NewReplacer("{container}", str(cm["name"]), "{image}", str(cm["image"])).Replace(r.Message)
+			out = r.eval(out, map[string]any{"object": obj.Object, "containers": []any{c}}, msg)
 		}
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Policy < out[j].Policy })
 	return out
+}
+
+// eval appends r's violation, saying msg, to out when r does not hold for vars.
+func (r rule) eval(out []Violation, vars map[string]any, msg string) []Violation {
+	val, _, err := r.prg.Eval(vars)
+	switch {
+	case err != nil:
+		return append(out, Violation{Policy: r.Name, Message: fmt.Sprintf("%s (the rule could not be evaluated: %v)", msg, err), Hint: r.Hint})
+	case val.Value() != true:
+		return append(out, Violation{Policy: r.Name, Message: msg, Hint: r.Hint})
+	}
+	return out
+}
+
+// str is v as text for a message, "(none)" when it is not a string.
+func str(v any) string {
+	if s, ok := v.(string); ok && s != "" {
+		return s
+	}
+	return "(none)"
 }
 
 // Containers returns the containers and init containers of the pod spec obj carries, or

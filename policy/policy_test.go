@@ -177,3 +177,29 @@ func TestBuiltinsMatchConfig(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// An image policy names the container and its image, one violation per container.
+func TestImagePolicyNamesTheImage(t *testing.T) {
+	u := obj(t, `
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web}
+spec:
+  template:
+    spec:
+      initContainers: [{name: init, image: "busybox"}]
+      containers: [{name: web, image: "nginx:latest"}, {name: ok, image: "nginx:1.27"}]
+`)
+	v := builtins(t, "no-latest-tag").Evaluate(u)
+	var msgs []string
+	for _, x := range v {
+		msgs = append(msgs, x.Message)
+	}
+	want := []string{
+		"container init uses image busybox, which has no fixed tag or digest",
+		"container web uses image nginx:latest, which has no fixed tag or digest",
+	}
+	if strings.Join(msgs, "\n") != strings.Join(want, "\n") {
+		t.Errorf("violations:\n%s\nwant:\n%s", strings.Join(msgs, "\n"), strings.Join(want, "\n"))
+	}
+}

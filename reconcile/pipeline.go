@@ -68,7 +68,7 @@ func (r *Reconciler) run(ctx context.Context, p *pass) (res Result) {
 	if err != nil {
 		return res.failed(err)
 	}
-	p.progress(fmt.Sprintf("applying %d objects to %s ...", len(objs), p.env.Cluster))
+	p.progress(fmt.Sprintf("applying %d objects ...", len(objs)))
 	old, err := r.readInventory(ctx, p)
 	if err != nil {
 		return res.failed(err)
@@ -151,7 +151,9 @@ func (r *Reconciler) run(ctx context.Context, p *pass) (res Result) {
 		}
 		return r.syncFailed(ctx, p, plan, res.failed(applyFailed(fmt.Errorf("%s; failed: %s", summary, strings.Join(first(msgs, 5), "; ")), true)))
 	}
-	p.progress("applied " + summary + "; waiting for health ...")
+	// Short: the counts of each action are in the outcome below and in `ssh status`.
+	p.progress(fmt.Sprintf("applied %d objects, pruned %d; waiting for health ...",
+		len(res.Applied.Changes)-res.Applied.Count(kube.Failed), res.Pruned.Count(kube.Deleted)))
 	if res.Health, err = r.health(ctx, p, res.Applied, applied); err != nil {
 		return res.failed(err)
 	}

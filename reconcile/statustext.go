@@ -10,7 +10,11 @@ import (
 )
 
 // WriteStatus prints statuses for `ssh git@host status`: one block per environment.
-func WriteStatus(w io.Writer, sts []Status, now time.Time) {
+func WriteStatus(out io.Writer, sts []Status, now time.Time) {
+	// The fields wrap under their labels (see field); the Wrapper wraps the rest, a long
+	// environment name.
+	w := termtext.NewWrapper(out, statusWidth)
+	defer w.Flush()
 	if len(sts) == 0 {
 		fmt.Fprintln(w, "no environments you may read")
 		return
@@ -81,14 +85,22 @@ func OutcomeText(s Status, now time.Time) string {
 	return fmt.Sprintf("%s (%s)", s.Outcome, ago(s.OutcomeAt, now))
 }
 
+// statusWidth is the width of `ssh status` output: an 80-column terminal (the command's
+// output reaches it as it is, with no prefix).
+const statusWidth = 80
+
 // field prints a labelled value whose text may span lines (a health failure lists the
-// objects and their pods): the first line carries the label, the others stay under it. The text is pushed content's (names, the API's messages quoting it): no
-// control character of it reaches the reader's terminal.
+// objects and their pods): the first line carries the label, the others stay under it,
+// and a line too long for the terminal wraps under its own indent. The text is pushed
+// content's (names, the API's messages quoting it): no control character of it reaches
+// the reader's terminal.
 func field(w io.Writer, label, text string) {
-	lines := strings.Split(termtext.Clean(text), "\n")
-	fmt.Fprintf(w, "  %-8s %s\n", label, lines[0])
-	for _, l := range lines[1:] {
-		fmt.Fprintf(w, "           %s\n", l)
+	head := fmt.Sprintf("  %-8s ", label)
+	for i, l := range termtext.Wrap(termtext.Clean(text), statusWidth, len(head), "           ") {
+		if i == 0 {
+			l = head + l
+		}
+		fmt.Fprintln(w, strings.TrimRight(l, " "))
 	}
 }
 

@@ -6,26 +6,18 @@ import (
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+
+	"github.com/gitopsd/gitopsd/objname"
 )
 
-// ObjectName formats an object for people: kind/namespace/name, or kind/name when it has
-// no namespace.
+// ObjectName names u for people, as kube.ObjectID.Short does: objname.Short.
 func ObjectName(u *unstructured.Unstructured) string {
-	kind := u.GetKind()
-	if kind == "" {
-		kind = "?"
-	}
 	name := u.GetName()
 	if name == "" {
 		name = u.GetGenerateName()
 	}
-	if name == "" {
-		name = "?"
-	}
-	if ns := u.GetNamespace(); ns != "" {
-		return kind + "/" + ns + "/" + name
-	}
-	return kind + "/" + name
+	gvk := u.GroupVersionKind()
+	return objname.Short(gvk.Group, gvk.Kind, u.GetNamespace(), name)
 }
 
 // check runs the checks that need no cluster, sets the default namespace, and returns the

@@ -60,9 +60,9 @@ func TestHelmChart(t *testing.T) {
 	}
 	got := names(res)
 	want := []string{
-		"CustomResourceDefinition/widgets.example.com@charts/web/crds/widget.yaml:1",
+		"CustomResourceDefinition.apiextensions.k8s.io/widgets.example.com@charts/web/crds/widget.yaml:1",
 		"Service/shop/prod-redis@charts/web/charts/redis/templates/svc.yaml:2",
-		"Deployment/shop/prod-web@charts/web/templates/deployment.yaml:2",
+		"Deployment.apps/shop/prod-web@charts/web/templates/deployment.yaml:2",
 		// Kept for desired.PlanSync, which names it in a warning and never applies it.
 		"Pod/shop/prod-test@charts/web/templates/test.yaml:2",
 	}

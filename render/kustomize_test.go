@@ -40,7 +40,7 @@ func TestKustomizeOverlay(t *testing.T) {
 	}
 	got := names(res)
 	want := []string{
-		"Deployment/shop/prod-web@base/deploy.yaml:1",
+		"Deployment.apps/shop/prod-web@base/deploy.yaml:1",
 		"Service/shop/prod-web@base/svc.yaml:1",
 		"ConfigMap/shop/prod-extra@overlays/prod/extra.yaml:6",
 	}

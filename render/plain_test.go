@@ -34,7 +34,7 @@ func TestPlainGood(t *testing.T) {
 	}
 	want := []string{
 		"ConfigMap/shop/anchors@deploy/anchors.yaml:1",
-		"Deployment/shop/web@deploy/app/web.yaml:1",
+		"Deployment.apps/shop/web@deploy/app/web.yaml:1",
 		"Service/other/web@deploy/app/web.yaml:10",
 		"ConfigMap/shop/json@deploy/cm.json:1",
 		"ConfigMap/shop/a@deploy/list.yaml:4",
@@ -168,7 +168,7 @@ func TestPlainDuplicates(t *testing.T) {
 		"m/a.yaml": deploy,
 		"m/b.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: web\n---\n" + strings.Replace(deploy, "apps/v1", "apps/v1beta2", 1),
 	}), Options{Path: "m", DefaultNamespace: "x"})
-	wantProblem(t, res, RuleDuplicate, "m/b.yaml:6: Deployment/x/web: duplicate object, first defined at m/a.yaml:1")
+	wantProblem(t, res, RuleDuplicate, "m/b.yaml:6: Deployment.apps/x/web: duplicate object, first defined at m/a.yaml:1")
 	if len(res.Objects) != 2 {
 		t.Errorf("objects: %v", names(res))
 	}
@@ -186,8 +186,8 @@ func TestPlainNamespaces(t *testing.T) {
 	// Offline, no default namespace: the Deployment is refused, the unknown Widget and
 	// Thing pass (the cluster dry-run will judge them).
 	res := render(t, tree(files), Options{Path: "m"})
-	wantProblem(t, res, RuleNamespace, "m/a.yaml:1: Deployment/web: namespaced object without metadata.namespace")
-	wantProblem(t, res, RuleClusterScoped, "m/a.yaml:8: ClusterRole/nope/cr: ClusterRole is cluster-scoped but sets metadata.namespace \"nope\"")
+	wantProblem(t, res, RuleNamespace, "m/a.yaml:1: Deployment.apps/web: namespaced object without metadata.namespace")
+	wantProblem(t, res, RuleClusterScoped, "m/a.yaml:8: ClusterRole.rbac.authorization.k8s.io/nope/cr: ClusterRole is cluster-scoped but sets metadata.namespace \"nope\"")
 	if len(res.Problems) != 2 {
 		t.Errorf("problems: %s", dump(res))
 	}
@@ -195,9 +195,9 @@ func TestPlainNamespaces(t *testing.T) {
 	// Gadget is cluster-scoped by the CRD in the same push.
 	res = render(t, tree(files), Options{Path: "m", DefaultNamespace: "shop",
 		Scope: scopeOf(map[string]bool{"Deployment": true, "ClusterRole": false, "Widget": true, "CustomResourceDefinition": false})})
-	wantProblem(t, res, RuleUnknownKind, "m/a.yaml:24: Thing/t: the cluster does not serve other.io/v1 Thing")
+	wantProblem(t, res, RuleUnknownKind, "m/a.yaml:24: Thing.other.io/t: the cluster does not serve other.io/v1 Thing")
 	got := names(res)
-	for _, w := range []string{"Deployment/shop/web@m/a.yaml:1", "Widget/shop/w@m/a.yaml:14", "Gadget/g@m/a.yaml:19", "CustomResourceDefinition/gadgets.example.com@m/crd.yaml:1"} {
+	for _, w := range []string{"Deployment.apps/shop/web@m/a.yaml:1", "Widget.example.com/shop/w@m/a.yaml:14", "Gadget.example.com/g@m/a.yaml:19", "CustomResourceDefinition.apiextensions.k8s.io/gadgets.example.com@m/crd.yaml:1"} {
 		if !slices.Contains(got, w) {
 			t.Errorf("missing %s in %v", w, got)
 		}

@@ -182,7 +182,7 @@ func Render(ctx context.Context, fsys fs.FS, opts Options) (*Result, error) {
 	fi, err := fs.Stat(fsys, dir)
 	if err != nil {
 		res.Problems = append(res.Problems, Problem{File: dir, Rule: RuleRead,
-			Message: "cannot read the manifest path: " + describe(err), Hint: "check render path in repos.yaml and the pushed tree"})
+			Message: "cannot read the manifest path: " + describe(err), Hint: "check path: of the environment in repos.yaml, and that the pushed tree has it"})
 		return res, nil
 	}
 	if res.Type == TypeAuto {

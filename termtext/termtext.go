@@ -1,11 +1,15 @@
 // Package termtext makes text that came from pushed content (object names, API messages
 // that quote it, pod messages) safe to print on a terminal: a name holding ESC[2J must not
-// clear the screen of whoever runs `ssh status`. It also bounds such text for log lines.
+// clear the screen of whoever runs `ssh status`. It also bounds such text for log lines,
+// and wraps it for an 80-column terminal.
 package termtext
 
 import (
+	"bytes"
 	"fmt"
+	"io"
 	"strings"
+	"sync"
 	"unicode/utf8"
 )
 
@@ -84,4 +88,128 @@ func List(items []string, maxItems, maxLen int) []string {
 		out = append(out, Cut(s, maxLen))
 	}
 	return out
+}
+
+// Wrap breaks s into lines of at most width columns at spaces, for a terminal: the first
+// line is to follow a prefix of first columns (which the caller writes), and every other
+// line starts with indent, which counts in width. A word longer than a line is left
+// whole on a line of its own: a path or URL cut in two could not be copied. Newlines in
+// s start a new line, which keeps its own leading spaces after indent; other runs of
+// spaces and tabs become one space. A column is a rune; colour sequences take none.
+func Wrap(s string, width, first int, indent string) []string {
+	var lines []string
+	var cur strings.Builder
+	col, start := first, first
+	newLine := func(lead string) {
+		lines = append(lines, cur.String())
+		cur.Reset()
+		cur.WriteString(indent + lead)
+		col = Width(indent + lead)
+		start = col
+	}
+	for i, para := range strings.Split(s, "\n") {
+		lead := para[:len(para)-len(strings.TrimLeft(para, " \t"))]
+		lead = strings.ReplaceAll(lead, "\t", " ")
+		if i > 0 {
+			newLine(lead)
+		}
+		for _, word := range strings.Fields(para) {
+			n := Width(word)
+			switch {
+			case col == start && len(lines) == 0 && cur.Len() == 0 && col+n > width && Width(indent)+n <= width:
+				// The first word does not fit after the caller's prefix, and would
+				// under the indent: the prefix stands alone.
+				newLine("")
+			case col == start:
+			case col+1+n > width:
+				newLine(lead)
+			default:
+				cur.WriteByte(' ')
+				col++
+			}
+			cur.WriteString(word)
+			col += n
+		}
+	}
+	return append(lines, cur.String())
+}
+
+// Width is the columns s takes on a terminal: its runes, less those of colour (CSI)
+// sequences.
+func Width(s string) int {
+	if !strings.Contains(s, "\x1b") {
+		return utf8.RuneCountInString(s)
+	}
+	rs := []rune(s)
+	n := 0
+	for i := 0; i < len(rs); i++ {
+		if rs[i] == '\x1b' {
+			i = skipEscape(rs, i)
+			continue
+		}
+		n++
+	}
+	return n
+}
+
+// Wrapper is an io.Writer that wraps every line wider than its width (see Wrap), each
+// continuation under the line's own indent and four more columns; lines that fit pass
+// as they are. It is what stands between gitopsd and a terminal it does not own, so
+// that no line of anyone's writing there is too wide. Safe for concurrent use; Flush
+// writes a last line that has no newline.
+type Wrapper struct {
+	mu      sync.Mutex
+	w       io.Writer
+	width   int
+	partial []byte
+}
+
+// NewWrapper returns a Wrapper of w, for lines of width columns.
+func NewWrapper(w io.Writer, width int) *Wrapper { return &Wrapper{w: w, width: width} }
+
+func (x *Wrapper) Write(p []byte) (int, error) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	x.partial = append(x.partial, p...)
+	i := bytes.LastIndexByte(x.partial, '\n')
+	if i < 0 {
+		return len(p), nil
+	}
+	var out strings.Builder
+	for _, line := range strings.Split(string(x.partial[:i]), "\n") {
+		x.wrap(&out, line)
+	}
+	x.partial = append(x.partial[:0], x.partial[i+1:]...)
+	if _, err := io.WriteString(x.w, out.String()); err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}
+
+// Flush writes what is left of a line without its newline.
+func (x *Wrapper) Flush() error {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if len(x.partial) == 0 {
+		return nil
+	}
+	var out strings.Builder
+	x.wrap(&out, string(x.partial))
+	x.partial = x.partial[:0]
+	_, err := io.WriteString(x.w, out.String())
+	return err
+}
+
+func (x *Wrapper) wrap(out *strings.Builder, line string) {
+	if Width(line) <= x.width {
+		out.WriteString(line + "\n")
+		return
+	}
+	lead := line[:len(line)-len(strings.TrimLeft(line, " "))]
+	for i, l := range Wrap(line[len(lead):], x.width, len(lead), lead+"    ") {
+		if i == 0 {
+			l = lead + l
+		}
+		out.WriteString(l + "\n")
+	}
 }

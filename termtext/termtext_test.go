@@ -1,6 +1,7 @@
 package termtext
 
 import (
+	"io"
 	"strings"
 	"testing"
 )
@@ -41,5 +42,58 @@ func TestCutAndList(t *testing.T) {
 	}
 	if got := List([]string{"a"}, 3, 8); len(got) != 1 || got[0] != "a" {
 		t.Errorf("List of one: %q", got)
+	}
+}
+
+func TestWrap(t *testing.T) {
+	for _, c := range []struct {
+		s      string
+		width  int
+		first  int
+		indent string
+		want   []string
+	}{
+		{"short", 20, 4, "  ", []string{"short"}},
+		{"one two three four five", 12, 2, "  ", []string{"one two", "  three four", "  five"}},
+		{"a https://example.com/a/very/long/url b", 10, 0, " ", []string{"a", " https://example.com/a/very/long/url", " b"}},
+		{"first\nsecond   \t line", 40, 0, "    ", []string{"first", "    second line"}},
+		{"", 10, 0, "", []string{""}},
+	} {
+		got := Wrap(c.s, c.width, c.first, c.indent)
+		if strings.Join(got, "|") != strings.Join(c.want, "|") {
+			t.Errorf("Wrap(%q, %d, %d, %q) = %q, want %q", c.s, c.width, c.first, c.indent, got, c.want)
+		}
+		for i, l := range got {
+			if w := len(l); (i == 0 && w+c.first > c.width || i > 0 && w > c.width) && !strings.Contains(l, "https://") {
+				t.Errorf("line %q is wider than %d", l, c.width)
+			}
+		}
+	}
+}
+
+func TestWrapKeepsLeadOfLines(t *testing.T) {
+	got := Wrap("first\n  pod web-1: container web crashed three times", 20, 0, "    ")
+	want := []string{"first", "      pod web-1:", "      container web", "      crashed three", "      times"}
+	if strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Errorf("got %q, want %q", got, want)
+	}
+}
+
+func TestWrapper(t *testing.T) {
+	var b strings.Builder
+	w := NewWrapper(&b, 20)
+	io.WriteString(w, "short line\n  a line that is too long for twenty\npart")
+	io.WriteString(w, "ial\x1b[31m red \x1b[0m")
+	if err := w.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	want := "short line\n  a line that is too\n      long for\n      twenty\npartial\x1b[31m red \x1b[0m\n"
+	if b.String() != want {
+		t.Errorf("got %q, want %q", b.String(), want)
+	}
+	for _, l := range strings.Split(strings.TrimSuffix(b.String(), "\n"), "\n") {
+		if Width(l) > 20 {
+			t.Errorf("line %q wider than 20", l)
+		}
 	}
 }
