@@ -313,7 +313,6 @@ func (c *Checker) dryRun(ctx context.Context, cl *kube.Client, t Target, objs []
 	}
 }
 
-
 // pruneKinds are the kinds whose deletion takes data with it: a push that would prune one
 // needs the pusher's explicit -o gitopsd.allow-prune.
 var pruneKinds = map[string]bool{"Namespace": true, "CustomResourceDefinition": true, "PersistentVolumeClaim": true}
