@@ -41,11 +41,11 @@ func (h Hook) Name() string {
 // NameOf names u as IDOf(u).Short() does, or by its generateName prefix when it has no
 // name yet (a hook): "Job.batch/demo/migrate-".
 func NameOf(u *unstructured.Unstructured) string {
-	id := IDOf(u).Short()
-	if u.GetName() == "" {
-		id += u.GetGenerateName()
+	id := IDOf(u)
+	if id.Name == "" {
+		id.Name = u.GetGenerateName()
 	}
-	return id
+	return id.Short()
 }
 
 // HookResult is what came of running one hook.
