@@ -86,7 +86,7 @@ func TestDeletedEnvironmentBranchComesBackAsFastForward(t *testing.T) {
 		t.Fatalf("unrelated history under the deleted branch's name was accepted:\n%s", out)
 	}
 	want := fmt.Sprintf("refused refs/heads/prod\nremote:   fast-forward: branch prod deploys environment production and may come back only as a fast-forward of %s", applied[:12])
-	if !strings.Contains(out, want) {
+	if !hasWords(out, want) {
 		t.Fatalf("push output lacks %q:\n%s", want, out)
 	}
 	if head := remoteHead(t, d, "prod", ns); head != "" {
@@ -128,7 +128,7 @@ func TestKustomizeRemoteBaseNeverFetched(t *testing.T) {
 	out, ok := push(t, d, alice, work, "main")
 	refusedBy(t, out, ok, "kustomize-remote")
 	for _, want := range []string{`k/kustomization.yaml:3`, `resources: "deploy@evil.example:infra/base" is remote`, "hint: vendor it into the repository"} {
-		if !strings.Contains(out, want) {
+		if !hasWords(out, want) {
 			t.Errorf("push output lacks %q:\n%s", want, out)
 		}
 	}

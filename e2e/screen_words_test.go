@@ -52,7 +52,7 @@ func pushWords(out string) string {
 
 // hasWords says whether out says want, read as words (see pushWords).
 func hasWords(out, want string) bool {
-	return strings.Contains(pushWords(out), strings.Join(strings.Fields(want), " "))
+	return strings.Contains(pushWords(out), pushWords(want))
 }
 
 // TestScreenFitsEightyColumns pushes what new users push: a tree with an API refusal, a

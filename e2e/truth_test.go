@@ -57,7 +57,7 @@ spec:
 		"deploy/widget.yaml": fmt.Sprintf("apiVersion: %s/v1\nkind: Widget\nmetadata: {name: w}\nspec: {size: 3}\n", group),
 	})
 	out, ok := push(t, d, alice, work, "main")
-	if !ok || !strings.Contains(out, "+ Widget."+group+"/"+ns+"/w") || !strings.Contains(out, "ok: applied and healthy: 3 objects") {
+	if !ok || !hasWords(out, "+ Widget."+group+"/"+ns+"/w") || !hasWords(out, "ok: applied and healthy: 3 objects") {
 		t.Fatalf("the widget is checked in the environment's namespace and applied there:\n%s", out)
 	}
 	dyn, err := dynamic.NewForConfig(cp.Config)
@@ -103,12 +103,12 @@ func TestRollbackIsACommit(t *testing.T) {
 	d, alice, work := oneRepo(t, cp, ns, fmt.Sprintf(
 		`prod: {branch: main, cluster: local, path: deploy, namespace: %s, apply: {health_timeout: 60s, settle: 2s, on_failure: rollback}, drift: {schedule: "@every 5s", mode: correct}}`, ns))
 	good := d.Commit(t, alice, work, "v1", app("v1"))
-	if out, ok := push(t, d, alice, work, "main"); !ok || !strings.Contains(out, "healthy in") {
+	if out, ok := push(t, d, alice, work, "main"); !ok || !hasWords(out, "healthy in") {
 		t.Fatalf("v1:\n%s", out)
 	}
 	bad := d.Commit(t, alice, work, "v2", map[string]string{"deploy/web.yaml": app("v2-crash")["deploy/web.yaml"]})
 	out, _ := push(t, d, alice, work, "main")
-	if !strings.Contains(out, "FAILED: ") || !strings.Contains(out, "CrashLoopBackOff") || !strings.Contains(out, "restores "+good[:7]) {
+	if !hasWords(out, "FAILED: ") || !hasWords(out, "CrashLoopBackOff") || !hasWords(out, "restores "+good[:7]) {
 		t.Fatalf("the push must show the health failure and the revert commit:\n%s", out)
 	}
 
@@ -117,7 +117,7 @@ func TestRollbackIsACommit(t *testing.T) {
 	if revert == bad || revert == good {
 		t.Fatalf("git fetch must show a revert commit on main, got %s", revert)
 	}
-	if !strings.Contains(out, revert[:7]+" on main restores") {
+	if !hasWords(out, revert[:7]+" on main restores") {
 		t.Errorf("the push output names the revert %s:\n%s", revert[:7], out)
 	}
 	subject := strings.TrimSpace(d.MustGit(t, alice, work, "log", "-1", "--format=%an: %s", "origin/main"))
@@ -168,17 +168,17 @@ func TestHandEditDoesNotBlockPushes(t *testing.T) {
 	d, alice, work := oneRepo(t, cp, ns, fmt.Sprintf(
 		`prod: {branch: main, cluster: local, path: deploy, namespace: %s, apply: {health_timeout: 20s}, drift: {schedule: "@every 1h", mode: report}}`, ns))
 	d.Commit(t, alice, work, "v1", map[string]string{"deploy/a.yaml": cmYAML("a", "git"), "deploy/b.yaml": cmYAML("b", "one")})
-	if out, ok := push(t, d, alice, work, "main"); !ok || !strings.Contains(out, "healthy in") {
+	if out, ok := push(t, d, alice, work, "main"); !ok || !hasWords(out, "healthy in") {
 		t.Fatalf("v1:\n%s", out)
 	}
 	// kubectl edit, as a person on call would: an update by another field manager.
 	handEdit(t, cs, ns, "a", "hand")
 	d.Commit(t, alice, work, "b two", map[string]string{"deploy/b.yaml": cmYAML("b", "two")})
 	out, ok := push(t, d, alice, work, "main")
-	if !ok || strings.Contains(out, "conflict") || !strings.Contains(out, "healthy in") {
+	if !ok || hasWords(out, "conflict") || !hasWords(out, "healthy in") {
 		t.Fatalf("a hand edit of a must not block a push that changes b:\n%s", out)
 	}
-	if !strings.Contains(out, `~ ConfigMap/`+ns+`/a`) {
+	if !hasWords(out, `~ ConfigMap/`+ns+`/a`) {
 		t.Errorf("the preview shows that the push takes a's field back:\n%s", out)
 	}
 	if v := configMapValue(cs, ns, "a", "value"); v != "git" {
@@ -220,7 +220,7 @@ func TestSyncAndRollbackCommands(t *testing.T) {
 		t.Errorf("a reader may not sync: %v %s", err, stderr)
 	}
 	out, stderr, err := d.SSH(t, alice, nil, "sync", ns, "prod")
-	if err != nil || !strings.Contains(out, "ok: applied") {
+	if err != nil || !hasWords(out, "ok: applied") {
 		t.Fatalf("sync: %v\n%s%s", err, out, stderr)
 	}
 	if v := configMapValue(cs, ns, "a", "value"); v != "two" {
@@ -235,7 +235,7 @@ func TestSyncAndRollbackCommands(t *testing.T) {
 		t.Errorf("an option-looking commit is refused: %v %s", err, stderr)
 	}
 	out, stderr, err = d.SSH(t, alice, nil, "rollback", ns, "prod", v1[:10])
-	if err != nil || !strings.Contains(out, "restores "+v1[:7]) || !strings.Contains(out, "ok: rolled back to "+v1[:7]+": ") {
+	if err != nil || !hasWords(out, "restores "+v1[:7]) || !hasWords(out, "ok: rolled back to "+v1[:7]+": ") {
 		t.Fatalf("rollback: %v\n%s%s", err, out, stderr)
 	}
 	if v := configMapValue(cs, ns, "a", "value"); v != "one" {
@@ -263,7 +263,7 @@ func TestDeleteEnvironmentBranch(t *testing.T) {
 		fmt.Sprintf("gone: {branch: gone, cluster: local, path: gone, namespace: %s, allow_delete: true, on_delete: prune}", ns2))
 	d.Commit(t, alice, work, "both", map[string]string{"kept/k.yaml": cmYAML("k", "one"), "gone/g.yaml": cmYAML("g", "one")})
 	for _, b := range []string{"kept", "gone"} {
-		if out, ok := push(t, d, alice, work, b); !ok || !strings.Contains(out, "healthy in") {
+		if out, ok := push(t, d, alice, work, b); !ok || !hasWords(out, "healthy in") {
 			t.Fatalf("push %s:\n%s", b, out)
 		}
 	}
@@ -277,7 +277,7 @@ func TestDeleteEnvironmentBranch(t *testing.T) {
 	}
 
 	out, ok := del("kept")
-	if !ok || !strings.Contains(out, "branch kept deleted: its 2 objects stay in cluster local, unmanaged (on_delete: keep)") {
+	if !ok || !hasWords(out, "branch kept deleted: its 2 objects stay in cluster local, unmanaged (on_delete: keep)") {
 		t.Errorf("delete kept:\n%s", out)
 	}
 	if v := configMapValue(cs, ns, "k", "value"); v != "one" {
@@ -285,11 +285,11 @@ func TestDeleteEnvironmentBranch(t *testing.T) {
 	}
 
 	out, ok = del("gone")
-	if ok || !strings.Contains(out, "prune-guard: deleting branch gone prunes every object of environment gone (on_delete: prune)") || remoteHead(t, d, "gone", ns) == "" {
+	if ok || !hasWords(out, "prune-guard: deleting branch gone prunes every object of environment gone (on_delete: prune)") || remoteHead(t, d, "gone", ns) == "" {
 		t.Fatalf("deleting a pruning environment's branch needs -o gitopsd.allow-prune:\n%s", out)
 	}
 	out, ok = del("gone", "gitopsd.allow-prune")
-	if !ok || !strings.Contains(out, "pruned 2 objects of environment gone (on_delete: prune)") {
+	if !ok || !hasWords(out, "pruned 2 objects of environment gone (on_delete: prune)") {
 		t.Fatalf("delete gone:\n%s", out)
 	}
 	if v := configMapValue(cs, ns2, "g", "value"); !strings.Contains(v, "not found") {

@@ -36,7 +36,7 @@ var spaces = regexp.MustCompile(`\s+`)
 // parseReport reads the first report in out.
 func parseReport(out string) pushReport {
 	var r pushReport
-	in := false
+	in, inProblem := false, false
 	for _, l := range strings.Split(out, "\n") {
 		l = strings.TrimRight(strings.TrimPrefix(l, "remote: "), " \r")
 		switch {
@@ -51,9 +51,13 @@ func parseReport(out string) pushReport {
 			return r
 		case strings.HasPrefix(l, "  x "):
 			r.Problems = append(r.Problems, strings.TrimSpace(l))
+			inProblem = true
 		case strings.HasPrefix(l, "  note: "):
 			r.Notes = append(r.Notes, strings.TrimPrefix(l, "  note: "))
-		case strings.HasPrefix(l, "    ") && len(r.Problems) > 0 && len(r.Notes) == 0:
+			inProblem = false
+		case !strings.HasPrefix(l, "    "):
+			inProblem = false
+		case inProblem:
 			r.Problems[len(r.Problems)-1] += " " + spaces.ReplaceAllString(strings.TrimSpace(l), " ")
 		}
 	}
@@ -202,10 +206,10 @@ func TestValidateAsPush(t *testing.T) {
 			got := parseReport(stdout)
 			t.Logf("validate, cluster reachable:\n%s%s", stdout, stderr)
 			if passed || got.Checking != pushed.Checking || got.Header != pushed.Header || got.Verdict != pushed.Verdict ||
-				!slices.Equal(got.Problems, pushed.Problems) || !strings.Contains(stdout, " @ working tree\n") {
+				!slices.Equal(got.Problems, pushed.Problems) || !hasWords(stdout, " @ working tree\n") {
 				t.Errorf("validate and push disagree\nvalidate:\n%s%s\npush:\n%s", stdout, stderr, out)
 			}
-			if strings.Contains(stdout, "offline") {
+			if hasWords(stdout, "offline") {
 				t.Errorf("the cluster is reachable, and validate says offline:\n%s", stdout)
 			}
 
@@ -248,8 +252,8 @@ func TestValidateNoGuess(t *testing.T) {
 		t.Errorf("--env without repos.yaml must be an error:\n%s%s", stdout, stderr)
 	}
 	stdout, stderr, ok = validate(t, filepath.Join(repo, "deploy"))
-	if !ok || !strings.Contains(stdout, "gitopsd local/local: (no repos.yaml) -> cluster local @ working tree") ||
-		!strings.Contains(stdout, "note: offline: no cluster configured; no dry run, no preview") {
+	if !ok || !hasWords(stdout, "gitopsd local/local: (no repos.yaml) -> cluster local @ working tree") ||
+		!hasWords(stdout, "note: offline: no cluster configured; no dry run, no preview") {
 		t.Errorf("without repos.yaml, the directory is checked offline, saying so:\n%s%s", stdout, stderr)
 	}
 
@@ -274,13 +278,13 @@ repos:
 		t.Errorf("no environment renders the directory: every one must be named:\n%s%s", stdout, stderr)
 	}
 	stdout, stderr, ok = validate(t, repo, "--env", "web/dev")
-	if !ok || !strings.Contains(stdout, "gitopsd web/dev: dev -> cluster local @ working tree") ||
-		!strings.Contains(stdout, "note: offline: cannot read cluster local's kubeconfig; no dry run, no preview") ||
+	if !ok || !hasWords(stdout, "gitopsd web/dev: dev -> cluster local @ working tree") ||
+		!hasWords(stdout, "note: offline: cannot read cluster local's kubeconfig; no dry run, no preview") ||
 		!strings.Contains(stderr, "none.kubeconfig") {
 		t.Errorf("--env picks the environment; a kubeconfig that is not there is said:\n%s%s", stdout, stderr)
 	}
 	stdout, stderr, ok = validate(t, filepath.Join(repo, "deploy"))
-	if !ok || !strings.Contains(stdout, "gitopsd: checking other/plain (deploy) ...") {
+	if !ok || !hasWords(stdout, "gitopsd: checking other/plain (deploy) ...") {
 		t.Errorf("the one environment that renders the directory is checked:\n%s%s", stdout, stderr)
 	}
 }
@@ -318,8 +322,8 @@ repos:
 
 	stdout, stderr, ok := validate(t, filepath.Join(repo, "deploy"))
 	t.Logf("found:\n%s%s", stdout, stderr)
-	if !ok || !strings.Contains(stdout, "note: tests not run: a repos.yaml found in the tree runs no commands (see --config)") ||
-		!strings.Contains(stdout, "note: offline: kubeconfig inside the repo not trusted; no dry run, no preview") {
+	if !ok || !hasWords(stdout, "note: tests not run: a repos.yaml found in the tree runs no commands (see --config)") ||
+		!hasWords(stdout, "note: offline: kubeconfig inside the repo not trusted; no dry run, no preview") {
 		t.Errorf("the report must say what did not run:\n%s%s", stdout, stderr)
 	}
 	if ran(testMark) || ran(execMark) {
@@ -328,7 +332,7 @@ repos:
 
 	stdout, stderr, ok = validate(t, filepath.Join(repo, "deploy"), "--config", filepath.Join(repo, "repos.yaml"))
 	t.Logf("given:\n%s%s", stdout, stderr)
-	if !ok || !strings.Contains(stdout, "note: offline: cluster local unreachable") || strings.Contains(stdout, "tests not run") {
+	if !ok || !hasWords(stdout, "note: offline: cluster local unreachable") || hasWords(stdout, "tests not run") {
 		t.Errorf("with --config, its tests and kubeconfig are used:\n%s%s", stdout, stderr)
 	}
 	if !ran(testMark) || !ran(execMark) {

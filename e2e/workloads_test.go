@@ -135,11 +135,11 @@ func TestWorkloadsGoLiveCrashAndRollBack(t *testing.T) {
 		"rolled back: ",
 		"restores " + good[:7],
 	} {
-		if !strings.Contains(out, want) && !hasWords(out, want) {
+		if !hasWords(out, want) && !hasWords(out, want) {
 			t.Errorf("missing %q in the push output:\n%s", want, out)
 		}
 	}
-	if strings.Contains(out, "apply failed") {
+	if hasWords(out, "apply failed") {
 		t.Errorf("every object was applied: the failure is health's, not the apply's:\n%s", out)
 	}
 	waitFor(t, "v1 runs again after the rollback", func() bool { return webRunning(cs, ns, "v1") })
@@ -155,11 +155,11 @@ func TestWorkloadsGoLiveCrashAndRollBack(t *testing.T) {
 	// last healthy commit is now the revert (it holds v1's files).
 	d.Commit(t, alice, work, "v3", map[string]string{"deploy/web.yaml": app("v3-crash-later")["deploy/web.yaml"]})
 	out, _ = push(t, d, alice, work, "main")
-	if !strings.Contains(out, "FAILED: ") || !strings.Contains(out, "Deployment.apps/"+ns+"/web failed: ") ||
-		!strings.Contains(out, "last exit 1 (Error)") || !strings.Contains(out, "restores "+revert[:7]) {
+	if !hasWords(out, "FAILED: ") || !hasWords(out, "Deployment.apps/"+ns+"/web failed: ") ||
+		!hasWords(out, "last exit 1 (Error)") || !hasWords(out, "restores "+revert[:7]) {
 		t.Errorf("a version that crashes after its first readiness must fail and roll back:\n%s", out)
 	}
-	if strings.Contains(out, "healthy in") && !strings.Contains(out, "rolled back") {
+	if hasWords(out, "healthy in") && !hasWords(out, "rolled back") {
 		t.Errorf("reported healthy:\n%s", out)
 	}
 	waitFor(t, "v1 runs again after the second rollback", func() bool { return webRunning(cs, ns, "v1") })
@@ -180,7 +180,7 @@ func TestWorkloadUnreadyTimesOutWithTheProbe(t *testing.T) {
 		"Deployment.apps/" + ns + "/web inprogress",
 		"container web running, not ready; Readiness probe failed: HTTP probe failed with statuscode: 503",
 	} {
-		if !strings.Contains(out, want) {
+		if !hasWords(out, want) {
 			t.Errorf("missing %q in the push output:\n%s", want, out)
 		}
 	}

@@ -340,7 +340,7 @@ func TestHelmKindLines(t *testing.T) {
 		"ConfigMap/shop/a@chart/templates/cms.yaml:2",
 		"ConfigMap/shop/b@chart/templates/cms.yaml:6",
 		"Secret/shop/s@chart/templates/cms.yaml:10",
-		"Deployment/shop/web@chart/templates/deployment.yaml:2",
+		"Deployment.apps/shop/web@chart/templates/deployment.yaml:2",
 		"ConfigMap/shop/c@chart/templates/maybe.yaml",
 	}
 	if !slices.Equal(got, want) {
