@@ -14,6 +14,7 @@ import (
 
 	"github.com/gitopsd/gitopsd/config"
 	"github.com/gitopsd/gitopsd/kube"
+	"github.com/gitopsd/gitopsd/render"
 )
 
 // refusal is one thing the API server refused in an object: the field it names ("" when
@@ -173,7 +174,7 @@ func lastSegment(field string) string {
 func didYouMean(name string, names []string) string {
 	best, bestD := "", len(name)/3+2
 	for _, n := range names {
-		d := editDistance(strings.ToLower(name), strings.ToLower(n))
+		d := render.EditDistance(strings.ToLower(name), strings.ToLower(n))
 		if d < bestD || d == bestD && n < best {
 			best, bestD = n, d
 		}
@@ -196,25 +197,4 @@ func fieldSuggester(cl *kube.Client, u *unstructured.Unstructured) func(string) 
 		}
 		return didYouMean(name, names)
 	}
-}
-
-// editDistance is the Levenshtein distance of a and b, by bytes (field names are ASCII).
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }

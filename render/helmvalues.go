@@ -378,7 +378,7 @@ func (h *helmScope) nearest(p []string) string {
 		if len(last) > maxSuggestKey || len(c) > maxSuggestKey || len(c) > len(last)+2 || len(last) > len(c)+2 {
 			continue
 		}
-		if d := editDistance(last, c); d > 0 && d < bestD && d < len(last) {
+		if d := EditDistance(last, c); d > 0 && d < bestD && d < len(last) {
 			best, bestD = c, d
 		}
 	}
@@ -394,8 +394,9 @@ func mappingValue(n *yaml.Node, key string) *yaml.Node {
 	return v.Node
 }
 
-// editDistance is the Levenshtein distance of a and b, in bytes (keys are short).
-func editDistance(a, b string) int {
+// EditDistance is the Levenshtein distance of a and b, in bytes (names and keys are
+// ASCII and short): what "did you mean" suggestions are chosen by.
+func EditDistance(a, b string) int {
 	prev := make([]int, len(b)+1)
 	cur := make([]int, len(b)+1)
 	for j := range prev {
