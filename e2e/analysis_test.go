@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"fmt"
-	"strings"
 	"testing"
 	"time"
 
@@ -48,7 +47,7 @@ func TestCanaryAnalysis(t *testing.T) {
 	}
 	for _, env := range []struct{ branch, ns string }{{"bounded", nsA}, {"compared", nsB}} {
 		d.MustGit(t, alice, work, "checkout", "-q", "--orphan", env.branch)
-		if out := release(env.branch, env.ns, "v1"); !strings.Contains(out, "ok: applied and healthy") {
+		if out := release(env.branch, env.ns, "v1"); !hasWords(out, "ok: applied and healthy") {
 			t.Fatalf("%s v1:\n%s", env.branch, out)
 		}
 		waitFor(t, env.branch+" runs v1", func() bool { return stableAt(cs, env.ns, "v1") })
@@ -57,7 +56,7 @@ func TestCanaryAnalysis(t *testing.T) {
 	// Within the bound: released, the measured value in the output.
 	d.MustGit(t, alice, work, "checkout", "-q", "bounded")
 	out := release("bounded", nsA, "v2")
-	if !strings.Contains(out, "release: canary 50% healthy, stayed healthy for 4s; error-rate 0.01 <= 0.05") || !strings.Contains(out, "ok: applied and healthy") {
+	if !hasWords(out, "release: canary 50% healthy, stayed healthy for 4s; error-rate 0.01 <= 0.05") || !hasWords(out, "ok: applied and healthy") {
 		t.Errorf("v2 is within the bound:\n%s", out)
 	}
 	waitFor(t, "v2 runs", func() bool { return stableAt(cs, nsA, "v2") && canaryGone(cs, nsA) })
@@ -75,7 +74,7 @@ func TestCanaryAnalysis(t *testing.T) {
 	// errors against the stable's 1% are caught by it.
 	d.MustGit(t, alice, work, "checkout", "-q", "compared")
 	out = release("compared", nsB, "v2")
-	if !strings.Contains(out, "errors-vs-stable: not worse than the stable (medians 0.01 vs 0.01") || !strings.Contains(out, "ok: applied and healthy") {
+	if !hasWords(out, "errors-vs-stable: not worse than the stable (medians 0.01 vs 0.01") || !hasWords(out, "ok: applied and healthy") {
 		t.Errorf("v2 is as good as v1:\n%s", out)
 	}
 	waitFor(t, "v2 runs", func() bool { return stableAt(cs, nsB, "v2") && canaryGone(cs, nsB) })

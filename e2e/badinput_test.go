@@ -105,7 +105,7 @@ func (b *badInput) pushGood(t *testing.T, env, value string) string {
 	work := b.work[env]
 	b.d.Commit(t, b.alice, work, "good "+value, b.goodFiles(env, value))
 	out, ok := push(t, b.d, b.alice, work, badInputBranches[env])
-	if !ok || !strings.Contains(out, "ok: checks passed") || !strings.Contains(out, ": ok: applied ") {
+	if !ok || !hasWords(out, "ok: checks passed") || !hasWords(out, ": ok: applied ") {
 		t.Fatalf("a good push to %s must be accepted and applied:\n%s", env, out)
 	}
 	// Every environment names its ConfigMap ENV-cm (Helm: the release is the environment).
@@ -161,7 +161,7 @@ func (b *badInput) refuse(t *testing.T, env string, files map[string]string, wan
 	for _, w := range want {
 		w.check(t, out)
 	}
-	if !strings.Contains(out, "remote:   REJECTED: ") || !strings.Contains(out, "pre-receive hook declined") {
+	if !hasWords(out, "remote:   REJECTED: ") || !hasWords(out, "pre-receive hook declined") {
 		t.Errorf("no rejection verdict:\n%s", out)
 	}
 	if h := remoteHead(t, b.d, branch, b.repo); h != head {
@@ -312,7 +312,7 @@ func TestBadInput(t *testing.T) {
 		},
 			problemLine{"charts/web/templates/passwd.yaml:6", "outside-repo", `.Files.Get "/etc/passwd" names a file outside the chart`},
 			problemLine{"charts/web/templates/passwd.yaml:7", "outside-repo", `.Files.Get "../../../../etc/passwd" names a file outside the chart`})
-		if strings.Contains(out, "root:") {
+		if hasWords(out, "root:") {
 			t.Errorf("/etc/passwd leaked into the push output:\n%s", out)
 		}
 	})

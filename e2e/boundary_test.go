@@ -56,7 +56,7 @@ func startBoundary(t *testing.T, extra ...string) (*boundaryBed, string) {
 func (b *boundaryBed) pushProduction(t *testing.T) *corev1.ConfigMap {
 	t.Helper()
 	b.d.Commit(t, b.alice, b.prod, "production", map[string]string{"deploy/a.yaml": cmYAML("a", "prod")})
-	if out, ok := push(t, b.d, b.alice, b.prod, "main"); !ok || !strings.Contains(out, ": ok: applied ") {
+	if out, ok := push(t, b.d, b.alice, b.prod, "main"); !ok || !hasWords(out, ": ok: applied ") {
 		t.Fatalf("production's push must be applied:\n%s", out)
 	}
 	return b.prodObject(t)
@@ -105,7 +105,7 @@ func TestBoundaryNamespaceOfAnotherEnvironment(t *testing.T) {
 		"hint: add " + b.prodNS + " to namespaces: of environment staging in repos.yaml, or remove metadata.namespace",
 		"pre-receive hook declined",
 	} {
-		if !strings.Contains(out, want) {
+		if !hasWords(out, want) {
 			t.Errorf("push output lacks %q:\n%s", want, out)
 		}
 	}
@@ -130,7 +130,7 @@ func TestBoundaryObjectOfAnotherEnvironment(t *testing.T) {
 	b.d.Commit(t, b.bob, b.other, "take prod's", map[string]string{"deploy/a.yaml": otherNamespaceCM(b.prodNS, "evil")})
 	out, ok := push(t, b.d, b.bob, b.other, "staging")
 	refusedBy(t, out, ok, "dry-run")
-	if !strings.Contains(out, "x deploy/a.yaml:1  ConfigMap/"+b.prodNS+"/a") || !strings.Contains(out, owned) {
+	if !hasWords(out, "x deploy/a.yaml:1  ConfigMap/"+b.prodNS+"/a") || !hasWords(out, owned) {
 		t.Errorf("the refusal must name the object and its owner (%q):\n%s", owned, out)
 	}
 	b.unchanged(t, before, "by the refused push")
@@ -140,7 +140,7 @@ func TestBoundaryObjectOfAnotherEnvironment(t *testing.T) {
 	if !ok {
 		t.Fatalf("canary has no dry run, the push passes the door:\n%s", out)
 	}
-	if !strings.Contains(out, "FAILED: ") || !strings.Contains(out, owned) {
+	if !hasWords(out, "FAILED: ") || !hasWords(out, owned) {
 		t.Errorf("the apply must fail naming the owner (%q):\n%s", owned, out)
 	}
 	b.unchanged(t, before, "by canary's apply")
@@ -154,7 +154,7 @@ func TestBoundaryObjectOfAnotherEnvironment(t *testing.T) {
 	b.d.MustGit(t, b.bob, b.other, "rm", "--quiet", "deploy/a.yaml")
 	b.d.Commit(t, b.bob, b.other, "give it back", map[string]string{"deploy/b.yaml": cmYAML("b", "canary")})
 	out, ok = push(t, b.d, b.bob, b.other, "canary")
-	if !ok || !strings.Contains(out, ": ok: applied ") {
+	if !ok || !hasWords(out, ": ok: applied ") {
 		t.Fatalf("canary's push without the object must be applied:\n%s", out)
 	}
 	b.unchanged(t, before, "after the file left canary's branch")
@@ -171,7 +171,7 @@ func TestBoundaryImpersonationRBAC(t *testing.T) {
 
 	b.d.Commit(t, b.bob, b.other, "own namespace", map[string]string{"deploy/a.yaml": cmYAML("a", "team")})
 	out, ok := push(t, b.d, b.bob, b.other, "team")
-	if !ok || !strings.Contains(out, ": ok: applied ") {
+	if !ok || !hasWords(out, ": ok: applied ") {
 		t.Fatalf("a push within what the account was granted must be applied:\n%s", out)
 	}
 	if v := configMapValue(b.cs, teamNS, "a", "value"); v != "team" {
@@ -186,7 +186,7 @@ func TestBoundaryImpersonationRBAC(t *testing.T) {
 		`is forbidden: User "system:serviceaccount:` + teamNS + `:deployer" cannot`,
 		`in the namespace "` + b.prodNS + `"`,
 	} {
-		if !strings.Contains(out, want) {
+		if !hasWords(out, want) {
 			t.Errorf("push output lacks %q:\n%s", want, out)
 		}
 	}
@@ -279,11 +279,11 @@ func TestBoundaryStolenObjectNeverPruned(t *testing.T) {
 		"ConfigMap/" + b.prodNS + "/a is not pruned: outside the environment's namespaces",
 		"pruned 0",
 	} {
-		if !strings.Contains(out, want) {
+		if !hasWords(out, want) {
 			t.Errorf("push output lacks %q:\n%s", want, out)
 		}
 	}
-	if strings.Contains(out, "- ConfigMap/"+b.prodNS+"/a") {
+	if hasWords(out, "- ConfigMap/"+b.prodNS+"/a") {
 		t.Errorf("the preview shows production's object as pruned:\n%s", out)
 	}
 	if v := configMapValue(b.cs, b.prodNS, "a", "value"); v != "prod" {

@@ -85,7 +85,7 @@ func TestPushRejectedThenApplied(t *testing.T) {
 	d.MustGit(t, alice, work, "rm", "-q", "deploy/b.yaml", "deploy/web.yaml")
 	d.MustGit(t, alice, work, "commit", "-qm", "drop b and web")
 	out, ok = push(t, d, alice, work, "main")
-	if !ok || !strings.Contains(out, "- ConfigMap/"+ns+"/b") || !hasWords(out, "pruned 2; healthy in") {
+	if !ok || !hasWords(out, "- ConfigMap/"+ns+"/b") || !hasWords(out, "pruned 2; healthy in") {
 		t.Fatalf("removing files prunes their objects:\n%s", out)
 	}
 	if v := configMapValue(cs, ns, "b", "value"); !strings.Contains(v, "not found") {
@@ -95,11 +95,11 @@ func TestPushRejectedThenApplied(t *testing.T) {
 		t.Errorf("an object gitopsd does not own must survive: %v", err)
 	}
 	st, _, err := d.SSH(t, alice, nil, "status")
-	if err != nil || !strings.Contains(st, ns+"/staging") || !strings.Contains(st, "healthy") {
+	if err != nil || !hasWords(st, ns+"/staging") || !hasWords(st, "healthy") {
 		t.Errorf("ssh status: %v\n%s", err, st)
 	}
 	st, _, err = d.SSH(t, alice, nil, "status", ns, "staging")
-	if err != nil || !strings.Contains(st, ns+"/staging  (branch main -> cluster local)") {
+	if err != nil || !hasWords(st, ns+"/staging  (branch main -> cluster local)") {
 		t.Errorf("ssh status REPO ENV: %v\n%s", err, st)
 	}
 	if _, stderr, err := d.SSH(t, alice, nil, "status", ns, "nope"); err == nil || !strings.Contains(stderr, `has no environment "nope"`) {

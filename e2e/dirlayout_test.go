@@ -90,7 +90,7 @@ func TestLayoutDirectoryPerEnvironment(t *testing.T) {
 	})
 	out, ok := push(t, d, alice, aw, "main")
 	for _, env := range []string{"dev", "staging", "production"} {
-		if !ok || !hasWords(out, "podinfo/"+env+": ok: applied") || !strings.Contains(out, "healthy in") {
+		if !ok || !hasWords(out, "podinfo/"+env+": ok: applied") || !hasWords(out, "healthy in") {
 			t.Fatalf("the first push deploys %s:\n%s", env, out)
 		}
 	}
@@ -103,12 +103,12 @@ func TestLayoutDirectoryPerEnvironment(t *testing.T) {
 	bw := d.Clone(t, bob, "podinfo")
 	d.Commit(t, bob, bw, "staging: debug", map[string]string{"deploy/overlays/staging/kustomization.yaml": overlay("debug")})
 	out, ok = push(t, d, bob, bw, "main")
-	if !ok || !strings.Contains(out, "podinfo/staging: ok: applied") {
+	if !ok || !hasWords(out, "podinfo/staging: ok: applied") {
 		t.Fatalf("bob's staging change is applied:\n%s", out)
 	}
 	for _, env := range []string{"dev", "production"} {
 		// The door renders it and says so; post-receive applies nothing.
-		if strings.Contains(out, "podinfo/"+env+": ok: applied") || !strings.Contains(out, "podinfo/"+env+": ok: unchanged: renders the same 4 objects") {
+		if hasWords(out, "podinfo/"+env+": ok: applied") || !hasWords(out, "podinfo/"+env+": ok: unchanged: renders the same 4 objects") {
 			t.Errorf("%s is not changed by bob's push, and must not be applied:\n%s", env, out)
 		}
 	}
@@ -132,7 +132,7 @@ func TestLayoutDirectoryPerEnvironment(t *testing.T) {
 	} {
 		d.Commit(t, bob, bw, "bob touches production", change)
 		out, ok = push(t, d, bob, bw, "main")
-		if ok || !strings.Contains(out, "permission: bob may not change environment production (push: alice), and this push changes what it deploys") {
+		if ok || !hasWords(out, "permission: bob may not change environment production (push: alice), and this push changes what it deploys") {
 			t.Errorf("bob's change of production must be refused with the reason:\n%s", out)
 		}
 		if remoteHead(t, d, "main", "podinfo") != before {
@@ -153,7 +153,7 @@ func TestLayoutDirectoryPerEnvironment(t *testing.T) {
 	})
 	out, ok = push(t, d, alice, aw, "main")
 	refusedBy(t, out, ok, "dry-run")
-	if !strings.Contains(out, "podinfo/production") || !strings.Contains(out, "Bad_Name") || !strings.Contains(out, "REJECTED") {
+	if !hasWords(out, "podinfo/production") || !hasWords(out, "Bad_Name") || !hasWords(out, "REJECTED") {
 		t.Errorf("a push that breaks production is refused:\n%s", out)
 	}
 	if remoteHead(t, d, "main", "podinfo") != before || level("staging") != "debug" {
@@ -170,8 +170,8 @@ func TestLayoutDirectoryPerEnvironment(t *testing.T) {
 		"deploy/overlays/staging/kustomization.yaml": crash,
 	})
 	out, _ = push(t, d, alice, aw, "main")
-	if !strings.Contains(out, "podinfo/dev: ok: applied") || !strings.Contains(out, "podinfo/staging: FAILED: rolled back to "+before[:7]) ||
-		!strings.Contains(out, "CrashLoopBackOff") || strings.Contains(out, "podinfo/production: ok: applied") {
+	if !hasWords(out, "podinfo/dev: ok: applied") || !hasWords(out, "podinfo/staging: FAILED: rolled back to "+before[:7]) ||
+		!hasWords(out, "CrashLoopBackOff") || hasWords(out, "podinfo/production: ok: applied") {
 		t.Fatalf("dev applied, staging rolled back, production untouched:\n%s", out)
 	}
 	d.MustGit(t, alice, aw, "pull", "-q", "--ff-only", "origin", "main")
@@ -194,7 +194,7 @@ func TestLayoutDirectoryPerEnvironment(t *testing.T) {
 	for _, env := range []string{"dev", "production"} {
 		waitFor(t, env+" is at the revert", func() bool {
 			st, _, err := d.SSH(t, alice, nil, "status", "podinfo/"+env)
-			return err == nil && strings.Contains(st, "applied  "+revert[:12])
+			return err == nil && hasWords(st, "applied  "+revert[:12])
 		})
 	}
 	if generation("production") != prodGen {

@@ -35,7 +35,7 @@ func TestLayoutBranchPerEnvironment(t *testing.T) {
 	work := d.Clone(t, bob, "platform")
 	d.MustGit(t, bob, work, "checkout", "-q", "-b", "staging")
 	d.Commit(t, bob, work, "v1", map[string]string{"deploy/app.yaml": cmYAML("app", "v1")})
-	if out, ok := push(t, d, bob, work, "staging"); !ok || !strings.Contains(out, "platform/staging: ok: applied") {
+	if out, ok := push(t, d, bob, work, "staging"); !ok || !hasWords(out, "platform/staging: ok: applied") {
 		t.Fatalf("bob deploys staging:\n%s", out)
 	}
 	if v := configMapValue(csA, nsA, "app", "value"); v != "v1" {
@@ -54,7 +54,7 @@ func TestLayoutBranchPerEnvironment(t *testing.T) {
 	d.MustGit(t, alice, aw, "fetch", "-q", "origin", "staging")
 	d.MustGit(t, alice, aw, "checkout", "-q", "-b", "main")
 	d.MustGit(t, alice, aw, "merge", "-q", "--ff-only", "origin/staging")
-	if out, ok := push(t, d, alice, aw, "main"); !ok || !strings.Contains(out, "platform/production: ok: applied") {
+	if out, ok := push(t, d, alice, aw, "main"); !ok || !hasWords(out, "platform/production: ok: applied") {
 		t.Fatalf("alice promotes to production:\n%s", out)
 	}
 	if v := configMapValue(csB, nsB, "app", "value"); v != "v1" {
@@ -87,7 +87,7 @@ func TestLayoutAppAndEnvironmentRepos(t *testing.T) {
 
 	appWork := d.Clone(t, dev, "app")
 	d.Commit(t, dev, appWork, "feature", map[string]string{"main.go": "package main\n"})
-	if out, ok := push(t, d, dev, appWork, "main"); !ok || strings.Contains(out, "deploying") {
+	if out, ok := push(t, d, dev, appWork, "main"); !ok || hasWords(out, "deploying") {
 		t.Fatalf("the app repo takes pushes and deploys nothing:\n%s", out)
 	}
 
@@ -96,12 +96,12 @@ func TestLayoutAppAndEnvironmentRepos(t *testing.T) {
 		return strings.Replace(strings.Replace(badDeployment, "replicas: -1", "replicas: 1", 1), "nginx:1.27", "registry.example/app:"+tag, 1)
 	}
 	d.Commit(t, rel, envWork, "app 1.0", map[string]string{"app.yaml": deploy("1.0")})
-	if out, ok := push(t, d, rel, envWork, "main"); !ok || !strings.Contains(out, "applied") {
+	if out, ok := push(t, d, rel, envWork, "main"); !ok || !hasWords(out, "applied") {
 		t.Fatalf("release 1.0:\n%s", out)
 	}
 	d.Commit(t, rel, envWork, "app 1.1", map[string]string{"app.yaml": deploy("1.1")})
 	out, ok := push(t, d, rel, envWork, "main")
-	if !ok || !strings.Contains(out, ".spec.template.spec.containers[name=web].image") {
+	if !ok || !hasWords(out, ".spec.template.spec.containers[name=web].image") {
 		t.Fatalf("bumping the tag shows in the preview and deploys:\n%s", out)
 	}
 	dep, err := cs.AppsV1().Deployments(ns).Get(context.Background(), "web", metav1.GetOptions{})
@@ -113,7 +113,7 @@ func TestLayoutAppAndEnvironmentRepos(t *testing.T) {
 	devEnv := d.Clone(t, dev, "env-production")
 	d.Commit(t, dev, devEnv, "sneak", map[string]string{"app.yaml": deploy("9.9")})
 	// Refused at the SSH session, before any ref is seen: the reader's push never starts.
-	if out, ok := push(t, d, dev, devEnv, "main"); ok || !strings.Contains(out, "gitopsd: dev may read env-production but not push to it") {
+	if out, ok := push(t, d, dev, devEnv, "main"); ok || !hasWords(out, "gitopsd: dev may read env-production but not push to it") {
 		t.Fatalf("a developer must not deploy production:\n%s", out)
 	}
 }

@@ -317,16 +317,16 @@ func TestPushWhileClusterDown(t *testing.T) {
 	if err := cp.StopAPIServer(); err != nil {
 		t.Fatal(err)
 	}
-	if out, ok := push(t, d, alice, work, "strict"); ok || !strings.Contains(out, "cluster: cluster local cannot be reached") {
+	if out, ok := push(t, d, alice, work, "strict"); ok || !hasWords(out, "cluster: cluster local cannot be reached") {
 		t.Fatalf("require_cluster refuses while the cluster is down:\n%s", out)
 	}
 	out, ok := push(t, d, alice, work, "main")
-	if !ok || !strings.Contains(out, "note: cluster local cannot be reached: offline checks only") {
+	if !ok || !hasWords(out, "note: cluster local cannot be reached: offline checks only") {
 		t.Fatalf("the push is accepted on offline checks:\n%s", out)
 	}
 	waitFor(t, "status says why it waits", func() bool {
 		st, _, _ := d.SSH(t, alice, nil, "status", "app", "prod")
-		return strings.Contains(st, "waiting  retrying "+commit[:12])
+		return hasWords(st, "waiting  retrying "+commit[:12])
 	})
 	if err := cp.StartAPIServer(context.Background()); err != nil {
 		t.Fatal(err)
@@ -344,7 +344,7 @@ func TestDriftScheduleAddedByReload(t *testing.T) {
 	env := fmt.Sprintf("staging: {branch: main, cluster: local, path: deploy, namespace: %s}", ns)
 	d, alice, work := oneRepo(t, cp, ns, env)
 	d.Commit(t, alice, work, "one", map[string]string{"deploy/a.yaml": cmYAML("a", "from-git")})
-	if out, ok := push(t, d, alice, work, "main"); !ok || !strings.Contains(out, "ok: applied") {
+	if out, ok := push(t, d, alice, work, "main"); !ok || !hasWords(out, "ok: applied") {
 		t.Fatalf("push:\n%s", out)
 	}
 

@@ -24,7 +24,7 @@ func TestOfflineFromTheFirstSecond(t *testing.T) {
 	cs := kubetest.Client(t, cp.Config)
 	d, alice, work := oneRepo(t, cp, ns, fmt.Sprintf("prod: {branch: main, cluster: local, path: deploy, namespace: %s, apply: {wait: 2s}}", ns))
 	d.Commit(t, alice, work, "v1", map[string]string{"deploy/a.yaml": cmYAML("a", "online")})
-	if out, ok := push(t, d, alice, work, "main"); !ok || !strings.Contains(out, "ok: applied") {
+	if out, ok := push(t, d, alice, work, "main"); !ok || !hasWords(out, "ok: applied") {
 		t.Fatalf("push with the cluster up:\n%s", out)
 	}
 	d.Commit(t, alice, work, "v2", map[string]string{"deploy/a.yaml": cmYAML("a", "offline")})
@@ -32,7 +32,7 @@ func TestOfflineFromTheFirstSecond(t *testing.T) {
 		t.Fatal(err)
 	}
 	out, ok := push(t, d, alice, work, "main")
-	if !ok || !strings.Contains(out, "note: cluster local cannot be reached: offline checks only") {
+	if !ok || !hasWords(out, "note: cluster local cannot be reached: offline checks only") {
 		t.Fatalf("the push right after the outage is accepted on offline checks:\n%s", out)
 	}
 	if err := cp.StartAPIServer(context.Background()); err != nil {
@@ -64,7 +64,7 @@ func TestReloadReappliesNothing(t *testing.T) {
 	prod := fmt.Sprintf("prod: {branch: main, cluster: local, path: deploy, namespace: %s, apply: {health_timeout: 1s, wait: 30s}}", ns)
 	d, alice, work := oneRepo(t, cp, ns, prod)
 	d.Commit(t, alice, work, "never ready", map[string]string{"deploy/web.yaml": neverReady, "later/a.yaml": cmYAML("later", "added")})
-	if out, ok := push(t, d, alice, work, "main"); !ok || !strings.Contains(out, "not healthy") {
+	if out, ok := push(t, d, alice, work, "main"); !ok || !hasWords(out, "not healthy") {
 		t.Fatalf("push:\n%s", out)
 	}
 	// Not an environment yet: a plain branch.
@@ -92,7 +92,7 @@ func TestReloadReappliesNothing(t *testing.T) {
 		t.Errorf("a reload queued the failing environment again")
 	}
 	d.Commit(t, alice, work, "fixed", map[string]string{"deploy/web.yaml": cmYAML("web", "fixed")})
-	if out, ok := push(t, d, alice, work, "main"); !ok || !strings.Contains(out, "ok: applied") {
+	if out, ok := push(t, d, alice, work, "main"); !ok || !hasWords(out, "ok: applied") {
 		t.Fatalf("push:\n%s", out)
 	}
 	if got := strings.Count(d.Logs(), `"message":"reconcile failed"`); got != applies {
@@ -109,7 +109,7 @@ func TestStatusWriteFailureShown(t *testing.T) {
 	ns := kubetest.Namespace(t)
 	d, alice, work := oneRepo(t, cp, ns, fmt.Sprintf(`prod: {branch: main, cluster: local, path: deploy, namespace: %s, drift: {schedule: "@every 1s"}}`, ns))
 	d.Commit(t, alice, work, "v1", map[string]string{"deploy/a.yaml": cmYAML("a", "one")})
-	if out, ok := push(t, d, alice, work, "main"); !ok || !strings.Contains(out, "ok: applied") {
+	if out, ok := push(t, d, alice, work, "main"); !ok || !hasWords(out, "ok: applied") {
 		t.Fatalf("push:\n%s", out)
 	}
 	base := httpAddr(t, d)

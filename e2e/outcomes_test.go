@@ -67,7 +67,7 @@ webhooks:
 		waitFor(t, fmt.Sprintf("%s/%s %s in ssh status and /status", "app", env, o), func() bool {
 			st, _, _ = d.SSH(t, alice, nil, "status", "app", env)
 			_, page = get(base + "/status")
-			return strings.Contains(st, "  outcome  "+o.String()+" (") &&
+			return hasWords(st, "  outcome  "+o.String()+" (") &&
 				strings.Contains(page, `class="outcome-`+o.Label()+`">`+html.EscapeString(o.String())+" (")
 		})
 		waitFor(t, "the "+o.Event()+" webhook", func() bool {
@@ -91,7 +91,7 @@ webhooks:
 	web := strings.TrimSpace(d.MustGit(t, alice, work, "rev-parse", "HEAD"))
 	out, _ = push(t, d, alice, work, "stage")
 	expect("stage", out, outcome.Unhealthy, "FAILED: applied, not healthy: 3 objects (")
-	if strings.Contains(out, "apply failed") {
+	if hasWords(out, "apply failed") {
 		t.Errorf("every object was applied: not an apply failure:\n%s", out)
 	}
 
@@ -124,7 +124,7 @@ webhooks:
 		t.Fatal(err)
 	}
 	expect("stage", "", outcome.ApplyFailed, "")
-	if st, _, _ := d.SSH(t, alice, nil, "status", "app", "stage"); !strings.Contains(st, "apply failed: ") || !strings.Contains(st, "Secret/"+stageNS+"/s failed") {
+	if st, _, _ := d.SSH(t, alice, nil, "status", "app", "stage"); !hasWords(st, "apply failed: ") || !hasWords(st, "Secret/"+stageNS+"/s failed") {
 		t.Errorf("status names the refused object:\n%s", st)
 	}
 

@@ -39,7 +39,7 @@ func TestPreviewNamesWhoLosesAField(t *testing.T) {
 	d, alice, work := oneRepo(t, cp, ns, fmt.Sprintf(
 		`prod: {branch: main, cluster: local, path: deploy, namespace: %s, apply: {settle: 1ms}}`, ns))
 	d.Commit(t, alice, work, "v1", map[string]string{"deploy/web.yaml": webDeployment(3), "deploy/a.yaml": cmYAML("a", "git")})
-	if out, ok := push(t, d, alice, work, "main"); !ok || !strings.Contains(out, "ok: applied and healthy: ") {
+	if out, ok := push(t, d, alice, work, "main"); !ok || !hasWords(out, "ok: applied and healthy: ") {
 		t.Fatalf("v1:\n%s", out)
 	}
 
@@ -68,11 +68,11 @@ func TestPreviewNamesWhoLosesAField(t *testing.T) {
 		`.data.value: "ops" -> "git" (was ops-script's)`,
 		"ok: applied and healthy: ",
 	} {
-		if !strings.Contains(out, want) {
+		if !hasWords(out, want) {
 			t.Errorf("missing %q in the push output:\n%s", want, out)
 		}
 	}
-	if strings.Contains(out, "owner") {
+	if hasWords(out, "owner") {
 		t.Errorf("the label git does not declare stays with ops-script and is no change:\n%s", out)
 	}
 
@@ -93,7 +93,7 @@ func TestPreviewNamesWhoLosesAField(t *testing.T) {
 	// Nothing left to take: the next push previews no owner.
 	d.Commit(t, alice, work, "v3", map[string]string{"deploy/web.yaml": webDeployment(1)})
 	out, ok = push(t, d, alice, work, "main")
-	if !ok || !strings.Contains(out, ".spec.replicas: 2 -> 1") || strings.Contains(out, "(was ") {
+	if !ok || !hasWords(out, ".spec.replicas: 2 -> 1") || hasWords(out, "(was ") {
 		t.Errorf("a field only gitopsd owned names nobody:\n%s", out)
 	}
 }

@@ -147,7 +147,7 @@ webhooks:
 	// A new Deployment has no stable version to compare with: it starts at once.
 	d.Commit(t, alice, work, "v1", shop("v1"))
 	out, ok := push(t, d, alice, work, "main")
-	if !ok || !strings.Contains(out, "ok: applied and healthy") || strings.Contains(out, "release:") {
+	if !ok || !hasWords(out, "ok: applied and healthy") || hasWords(out, "release:") {
 		t.Fatalf("v1 deploys at once:\n%s", out)
 	}
 	waitFor(t, "v1 runs", func() bool { return stableAt(cs, ns, "v1") })
@@ -246,7 +246,7 @@ func TestCanaryGate(t *testing.T) {
 			done <- out
 		}()
 		waitFor(t, tag+" waits at its gate", func() bool {
-			return strings.Contains(status(), commit[:7]+": canary 50%: waiting for `ssh HOST promote "+ns+"/prod` (or abort)")
+			return hasWords(status(), commit[:7]+": canary 50%: waiting for `ssh HOST promote "+ns+"/prod` (or abort)")
 		})
 		return done
 	}
@@ -263,11 +263,11 @@ func TestCanaryGate(t *testing.T) {
 	if shopPods(cs, ns)["v2"] != 2 || shopPods(cs, ns)["v1"] != 2 {
 		t.Errorf("at the gate, half the pods are the canary's: %v", shopPods(cs, ns))
 	}
-	if out, stderr, err := d.SSH(t, alice, nil, "promote", ns+"/prod"); err != nil || !strings.Contains(out, "promoted") {
+	if out, stderr, err := d.SSH(t, alice, nil, "promote", ns+"/prod"); err != nil || !hasWords(out, "promoted") {
 		t.Fatalf("alice promotes: %v %s %s", err, out, stderr)
 	}
 	out := <-done
-	if !strings.Contains(out, "release: canary 50% promoted by hand") || !strings.Contains(out, "ok: applied and healthy") {
+	if !hasWords(out, "release: canary 50% promoted by hand") || !hasWords(out, "ok: applied and healthy") {
 		t.Errorf("the promoted release ends healthy:\n%s", out)
 	}
 	waitFor(t, "only v2 runs", func() bool { return stableAt(cs, ns, "v2") && canaryGone(cs, ns) })
@@ -282,7 +282,7 @@ func TestCanaryGate(t *testing.T) {
 		t.Fatalf("alice aborts: %v %s", err, stderr)
 	}
 	out = <-done
-	if !strings.Contains(out, "release stopped at canary 50% (step 1 of 2): aborted by hand (ssh abort)") || !strings.Contains(out, "rolled back to "+good[:7]) {
+	if !hasWords(out, "release stopped at canary 50% (step 1 of 2): aborted by hand (ssh abort)") || !hasWords(out, "rolled back to "+good[:7]) {
 		t.Errorf("the aborted release is rolled back:\n%s", out)
 	}
 	waitFor(t, "v2 at full size, no canary", func() bool { return stableAt(cs, ns, "v2") && canaryGone(cs, ns) })
@@ -294,14 +294,14 @@ func TestCanaryGate(t *testing.T) {
 	other := d.Clone(t, alice, ns)
 	newer := pushingFrom(other, "v6")
 	out = <-done
-	if !strings.Contains(out, "the release of ") || !strings.Contains(out, "stopped: a newer commit is waiting, and is released next") || strings.Contains(out, "rolled back") {
+	if !hasWords(out, "the release of ") || !hasWords(out, "stopped: a newer commit is waiting, and is released next") || hasWords(out, "rolled back") {
 		t.Errorf("the superseded release says so, and is not rolled back:\n%s", out)
 	}
 	waitFor(t, "the superseded canary's pods gone", func() bool { return shopPods(cs, ns)["v5"] == 0 })
 	if _, stderr, err := d.SSH(t, alice, nil, "promote", ns+"/prod"); err != nil {
 		t.Fatalf("promote v6: %v %s", err, stderr)
 	}
-	if out := <-newer; !strings.Contains(out, "ok: applied and healthy") {
+	if out := <-newer; !hasWords(out, "ok: applied and healthy") {
 		t.Errorf("v6 is released:\n%s", out)
 	}
 	waitFor(t, "only v6 runs", func() bool { return stableAt(cs, ns, "v6") && canaryGone(cs, ns) })
@@ -318,7 +318,7 @@ func TestCanaryGate(t *testing.T) {
 	d.Restart(t)
 	waitFor(t, "the release waits at its gate again", func() bool {
 		st := status()
-		return strings.Contains(st, "canary 50%: waiting for `ssh HOST promote") && !strings.Contains(st, "interrupted by a restart")
+		return hasWords(st, "canary 50%: waiting for `ssh HOST promote") && !hasWords(st, "interrupted by a restart")
 	})
 	if shopPods(cs, ns)["v4"] != 2 {
 		t.Errorf("the canary of the resumed release: %v", shopPods(cs, ns))
@@ -420,7 +420,7 @@ func TestBlueGreenRelease(t *testing.T) {
 	stop = watch()
 	out, _ = push(t, d, alice, work, "main")
 	mixes = stop()
-	if !strings.Contains(out, "release stopped at the preview: ") || !strings.Contains(out, "CrashLoopBackOff") || !strings.Contains(out, "rolled back to "+good[:7]) {
+	if !hasWords(out, "release stopped at the preview: ") || !hasWords(out, "CrashLoopBackOff") || !hasWords(out, "rolled back to "+good[:7]) {
 		t.Errorf("the crashing preview is rolled back:\n%s", out)
 	}
 	for _, m := range mixes {
@@ -467,7 +467,7 @@ spec: {selector: {app: %s}, ports: [{port: 80}]}
 		return f
 	}
 	d.Commit(t, alice, work, "v1", files("v1"))
-	if out, ok := push(t, d, alice, work, "main"); !ok || !strings.Contains(out, "ok: applied and healthy") {
+	if out, ok := push(t, d, alice, work, "main"); !ok || !hasWords(out, "ok: applied and healthy") {
 		t.Fatalf("v1:\n%s", out)
 	}
 	d.Commit(t, alice, work, "v2", files("v2"))
@@ -480,7 +480,7 @@ spec: {selector: {app: %s}, ports: [{port: 80}]}
 		"release: blue-green of cart (local)",
 		"release: switched cart to the new version",
 		"ok: applied and healthy: 7 objects (0 created, 3 configured, 4 unchanged)")
-	if strings.Contains(out, "of batch") || strings.Contains(out, "shop, cart") {
+	if hasWords(out, "of batch") || hasWords(out, "shop, cart") {
 		t.Errorf("batch is applied at once, and each strategy releases its own:\n%s", out)
 	}
 	waitFor(t, "every Deployment at v2, no canary or preview", func() bool {
@@ -527,13 +527,13 @@ spec:
 	head := remoteHead(t, d, "main", ns)
 	d.Commit(t, alice, work, "a canary's name", map[string]string{"deploy/shop-canary.yaml": strings.Replace(shop("v1")["deploy/shop.yaml"], "name: shop}", "name: shop-canary}", 1)})
 	out, ok := push(t, d, alice, work, "main")
-	if ok || !strings.Contains(out, "rollout: Deployment "+ns+"/shop-canary has the name a release of Deployment shop would take") || remoteHead(t, d, "main", ns) != head {
+	if ok || !hasWords(out, "rollout: Deployment "+ns+"/shop-canary has the name a release of Deployment shop would take") || remoteHead(t, d, "main", ns) != head {
 		t.Errorf("a Deployment named as a canary must be refused at the door:\n%s", out)
 	}
 	d.MustGit(t, alice, work, "reset", "-q", "--hard", "HEAD~1")
 
 	d.Commit(t, alice, work, "v2", shop("v2"))
-	if out, ok := push(t, d, alice, work, "main"); !ok || !strings.Contains(out, "release: canary 50%") || !strings.Contains(out, "ok: applied and healthy") {
+	if out, ok := push(t, d, alice, work, "main"); !ok || !hasWords(out, "release: canary 50%") || !hasWords(out, "ok: applied and healthy") {
 		t.Fatalf("v2 is released:\n%s", out)
 	}
 	after, err := cs.AppsV1().Deployments(ns).Get(context.Background(), "batch", metav1.GetOptions{})

@@ -87,7 +87,7 @@ func TestRenderSandbox(t *testing.T) {
 			t.Fatalf("%s was accepted:\n%s", what, out)
 		}
 		for _, w := range want {
-			if !strings.Contains(out, w) {
+			if !hasWords(out, w) {
 				t.Fatalf("%s: push output lacks %q:\n%s", what, w, out)
 			}
 		}

@@ -42,7 +42,7 @@ func TestDriftScheduleKept(t *testing.T) {
 		fmt.Sprintf(`two: {branch: two, cluster: local, path: two, namespace: %s, drift: {schedule: "@every 2s"}}`, ns))
 	d.Commit(t, alice, work, "both", map[string]string{"one/a.yaml": cmYAML("one", "first"), "two/a.yaml": cmYAML("two", "second")})
 	for _, branch := range []string{"one", "two"} {
-		if out, ok := push(t, d, alice, work, branch); !ok || !strings.Contains(out, "ok: applied") {
+		if out, ok := push(t, d, alice, work, branch); !ok || !hasWords(out, "ok: applied") {
 			t.Fatalf("push %s:\n%s", branch, out)
 		}
 	}

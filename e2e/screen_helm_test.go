@@ -101,7 +101,7 @@ func TestScreenHelmValues(t *testing.T) {
 		"remote:     via: chart/templates/deployment.yaml:16",
 		`remote:     dry-run: spec.template.spec.containers[0].resources.limits.cpu: "500mm" is not a quantity`,
 		"remote:   REJECTED: 1 problem")
-	if strings.Contains(out, "envs/values-prod.yaml:6") {
+	if hasWords(out, "envs/values-prod.yaml:6") {
 		t.Errorf("the environment's memory, now good, is still blamed:\n%s", out)
 	}
 	if head := remoteHead(t, d, "main", ns); head != "" {
@@ -121,7 +121,7 @@ func TestScreenHelmValues(t *testing.T) {
 		"remote:   note: envs/values-prod.yaml:2: hpaa: no template reads it",
 		"remote:       did you mean hpa?",
 		"remote:     + "+dep)
-	if strings.Contains(out, "HorizontalPodAutoscaler") {
+	if hasWords(out, "HorizontalPodAutoscaler") {
 		t.Errorf("the HPA renders though hpa.enabled is unset:\n%s", out)
 	}
 }

@@ -81,7 +81,7 @@ func TestScreenKustomize(t *testing.T) {
 	d, alice, work := oneRepo(t, cp, ns, fmt.Sprintf("production: {branch: main, cluster: local, path: deploy/overlays/prod, namespace: %s, apply: {health_timeout: 1s}}", ns))
 	// This cluster runs no pods: the apply is what matters here, not the health.
 	d.Commit(t, alice, work, "podinfo", screenKustomize)
-	if out, ok := push(t, d, alice, work, "main"); !ok || !strings.Contains(out, "ok: checks passed") || !strings.Contains(out, "applied 3 objects") {
+	if out, ok := push(t, d, alice, work, "main"); !ok || !hasWords(out, "ok: checks passed") || !hasWords(out, "applied 3 objects") {
 		t.Fatalf("the good overlay is accepted and applied:\n%s", out)
 	}
 	head := remoteHead(t, d, "main", ns)
@@ -97,7 +97,7 @@ func TestScreenKustomize(t *testing.T) {
 		for _, w := range want {
 			w.check(t, out)
 		}
-		if strings.Contains(out, "kustomize: kustomize:") || strings.Contains(out, "x deploy/overlays/prod/kustomization.yaml") {
+		if hasWords(out, "kustomize: kustomize:") || hasWords(out, "x deploy/overlays/prod/kustomization.yaml") {
 			t.Errorf("%s: a problem blamed on the overlay's kustomization, or kustomize: twice:\n%s", what, out)
 		}
 		if h := remoteHead(t, d, "main", ns); h != head {

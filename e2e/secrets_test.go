@@ -128,7 +128,7 @@ func TestSecretsSOPS(t *testing.T) {
 	// A new value: the preview names the key, never the value.
 	d.Commit(t, alice, work, "rotated", map[string]string{"plain/db.yaml": encManifest(t, key, sopsSecretYAML("db", sopsPlainValue2))})
 	out := accepted("plain")
-	if !strings.Contains(out, "Secret/"+ns+"/db") || !strings.Contains(out, "password changed") {
+	if !hasWords(out, "Secret/"+ns+"/db") || !hasWords(out, "password changed") {
 		t.Errorf("the preview must name the changed key:\n%s", out)
 	}
 	waitFor(t, "the new value", func() bool { return secretValue(cs, ns, "db", "password") == sopsPlainValue2 })
@@ -143,7 +143,7 @@ func TestSecretsSOPS(t *testing.T) {
 			t.Fatalf("%s: accepted:\n%s", what, out)
 		}
 		for _, w := range append(want, "sops --encrypt --age "+key.Recipient) {
-			if !strings.Contains(out, w) {
+			if !hasWords(out, w) {
 				t.Errorf("%s: the refusal lacks %q:\n%s", what, w, out)
 			}
 		}
@@ -207,7 +207,7 @@ func TestSecretsSOPS(t *testing.T) {
 	})
 	out, ok := pushTo("helm")
 	refusedBy(t, out, ok, "dry-run")
-	if !strings.Contains(out, "ConfigMap/"+ns+"/labelled") || !strings.Contains(out, "***") {
+	if !hasWords(out, "ConfigMap/"+ns+"/labelled") || !hasWords(out, "***") {
 		t.Errorf("the API server's refusal must be told, the value masked:\n%s", out)
 	}
 	if h := remoteHead(t, d, "helm", ns); h != head {
@@ -362,7 +362,7 @@ func TestSecretsReadNothingOutsideTree(t *testing.T) {
 			if remoteHead(t, d, "main", ns) != head {
 				t.Fatalf("the branch moved:\n%s", out)
 			}
-			if strings.Contains(out, secretKey) || strings.Contains(d.Logs(), secretKey) {
+			if hasWords(out, secretKey) || strings.Contains(d.Logs(), secretKey) {
 				t.Fatalf("the identity is shown:\n%s", out)
 			}
 			d.MustGit(t, alice, work, "reset", "-q", "--hard", "HEAD~1")

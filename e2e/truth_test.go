@@ -72,7 +72,7 @@ spec:
 		t.Errorf("widget spec.size %d", size)
 	}
 	st, _, err := d.SSH(t, alice, nil, "status", ns, "prod")
-	if err != nil || strings.Contains(st, "error") {
+	if err != nil || hasWords(st, "error") {
 		t.Errorf("status must show no error: %v\n%s", err, st)
 	}
 }
@@ -296,7 +296,7 @@ func TestDeleteEnvironmentBranch(t *testing.T) {
 		t.Errorf("on_delete prune must delete g, got %q", v)
 	}
 	st, _, err := d.SSH(t, alice, nil, "status", ns)
-	if err != nil || !strings.Contains(st, "deleted  branch kept deleted by alice") || !strings.Contains(st, "deleted  branch gone deleted by alice") || !strings.Contains(st, "pruned 2 objects") {
+	if err != nil || !hasWords(st, "deleted  branch kept deleted by alice") || !hasWords(st, "deleted  branch gone deleted by alice") || !hasWords(st, "pruned 2 objects") {
 		t.Errorf("status says what the deletes did: %v\n%s", err, st)
 	}
 }

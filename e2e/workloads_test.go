@@ -147,7 +147,7 @@ func TestWorkloadsGoLiveCrashAndRollBack(t *testing.T) {
 	d.MustGit(t, alice, work, "pull", "-q", "--ff-only", "origin", "main")
 	revert := strings.TrimSpace(d.MustGit(t, alice, work, "rev-parse", "HEAD"))
 	st, _, err := d.SSH(t, alice, nil, "status", ns, "prod")
-	if err != nil || !strings.Contains(st, "CrashLoopBackOff") || !strings.Contains(st, "             pod web-") || !strings.Contains(st, "rollback") {
+	if err != nil || !hasWords(st, "CrashLoopBackOff") || !hasWords(st, "             pod web-") || !hasWords(st, "rollback") {
 		t.Errorf("status names the crashing pod under the error, and the rollback: %v\n%s", err, st)
 	}
 
