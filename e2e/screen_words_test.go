@@ -55,6 +55,11 @@ func hasWords(out, want string) bool {
 	return strings.Contains(pushWords(out), pushWords(want))
 }
 
+// countWords counts how many times out says want, read as words (see pushWords).
+func countWords(out, want string) int {
+	return strings.Count(pushWords(out), pushWords(want))
+}
+
 // TestScreenFitsEightyColumns pushes what new users push: a tree with an API refusal, a
 // misspelt field, a YAML error and an image policy violation, refused with each rule
 // named, a hint for each, and a suggestion for the misspelling; then a good tree, applied
