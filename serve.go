@@ -91,6 +91,10 @@ func serve(ctx context.Context, cfg *config.Config, log zerolog.Logger) error {
 		return err
 	}
 	go watchdog(ctx, log)
+	go func() {
+		<-ctx.Done()
+		a.rec.Stopping()
+	}()
 	go reloadOnHUP(ctx, cfg.File, srv, a, log)
 
 	serveErr := srv.Serve(ctx)

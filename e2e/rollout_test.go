@@ -332,6 +332,32 @@ func TestCanaryGate(t *testing.T) {
 		b, _ := os.ReadFile(statusFile)
 		return strings.Contains(string(b), `"last_healthy": "`+head+`"`) && stableAt(cs, ns, "v4") && canaryGone(cs, ns)
 	})
+
+	// SIGTERM while a release waits at its gate: nobody can promote it while the daemon
+	// stops, so it stops waiting, the push says why, and the daemon does not wait out its
+	// grace for it; after the restart the release waits at the same gate.
+	d.MustGit(t, alice, work, "pull", "-q", "--ff-only", "origin", "main")
+	done = pushing("v7")
+	d.Stop(t)
+	if out := <-done; !hasWords(out, "gitopsd is stopping: the release waits at this step again after the restart") {
+		t.Errorf("the push waiting at the gate says the daemon stops:\n%s", out)
+	}
+	if logs := d.Logs(); strings.Contains(logs, "cut at the end of the shutdown grace") {
+		t.Errorf("the stop waited out its grace for a release at its gate:\n%s", logs)
+	}
+	d.Restart(t)
+	waitFor(t, "the release waits at its gate after the stop", func() bool {
+		st := status()
+		return hasWords(st, "canary 50%: waiting for `ssh HOST promote") && !hasWords(st, "interrupted by a restart")
+	})
+	if _, stderr, err := d.SSH(t, alice, nil, "promote", ns+"/prod"); err != nil {
+		t.Fatalf("promote after the stop: %v %s", err, stderr)
+	}
+	head = remoteHead(t, d, "main", ns)
+	waitFor(t, "v7 healthy after the stop", func() bool {
+		b, _ := os.ReadFile(statusFile)
+		return strings.Contains(string(b), `"last_healthy": "`+head+`"`) && stableAt(cs, ns, "v7") && canaryGone(cs, ns)
+	})
 }
 
 // activeMix is the mix of ready versions the shop Service selects now, by its live

@@ -67,6 +67,9 @@ type Reconciler struct {
 	changedOnly sync.Map // repo/env -> commit
 	// gates are the releases waiting for ssh promote or abort.
 	gates sync.Map // repo/env -> chan bool
+	// stopping is closed by Stopping: a release waiting at a gate stops waiting.
+	stopping     chan struct{}
+	stoppingOnce sync.Once
 
 	scans scans
 }
@@ -79,7 +82,7 @@ func New(opts Options) *Reconciler {
 	if opts.HealthInterval == 0 {
 		opts.HealthInterval = 500 * time.Millisecond
 	}
-	return &Reconciler{opts: opts, workers: map[string]*worker{}}
+	return &Reconciler{opts: opts, workers: map[string]*worker{}, stopping: make(chan struct{})}
 }
 
 // Start runs the reconciler until ctx is done: every environment whose branch head is not
@@ -124,6 +127,12 @@ const interrupted = "interrupted by a restart, resuming; before it: "
 
 // Wait blocks until every worker has stopped (after Start's context ended).
 func (r *Reconciler) Wait() { r.wg.Wait() }
+
+// Stopping tells the reconciler that the daemon is stopping: a release waiting at a gate
+// for `ssh promote` stops waiting at once (nobody can promote it while the daemon stops),
+// so that its push ends and the shutdown does not wait out its grace for it. The release
+// keeps its state in the cluster and waits at the same gate again after the restart.
+func (r *Reconciler) Stopping() { r.stoppingOnce.Do(func() { close(r.stopping) }) }
 
 // Idle waits until no reconcile is running or queued, or ctx ends; at shutdown it lets
 // running applies finish within a bound.

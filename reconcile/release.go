@@ -120,7 +120,11 @@ func (r *Reconciler) release(ctx context.Context, p *pass, rel *rollout.Release,
 	if m := r.opts.Metrics; m != nil {
 		m.ReleaseStep.WithLabelValues(p.repo, p.envName).Set(0)
 	}
-	if err != nil {
+	switch {
+	case errors.Is(err, errStopping):
+		// Nothing decided: the commit is not applied, and the next start resumes it.
+		return nil, &stepError{outcome: outcome.Waiting, plain: true, err: err}
+	case err != nil:
 		return nil, unreachable(p.env.Cluster, fmt.Errorf("release: %w", err))
 	}
 	switch {
@@ -153,6 +157,9 @@ func (r *Reconciler) release(ctx context.Context, p *pass, rel *rollout.Release,
 	return &res, nil
 }
 
+// errStopping ends a release waiting at a gate when the daemon stops (see Stopping).
+var errStopping = errors.New("gitopsd is stopping: the release waits at this step again after the restart")
+
 // gate waits for `ssh promote` (true) or `ssh abort` (false) of the environment at key,
 // for the release of commit; a newer commit waiting ends it as an abort.
 func (r *Reconciler) gate(ctx context.Context, key, commit string) (bool, error) {
@@ -167,6 +174,8 @@ func (r *Reconciler) gate(ctx context.Context, key, commit string) (bool, error)
 			return ok, nil
 		case <-ctx.Done():
 			return false, ctx.Err()
+		case <-r.stopping:
+			return false, errStopping
 		case <-tick.C:
 			if r.superseded(key, commit) {
 				return false, nil

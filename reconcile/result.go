@@ -90,7 +90,9 @@ type stepError struct {
 	outcome outcome.Outcome
 	retry   bool
 	standby bool
-	err     error
+	// plain: the error says it all, without the outcome's words in front.
+	plain bool
+	err   error
 }
 
 func (e *stepError) Error() string { return e.err.Error() }
@@ -115,6 +117,9 @@ func (res Result) failed(err error) Result {
 	res.Outcome, res.Retry, res.standby = se.outcome, se.retry, se.standby
 	res.Err = err
 	res.Summary = said(res.Outcome, err.Error())
+	if se.plain {
+		res.Summary = err.Error()
+	}
 	return res
 }
 
