@@ -113,7 +113,9 @@ func TestLayoutAppAndEnvironmentRepos(t *testing.T) {
 	devEnv := d.Clone(t, dev, "env-production")
 	d.Commit(t, dev, devEnv, "sneak", map[string]string{"app.yaml": deploy("9.9")})
 	// Refused at the SSH session, before any ref is seen: the reader's push never starts.
-	if out, ok := push(t, d, dev, devEnv, "main"); ok || !hasWords(out, "gitopsd: dev may read env-production but not push to it") {
+	out, ok = push(t, d, dev, devEnv, "main")
+	refusedBy(t, out, ok, "repo-permission")
+	if !hasWords(out, "repo-permission: dev may read env-production but not push to it") {
 		t.Fatalf("a developer must not deploy production:\n%s", out)
 	}
 }

@@ -132,9 +132,13 @@ func refusedBy(t *testing.T, out string, ok bool, rule string) {
 	if ok {
 		t.Fatalf("the push must be refused by rule %s; it was accepted:\n%s", rule, out)
 	}
+	// gitopsd's lines come after git's "remote: ", or, for a session refused before git
+	// runs, straight from ssh below a "gitopsd: refused" line.
+	session := false
 	for _, l := range strings.Split(out, "\n") {
 		l, isRemote := strings.CutPrefix(l, "remote: ")
-		if isRemote && strings.HasPrefix(strings.TrimSpace(l), rule+": ") {
+		session = !isRemote && (strings.HasPrefix(l, "gitopsd: refused ") || session && strings.HasPrefix(l, "  "))
+		if (isRemote || session) && strings.HasPrefix(strings.TrimSpace(l), rule+": ") {
 			return
 		}
 	}

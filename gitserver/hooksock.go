@@ -146,8 +146,11 @@ func (s *Server) serveHook(conn net.Conn) {
 	}
 }
 
-// PushWidth is the widest line gitopsd writes to a push: 80 columns less git's "remote: ".
-const PushWidth = 80 - len("remote: ")
+// ScreenWidth is the pusher's terminal, which every line gitopsd writes fits.
+const ScreenWidth = 80
+
+// PushWidth is the widest line gitopsd writes to a push: ScreenWidth less git's "remote: ".
+const PushWidth = ScreenWidth - len("remote: ")
 
 // within reports whether dir is empty or inside root.
 func within(root, dir string) bool {

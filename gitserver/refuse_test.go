@@ -44,7 +44,8 @@ func TestRefusals(t *testing.T) {
 	t.Run("read-only user pushing", func(t *testing.T) {
 		dir := d.Clone(t, w.carol, "platform")
 		d.Commit(t, w.carol, dir, "carol", map[string]string{"c.txt": "c\n"})
-		gitFails(t, "gitopsd: carol may read platform but not push to it", w.carol, dir, "push", "origin", "HEAD:topic")
+		gitFails(t, "gitopsd: refused push to platform\n  repo-permission: carol may read platform but not push to it\n"+
+			"  hint: ask the operators to add carol to write: of platform in repos.yaml", w.carol, dir, "push", "origin", "HEAD:topic")
 	})
 	t.Run("writer of staging pushing to production", func(t *testing.T) {
 		gitFails(t, "remote: gitopsd: refused refs/heads/main\nremote:   ref-permission: bob may not push to branch main of platform", w.bob, work, "push", "origin", "HEAD:main")

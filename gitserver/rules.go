@@ -29,6 +29,8 @@ const (
 	RuleFastForward   = "fast-forward"   // a rewrite of an environment branch without allow_force_push
 	RuleTagMove       = "tag-move"       // a tag moved or deleted without tags.allow_move
 	RuleRefCheck      = "ref-check"      // the repository could not be read to decide
+	// RuleRepoPermission refuses a push by a reader at the SSH session, before any ref.
+	RuleRepoPermission = "repo-permission"
 )
 
 // RefRules lists every rule of the ref rules, for the tests that walk them all.
@@ -51,6 +53,10 @@ func (r refusal) write(w io.Writer) {
 		fmt.Fprintf(w, "  hint: %s\n", termtext.Clean(r.Hint))
 	}
 }
+
+// Error makes a refusal the error of a session that is refused before any ref is read
+// (RuleRepoPermission); the session prints it with write.
+func (r *refusal) Error() string { return r.String() }
 
 // refused is a refusal of rule without the ref, which checkRefRules adds.
 func refused(rule, message, hint string) *refusal {

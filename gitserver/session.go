@@ -13,6 +13,7 @@ import (
 	gossh "golang.org/x/crypto/ssh"
 
 	"github.com/gitopsd/gitopsd/config"
+	"github.com/gitopsd/gitopsd/termtext"
 )
 
 // liveSession is a git session in progress; hooks find it by its token.
@@ -82,7 +83,13 @@ func (s *Server) handleSession(sess ssh.Session) {
 	result := "ok"
 	switch {
 	case err != nil:
-		fmt.Fprintf(sess.Stderr(), "gitopsd: %v\n", err)
+		// ssh shows these lines as they are, with no "remote: " in front.
+		w := termtext.NewWrapper(sess.Stderr(), ScreenWidth)
+		if rf := (*refusal)(nil); errors.As(err, &rf) {
+			rf.write(w)
+		} else {
+			fmt.Fprintf(w, "gitopsd: %v\n", err)
+		}
 		ev = s.log.Warn().Str("refused", err.Error())
 		result = "refused"
 	case code != 0:
@@ -153,7 +160,9 @@ func (s *Server) dispatch(sess ssh.Session, id identity, token string) (code int
 		return 1, name, req.Verb, notFound
 	}
 	if req.Verb == serviceReceivePack && !cfg.Repos[name].CanWrite(id.User) {
-		return 1, name, req.Verb, fmt.Errorf("%s may read %s but not push to it", id.User, name)
+		return 1, name, req.Verb, &refusal{Ref: "push to " + name, Rule: RuleRepoPermission,
+			Message: fmt.Sprintf("%s may read %s but not push to it", id.User, name),
+			Hint:    fmt.Sprintf("ask the operators to add %s to write: of %s in repos.yaml, or push to a repository you may write", id.User, name)}
 	}
 	ls := &liveSession{
 		token: token, ctx: sess.Context(), id: id, repo: name,
