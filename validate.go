@@ -13,6 +13,7 @@ import (
 	"github.com/gitopsd/gitopsd/config"
 	"github.com/gitopsd/gitopsd/hooks"
 	"github.com/gitopsd/gitopsd/kube"
+	"github.com/gitopsd/gitopsd/termtext"
 )
 
 // validateHelp follows the flags in `gitopsd validate --help`: where the settings come
@@ -209,6 +210,9 @@ func envNames(envs []config.EnvRef) string {
 	return strings.Join(names, ", ")
 }
 
+// validateStderr is validate's stderr, wrapped to the screen as its report is.
+var validateStderr = termtext.NewWrapper(os.Stderr, termtext.ScreenWidth)
+
 // offlineWhy says why the check cannot use the cluster ("" when it can), in the few words
 // of the report's note; the error behind it goes to stderr, for whoever wants to fix it.
 // inTree, if set, tells the files of the tree, whose kubeconfig is not used.
@@ -217,15 +221,15 @@ func offlineWhy(ctx context.Context, reg *clusters.Registry, cluster, kubeconfig
 		return "no cluster configured"
 	}
 	if inTree != nil && inTree(kubeconfig) {
-		fmt.Fprintf(os.Stderr, "gitopsd validate: kubeconfig %s not used: it came with the tree, and can run commands (give --kubeconfig or --config)\n", kubeconfig)
+		fmt.Fprintf(validateStderr, "gitopsd validate: kubeconfig %s not used: it came with the tree, and can run commands (give --kubeconfig or --config)\n", kubeconfig)
 		return "kubeconfig inside the repo not trusted"
 	}
 	if _, err := reg.RESTConfig(cluster); err != nil {
-		fmt.Fprintf(os.Stderr, "gitopsd validate: %v\n", err)
+		fmt.Fprintf(validateStderr, "gitopsd validate: %v\n", err)
 		return "cannot read cluster " + cluster + "'s kubeconfig"
 	}
 	if err := reg.Ping(ctx, cluster, pingTimeout); err != nil {
-		fmt.Fprintf(os.Stderr, "gitopsd validate: %v\n", err)
+		fmt.Fprintf(validateStderr, "gitopsd validate: %v\n", err)
 		return "cluster " + cluster + " unreachable"
 	}
 	return ""

@@ -146,11 +146,8 @@ func (s *Server) serveHook(conn net.Conn) {
 	}
 }
 
-// ScreenWidth is the pusher's terminal, which every line gitopsd writes fits.
-const ScreenWidth = 80
-
-// PushWidth is the widest line gitopsd writes to a push: ScreenWidth less git's "remote: ".
-const PushWidth = ScreenWidth - len("remote: ")
+// PushWidth is the widest line gitopsd writes to a push: the screen less git's "remote: ".
+const PushWidth = termtext.ScreenWidth - len("remote: ")
 
 // within reports whether dir is empty or inside root.
 func within(root, dir string) bool {

@@ -84,7 +84,7 @@ func (s *Server) handleSession(sess ssh.Session) {
 	switch {
 	case err != nil:
 		// ssh shows these lines as they are, with no "remote: " in front.
-		w := termtext.NewWrapper(sess.Stderr(), ScreenWidth)
+		w := termtext.NewWrapper(sess.Stderr(), termtext.ScreenWidth)
 		if rf := (*refusal)(nil); errors.As(err, &rf) {
 			rf.write(w)
 		} else {

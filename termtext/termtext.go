@@ -152,6 +152,10 @@ func Width(s string) int {
 	return n
 }
 
+// ScreenWidth is the terminal of the person pushing or running gitopsd's commands: every
+// line gitopsd writes there fits it.
+const ScreenWidth = 80
+
 // Wrapper is an io.Writer that wraps every line wider than its width (see Wrap), each
 // continuation under the line's own indent and four more columns; lines that fit pass
 // as they are. It is what stands between gitopsd and a terminal it does not own, so
