@@ -102,14 +102,14 @@ func TestPushRejectedThenApplied(t *testing.T) {
 	if err != nil || !hasWords(st, ns+"/staging  (branch main -> cluster local)") {
 		t.Errorf("ssh status REPO ENV: %v\n%s", err, st)
 	}
-	if _, stderr, err := d.SSH(t, alice, nil, "status", ns, "nope"); err == nil || !strings.Contains(stderr, `has no environment "nope"`) {
+	if _, stderr, err := d.SSH(t, alice, nil, "status", ns, "nope"); err == nil || !hasWords(stderr, `has no environment "nope"`) {
 		t.Errorf("ssh status of an unknown environment: %v %s", err, stderr)
 	}
 	// The form status prints, REPO/ENV, names the environment too.
 	if st2, _, err := d.SSH(t, alice, nil, "status", ns+"/staging"); err != nil || !strings.Contains(st2, ns+"/staging  (branch main -> cluster local)") {
 		t.Errorf("ssh status REPO/ENV: %v\n%s", err, st2)
 	}
-	if _, stderr, err := d.SSH(t, alice, nil, "status", ns+"/nope"); err == nil || !strings.Contains(stderr, `has no environment "nope"`) {
+	if _, stderr, err := d.SSH(t, alice, nil, "status", ns+"/nope"); err == nil || !hasWords(stderr, `has no environment "nope"`) {
 		t.Errorf("ssh status REPO/ENV of an unknown environment: %v %s", err, stderr)
 	}
 	// --help is help, not a repository.

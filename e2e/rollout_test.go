@@ -254,10 +254,10 @@ func TestCanaryGate(t *testing.T) {
 
 	// Promote: only those who may deploy.
 	done := pushing("v2")
-	if _, stderr, err := d.SSH(t, bob, nil, "promote", ns+"/prod"); err == nil || !strings.Contains(stderr, "bob may not deploy "+ns+"/prod") {
+	if _, stderr, err := d.SSH(t, bob, nil, "promote", ns+"/prod"); err == nil || !hasWords(stderr, "bob may not deploy "+ns+"/prod") {
 		t.Errorf("a reader must not promote: %v %s", err, stderr)
 	}
-	if _, stderr, err := d.SSH(t, bob, nil, "abort", ns, "prod"); err == nil || !strings.Contains(stderr, "may not deploy") {
+	if _, stderr, err := d.SSH(t, bob, nil, "abort", ns, "prod"); err == nil || !hasWords(stderr, "may not deploy") {
 		t.Errorf("a reader must not abort: %v %s", err, stderr)
 	}
 	if shopPods(cs, ns)["v2"] != 2 || shopPods(cs, ns)["v1"] != 2 {
@@ -271,7 +271,7 @@ func TestCanaryGate(t *testing.T) {
 		t.Errorf("the promoted release ends healthy:\n%s", out)
 	}
 	waitFor(t, "only v2 runs", func() bool { return stableAt(cs, ns, "v2") && canaryGone(cs, ns) })
-	if _, stderr, err := d.SSH(t, alice, nil, "promote", ns, "prod"); err == nil || !strings.Contains(stderr, "no release of "+ns+"/prod is waiting") {
+	if _, stderr, err := d.SSH(t, alice, nil, "promote", ns, "prod"); err == nil || !hasWords(stderr, "no release of "+ns+"/prod is waiting") {
 		t.Errorf("nothing waits: %v %s", err, stderr)
 	}
 

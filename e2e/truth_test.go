@@ -216,7 +216,7 @@ func TestSyncAndRollbackCommands(t *testing.T) {
 
 	// A hand edit, then sync: git's value is back at once.
 	handEdit(t, cs, ns, "a", "hand")
-	if _, stderr, err := d.SSH(t, bob, nil, "sync", ns, "prod"); err == nil || !strings.Contains(stderr, "bob may not deploy "+ns+"/prod") {
+	if _, stderr, err := d.SSH(t, bob, nil, "sync", ns, "prod"); err == nil || !hasWords(stderr, "bob may not deploy "+ns+"/prod") {
 		t.Errorf("a reader may not sync: %v %s", err, stderr)
 	}
 	out, stderr, err := d.SSH(t, alice, nil, "sync", ns, "prod")
@@ -228,10 +228,10 @@ func TestSyncAndRollbackCommands(t *testing.T) {
 	}
 
 	// Rollback to v1 by name: a revert commit on main, applied.
-	if _, stderr, err := d.SSH(t, bob, nil, "rollback", ns, "prod", v1); err == nil || !strings.Contains(stderr, "may not deploy") {
+	if _, stderr, err := d.SSH(t, bob, nil, "rollback", ns, "prod", v1); err == nil || !hasWords(stderr, "may not deploy") {
 		t.Errorf("a reader may not roll back: %v %s", err, stderr)
 	}
-	if _, stderr, err := d.SSH(t, alice, nil, "rollback", ns, "prod", "--help"); err == nil || !strings.Contains(stderr, "not a commit") {
+	if _, stderr, err := d.SSH(t, alice, nil, "rollback", ns, "prod", "--help"); err == nil || !hasWords(stderr, "not a commit") {
 		t.Errorf("an option-looking commit is refused: %v %s", err, stderr)
 	}
 	out, stderr, err = d.SSH(t, alice, nil, "rollback", ns, "prod", v1[:10])

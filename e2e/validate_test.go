@@ -225,7 +225,7 @@ func TestValidateAsPush(t *testing.T) {
 			if want := []string{"offline: cluster local unreachable; no dry run, no preview"}; !slices.Equal(got.Notes, want) {
 				t.Errorf("notes %q, want %q", got.Notes, want)
 			}
-			if !strings.Contains(stderr, "connection refused") {
+			if !hasWords(stderr, "connection refused") {
 				t.Errorf("stderr must say what failed: %q", stderr)
 			}
 		})
@@ -248,7 +248,7 @@ func TestValidateNoGuess(t *testing.T) {
 	})
 
 	stdout, stderr, ok := validate(t, filepath.Join(repo, "chart"), "--env", "web/dev")
-	if ok || stdout != "" || !strings.Contains(stderr, "--env web/dev: no repos.yaml found in chart or above") {
+	if ok || stdout != "" || !hasWords(stderr, "--env web/dev: no repos.yaml found in chart or above") {
 		t.Errorf("--env without repos.yaml must be an error:\n%s%s", stdout, stderr)
 	}
 	stdout, stderr, ok = validate(t, filepath.Join(repo, "deploy"))
@@ -268,19 +268,19 @@ repos:
       plain: {branch: main, cluster: local, path: deploy, namespace: other}
 `)
 	stdout, stderr, ok = validate(t, filepath.Join(repo, "chart", "templates"))
-	if ok || stdout != "" || !strings.Contains(stderr, "chart/templates is in 2 environments of ") ||
-		!strings.Contains(stderr, "choose one with --env: web/dev, web/prod\n") {
+	if ok || stdout != "" || !hasWords(stderr, "chart/templates is in 2 environments of ") ||
+		!hasWords(stderr, "choose one with --env: web/dev, web/prod\n") {
 		t.Errorf("two environments render the directory: both must be named:\n%s%s", stdout, stderr)
 	}
 	stdout, stderr, ok = validate(t, filepath.Join(repo, "docs"))
-	if ok || stdout != "" || !strings.Contains(stderr, "docs is in none of the 3 environments") ||
-		!strings.Contains(stderr, "other/plain, web/dev, web/prod\n") {
+	if ok || stdout != "" || !hasWords(stderr, "docs is in none of the 3 environments") ||
+		!hasWords(stderr, "other/plain, web/dev, web/prod\n") {
 		t.Errorf("no environment renders the directory: every one must be named:\n%s%s", stdout, stderr)
 	}
 	stdout, stderr, ok = validate(t, repo, "--env", "web/dev")
 	if !ok || !hasWords(stdout, "gitopsd web/dev: dev -> cluster local @ working tree") ||
 		!hasWords(stdout, "note: offline: cannot read cluster local's kubeconfig; no dry run, no preview") ||
-		!strings.Contains(stderr, "none.kubeconfig") {
+		!hasWords(stderr, "none.kubeconfig") {
 		t.Errorf("--env picks the environment; a kubeconfig that is not there is said:\n%s%s", stdout, stderr)
 	}
 	stdout, stderr, ok = validate(t, filepath.Join(repo, "deploy"))
