@@ -146,6 +146,7 @@ func TestDev(t *testing.T) {
 	if !hasWords(pushed, "ok: applied and healthy: 4 objects") || !strings.Contains(pushed, "healthy in") {
 		t.Fatalf("the demo push deploys and goes live:\n%s", pushed)
 	}
+	readmeSays(t, "cp -r /tmp/gitopsd-dev/demo-app deploy", pushed)
 	d, err := cs.AppsV1().Deployments("demo").Get(context.Background(), "web", metav1.GetOptions{})
 	if err != nil || d.Status.AvailableReplicas != 2 {
 		t.Fatalf("the demo's Deployment must run when the push says healthy: %v %+v", err, d.Status)
@@ -161,6 +162,7 @@ func TestDev(t *testing.T) {
 			t.Errorf("the broken version's push must say %q:\n%s", want, b)
 		}
 	}
+	readmeSays(t, "sed -i 's/nginx:1.27/nginx:1.28-crash/' deploy/web.yaml", string(b))
 }
 
 func freePort(t *testing.T) string {

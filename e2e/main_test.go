@@ -138,7 +138,8 @@ func refusedBy(t *testing.T, out string, ok bool, rule string) {
 	for _, l := range strings.Split(out, "\n") {
 		l, isRemote := strings.CutPrefix(l, "remote: ")
 		session = !isRemote && (strings.HasPrefix(l, "gitopsd: refused ") || session && strings.HasPrefix(l, "  "))
-		if (isRemote || session) && strings.HasPrefix(strings.TrimSpace(l), rule+": ") {
+		// A rule whose message's first word does not fit after it stands alone.
+		if l = strings.TrimSpace(l); (isRemote || session) && (strings.HasPrefix(l, rule+": ") || l == rule+":") {
 			return
 		}
 	}
