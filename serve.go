@@ -91,10 +91,7 @@ func serve(ctx context.Context, cfg *config.Config, log zerolog.Logger) error {
 		return err
 	}
 	go watchdog(ctx, log)
-	go func() {
-		<-ctx.Done()
-		a.rec.Stopping()
-	}()
+	context.AfterFunc(ctx, a.rec.Stopping)
 	go reloadOnHUP(ctx, cfg.File, srv, a, log)
 
 	serveErr := srv.Serve(ctx)

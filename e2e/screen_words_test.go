@@ -6,6 +6,7 @@ import (
 	"testing"
 	"unicode/utf8"
 
+	"github.com/gitopsd/gitopsd/internal/gittest"
 	"github.com/gitopsd/gitopsd/internal/kubetest"
 )
 
@@ -38,26 +39,13 @@ func tooWide(out string, all bool) []string {
 	return bad
 }
 
-// pushWords is out read as words, without git's "remote:" in front of each line: what a
-// wrapped line says, wherever it breaks.
-func pushWords(out string) string {
-	var words []string
-	for _, w := range strings.Fields(out) {
-		if w != "remote:" {
-			words = append(words, w)
-		}
-	}
-	return strings.Join(words, " ")
-}
+// hasWords says whether out says want, read as words (gittest.Words): the wrapping to 80
+// columns may break a line anywhere.
+var hasWords = gittest.HasWords
 
-// hasWords says whether out says want, read as words (see pushWords).
-func hasWords(out, want string) bool {
-	return strings.Contains(pushWords(out), pushWords(want))
-}
-
-// countWords counts how many times out says want, read as words (see pushWords).
+// countWords counts how many times out says want, read as words.
 func countWords(out, want string) int {
-	return strings.Count(pushWords(out), pushWords(want))
+	return strings.Count(gittest.Words(out), gittest.Words(want))
 }
 
 // TestScreenFitsEightyColumns pushes what new users push: a tree with an API refusal, a

@@ -172,7 +172,7 @@ func TestBusyAndReload(t *testing.T) {
 		pushed <- err
 	}()
 	<-hooks.started
-	if _, stderr, err := d.SSH(t, bob, nil, "help"); err == nil || !saysWords(stderr, "gitopsd: the server is busy (1 sessions at once)") {
+	if _, stderr, err := d.SSH(t, bob, nil, "help"); err == nil || !gittest.HasWords(stderr, "gitopsd: the server is busy (1 sessions at once)") {
 		t.Fatalf("second session while busy: err=%v\n%s", err, stderr)
 	}
 	if err := <-pushed; err != nil {

@@ -23,7 +23,7 @@ func TestRefusals(t *testing.T) {
 		if err == nil {
 			t.Fatalf("git %s succeeded:\n%s", strings.Join(args, " "), out)
 		}
-		if !saysWords(out, wantOut) {
+		if !gittest.HasWords(out, wantOut) {
 			t.Fatalf("git %s: output lacks %q:\n%s", strings.Join(args, " "), wantOut, out)
 		}
 	}
@@ -33,7 +33,7 @@ func TestRefusals(t *testing.T) {
 		if err == nil {
 			t.Fatalf("ssh %v %v succeeded:\n%s%s", opts, args, stdout, stderr)
 		}
-		if !saysWords(stderr, wantErr) {
+		if !gittest.HasWords(stderr, wantErr) {
 			t.Fatalf("ssh %v %v: stderr lacks %q:\nstdout: %s\nstderr: %s", opts, args, wantErr, stdout, stderr)
 		}
 	}
@@ -59,7 +59,7 @@ func TestRefusals(t *testing.T) {
 	})
 	t.Run("recipients of a repo the user may not read, or without secrets", func(t *testing.T) {
 		stdout, stderr, err := d.SSH(t, w.dave, nil, "recipients", "app", "x")
-		if err == nil || !saysWords(stderr, `repository "app" does not exist, or dave may not read it`) {
+		if err == nil || !gittest.HasWords(stderr, `repository "app" does not exist, or dave may not read it`) {
 			t.Fatalf("ssh recipients: %v\n%s%s", err, stdout, stderr)
 		}
 		sshFails(t, "decrypts no secrets (no secrets: in repos.yaml)", nil, "recipients", "platform/staging")
@@ -180,10 +180,4 @@ func TestHelpAndHostKeySurvivesRestart(t *testing.T) {
 	if string(key) != string(key2) || string(known) != string(known2) || len(known) == 0 {
 		t.Fatalf("host key or known_hosts changed across the restart")
 	}
-}
-
-// saysWords says whether out says want, read as words: gitopsd wraps what it writes to the
-// screen, so a message may break at any space.
-func saysWords(out, want string) bool {
-	return strings.Contains(strings.Join(strings.Fields(out), " "), strings.Join(strings.Fields(want), " "))
 }

@@ -349,6 +349,23 @@ func trimRemote(out string) string {
 	return strings.Join(lines, "\n")
 }
 
+// Words is out read as words, without git's "remote:" in front of each line: what a
+// message says wherever gitopsd wrapped it to the screen.
+func Words(out string) string {
+	var words []string
+	for _, w := range strings.Fields(out) {
+		if w != "remote:" {
+			words = append(words, w)
+		}
+	}
+	return strings.Join(words, " ")
+}
+
+// HasWords says whether out says want, both read as Words.
+func HasWords(out, want string) bool {
+	return strings.Contains(Words(out), Words(want))
+}
+
 // MustGit is Git that fails the test on error.
 func (d *Daemon) MustGit(t testing.TB, key *Key, dir string, args ...string) string {
 	t.Helper()
