@@ -75,6 +75,25 @@ func TestRefusals(t *testing.T) {
 	t.Run("option injection", func(t *testing.T) {
 		sshFails(t, `is not a repository path`, nil, "git-upload-pack", "'--upload-pack=touch /tmp/pwned'")
 	})
+	t.Run("terminal escapes in the command", func(t *testing.T) {
+		// What a stranger sends comes back in the error; it must not drive the terminal.
+		for _, args := range [][]string{
+			{"git-upload-pack", "'\x1b]0;owned\x07platform'"},
+			{"\x1b[2J\x1b[31mstatus"},
+			{"git-receive-pack", "'" + strings.Repeat("\x1b[A", 2000) + "'"},
+		} {
+			stdout, stderr, err := d.SSH(t, w.bob, nil, args...)
+			if err == nil {
+				t.Fatalf("ssh %q succeeded:\n%s", args, stdout)
+			}
+			if strings.ContainsAny(stdout+stderr, "\x1b\x07") {
+				t.Errorf("ssh %q: the answer holds terminal control bytes: %q", args, stderr)
+			}
+			if !strings.HasPrefix(stderr, "gitopsd: ") {
+				t.Errorf("ssh %q: no refusal: %q", args, stderr)
+			}
+		}
+	})
 	t.Run("shell command", func(t *testing.T) {
 		sshFails(t, `gitopsd: unknown command "sh"`, nil, "sh")
 		sshFails(t, `gitopsd: unknown command "git-upload-archive`, nil, "git-upload-archive", "'platform'")

@@ -88,7 +88,8 @@ func (s *Server) handleSession(sess ssh.Session) {
 		if rf := (*refusal)(nil); errors.As(err, &rf) {
 			rf.write(w)
 		} else {
-			fmt.Fprintf(w, "gitopsd: %v\n", err)
+			// The error may quote what the client sent; it must not drive the terminal.
+			fmt.Fprintf(w, "gitopsd: %s\n", termtext.Clean(err.Error()))
 		}
 		ev = s.log.Warn().Str("refused", err.Error())
 		result = "refused"
